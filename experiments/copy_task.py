@@ -1,0 +1,6 @@
+"""`python experiments/copy_task.py [overrides]` = `jaxorth experiment=copy_task [overrides]`."""
+
+from jaxorth.cli import main_for
+
+if __name__ == "__main__":
+    main_for("copy_task")

@@ -1,0 +1,32 @@
+"""jaxorth: structured and orthogonal neural networks in JAX.
+
+The pure-math subpackages are importable without Hydra, W&B or files::
+
+    import jaxorth
+    jaxorth.orthconv.lorth(kernel)
+
+The experiment framework lives in :mod:`jaxorth.train` and :mod:`jaxorth.studies`
+and is imported only on demand.
+"""
+
+from . import data as data
+from . import dln as dln
+from . import hessian as hessian
+from . import linalg as linalg
+from . import orthconv as orthconv
+from . import quant as quant
+from . import rnn as rnn
+from . import sparse as sparse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "data",
+    "dln",
+    "hessian",
+    "linalg",
+    "orthconv",
+    "quant",
+    "rnn",
+    "sparse",
+]

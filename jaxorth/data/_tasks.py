@@ -1,0 +1,115 @@
+"""Synthetic sequence tasks generated on the fly: the copy task and the adding task.
+
+Both are pure functions of a PRNG key, so a training run that draws batch ``s`` from
+``jax.random.fold_in(key, s)`` sees exactly the same data when resumed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+COPY_BLANK = 0
+
+
+def _check_positive(name: str, value: int, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def copy_task_spec(n_symbols: int = 8, n_recall: int = 10) -> dict[str, int]:
+    """Vocabulary of the copy task: input and output alphabet sizes.
+
+    Inputs use ``0`` for blank, ``1..n_symbols`` for symbols and ``n_symbols + 1`` for
+    the marker; outputs use ``0`` for blank and ``1..n_symbols`` for symbols.
+    """
+    _check_positive("n_symbols", n_symbols)
+    _check_positive("n_recall", n_recall)
+    return {"in_features": n_symbols + 2, "out_features": n_symbols + 1, "n_recall": n_recall}
+
+
+def copy_task_batch(
+    key: PRNGKeyArray,
+    batch_size: int,
+    T: int,
+    n_symbols: int = 8,
+    n_recall: int = 10,
+) -> tuple[Int[Array, "B L"], Int[Array, "B L"]]:
+    """Draw a batch of the copy task (Arjovsky, Shah & Bengio 2016; Hochreiter 1997).
+
+    A sequence of length ``L = T + 2 * n_recall``: ``n_recall`` symbols drawn uniformly
+    from ``{1..n_symbols}``, then ``T - 1`` blanks, a marker ``n_symbols + 1``, then
+    ``n_recall`` blanks during which the network must output the symbols in order. The
+    target is blank everywhere else.
+
+    Parameters
+    ----------
+    key : PRNGKeyArray
+        Randomness.
+    batch_size : int
+        Number of sequences ``B``.
+    T : int
+        Delay: number of steps between the last symbol and the start of the recall
+        window (the ``T - 1`` blanks and the marker), ``T >= 1``.
+    n_symbols, n_recall : int
+        Alphabet size (8) and number of symbols to recall (10).
+
+    Returns
+    -------
+    inputs, targets : Int[Array, "B L"]
+        Integer tokens; ``L = T + 2 * n_recall``.
+    """
+    _check_positive("batch_size", batch_size)
+    _check_positive("T", T)
+    _check_positive("n_symbols", n_symbols)
+    _check_positive("n_recall", n_recall)
+    length = T + 2 * n_recall
+    symbols = jax.random.randint(key, (batch_size, n_recall), 1, n_symbols + 1, dtype=jnp.int32)
+    inputs = jnp.zeros((batch_size, length), jnp.int32)
+    inputs = inputs.at[:, :n_recall].set(symbols)
+    inputs = inputs.at[:, T + n_recall - 1].set(n_symbols + 1)
+    targets = jnp.zeros((batch_size, length), jnp.int32)
+    targets = targets.at[:, T + n_recall :].set(symbols)
+    return inputs, targets
+
+
+def copy_task_baseline(T: int, n_symbols: int = 8, n_recall: int = 10) -> float:
+    """Cross-entropy per time step of the memoryless strategy on the copy task.
+
+    Predict blank until the marker, then uniform over the symbols:
+    ``n_recall * ln(n_symbols) / (T + 2 n_recall)`` (``10 ln 8 / (T + 20)``; 0.0204 at
+    ``T = 1000``, REFERENCES.md section 3).
+    """
+    _check_positive("T", T)
+    return n_recall * math.log(n_symbols) / (T + 2 * n_recall)
+
+
+def adding_task_batch(
+    key: PRNGKeyArray, batch_size: int, T: int
+) -> tuple[Float[Array, "B T 2"], Float[Array, " B"]]:
+    """Draw a batch of the adding task (Hochreiter & Schmidhuber 1997).
+
+    Channel 0 holds values uniform in ``[0, 1)``; channel 1 marks two positions, one in
+    each half of the sequence. The target is the sum of the two marked values. The
+    constant predictor 1 has mean squared error 1/6 (:func:`adding_task_baseline`).
+    """
+    _check_positive("batch_size", batch_size)
+    _check_positive("T", T, minimum=2)
+    k_val, k_a, k_b = jax.random.split(key, 3)
+    values = jax.random.uniform(k_val, (batch_size, T))
+    half = T // 2
+    first = jax.random.randint(k_a, (batch_size,), 0, half)
+    second = jax.random.randint(k_b, (batch_size,), half, T)
+    pos = jnp.arange(T)[None, :]
+    marks = ((pos == first[:, None]) | (pos == second[:, None])).astype(values.dtype)
+    inputs = jnp.stack([values, marks], axis=-1)
+    targets = jnp.sum(values * marks, axis=1)
+    return inputs, targets
+
+
+def adding_task_baseline() -> float:
+    """Mean squared error of always predicting 1 on the adding task: Var(U1 + U2) = 1/6."""
+    return 1.0 / 6.0

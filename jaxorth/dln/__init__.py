@@ -1,0 +1,3 @@
+"""jaxorth.dln (work in progress)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""jaxorth.hessian (work in progress)."""
+
+__all__: list[str] = []

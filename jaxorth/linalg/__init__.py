@@ -1,0 +1,3 @@
+"""jaxorth.linalg (work in progress)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""jaxorth.orthconv (work in progress)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""jaxorth.quant (work in progress)."""
+
+__all__: list[str] = []

@@ -1,0 +1,220 @@
+"""Full-precision orthogonal RNN cell and the linear-recurrence sequence model.
+
+Model (as in HadamRNN, Foucault, Mamalet & Malgouyres, ICLR 2025, and REFERENCES.md
+section 3)::
+
+    h_t = W h_{t-1} + U x_t + b,        y_t = V relu(h_t) + c
+
+with ``W`` orthogonal. The full-precision baseline builds ``W = expm(A)`` from a free
+matrix ``A`` made skew-symmetric (expRNN, Lezcano-Casado & Martinez-Rubio, ICML 2019) or
+by the Cayley transform ``W = (I - A)(I + A)^{-1}`` (scoRNN-style, Helfrich et al. 2018).
+
+A *cell* is any NNX module with
+
+- ``hidden_size: int``
+- ``recurrence() -> Callable[[h], h']``: applies ``h -> h W^T`` to a batch ``(B, n)``;
+  it is called once per forward pass so ``W`` (or its factors) is built once, outside
+  the time loop;
+- ``matrix() -> Float[Array, "n n"]``: the recurrent matrix, for checks and export.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jaxtyping import Array, Float, Int
+
+Recurrence = Callable[[Float[Array, "B n"]], Float[Array, "B n"]]
+
+
+@runtime_checkable
+class RecurrentCell(Protocol):
+    """Interface of the recurrent cells used by :class:`SequenceModel`."""
+
+    hidden_size: int
+
+    def recurrence(self) -> Recurrence: ...
+
+    def matrix(self) -> Float[Array, "n n"]: ...
+
+
+def _skew(a: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    return 0.5 * (a - a.T)
+
+
+def henaff_skew_init(key: jax.Array, n: int) -> np.ndarray:
+    """Skew matrix whose exponential is a block-diagonal rotation with random angles.
+
+    The 2x2 blocks ``[[0, t], [-t, 0]]`` have ``t`` uniform in ``[-pi, pi]`` (Henaff,
+    Szlam & LeCun 2016, used by expRNN for the copy task). ``expm`` of the result is
+    orthogonal with eigenvalues spread on the unit circle. Returned as the free
+    parameter ``A0`` with ``skew(A0) = A0``.
+    """
+    angles = np.asarray(jax.random.uniform(key, (n // 2,), minval=-math.pi, maxval=math.pi))
+    a = np.zeros((n, n), dtype=np.float32)
+    for i, t in enumerate(angles):
+        a[2 * i, 2 * i + 1] = t
+        a[2 * i + 1, 2 * i] = -t
+    return a
+
+
+class ORNNCell(nnx.Module):
+    """Orthogonal recurrent matrix ``W = expm(skew(A))`` or ``cayley(skew(A))``.
+
+    Parameters
+    ----------
+    hidden_size : int
+        ``n``, the size of the hidden state.
+    param : {"expm", "cayley"}
+        Map from skew matrices to orthogonal matrices.
+    init : {"henaff", "zeros", "random"}
+        Initial ``A``: block rotations with random angles, zero (``W = I``), or a small
+        Gaussian.
+    rngs : nnx.Rngs
+        Randomness for the initialisation.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        *,
+        param: str = "expm",
+        init: str = "henaff",
+        rngs: nnx.Rngs,
+    ):
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
+        if param not in ("expm", "cayley"):
+            raise ValueError(f"model.param must be 'expm' or 'cayley', got {param!r}")
+        key = rngs.params()
+        if init == "henaff":
+            a0 = jnp.asarray(henaff_skew_init(key, hidden_size))
+            if param == "cayley":
+                # cayley(A) = (I - A)(I + A)^-1 rotates by -2 atan(t): pick t = tan(-theta/2)
+                # clipped away from the pole so the init is the same rotation family.
+                a0 = jnp.tan(jnp.clip(-a0 / 2, -1.4, 1.4))
+                a0 = _skew(a0)
+        elif init == "zeros":
+            a0 = jnp.zeros((hidden_size, hidden_size))
+        elif init == "random":
+            a0 = _skew(jax.random.normal(key, (hidden_size, hidden_size)) / hidden_size)
+        else:
+            raise ValueError(f"model.init must be henaff, zeros or random; got {init!r}")
+        self.hidden_size = hidden_size
+        self.param = param
+        self.a = nnx.Param(a0)
+
+    def matrix(self) -> Float[Array, "n n"]:
+        """The orthogonal recurrent matrix ``W``."""
+        a = _skew(self.a[...])
+        if self.param == "expm":
+            return jax.scipy.linalg.expm(a)
+        eye = jnp.eye(self.hidden_size, dtype=a.dtype)
+        return jnp.linalg.solve((eye + a).T, (eye - a).T).T
+
+    def recurrence(self) -> Recurrence:
+        w_t = self.matrix().T
+        return lambda h: h @ w_t
+
+
+class SequenceModel(nnx.Module):
+    """Linear recurrence with a ReLU readout, run with ``jax.lax.scan``.
+
+    ``h_t = W h_{t-1} + U x_t + b`` and ``y_t = V relu(h_t) + c`` (HadamRNN, ICLR 2025).
+    ``U x_t`` and the readout are computed for all ``t`` at once, outside the scan; only
+    the recurrence ``h -> h W^T`` runs step by step.
+
+    Parameters
+    ----------
+    cell : RecurrentCell
+        Provides the recurrence (orthogonal, Hadamard, quantized...).
+    in_features, out_features : int
+        Input size (or vocabulary size when inputs are integer tokens) and output size.
+    rngs : nnx.Rngs
+        Randomness for ``U`` and ``V``.
+    input_transform, output_transform : callable, optional
+        Applied to the kernels of ``U`` and ``V`` before use (e.g. a 4-bit
+        straight-through quantizer).
+    """
+
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        in_features: int,
+        out_features: int,
+        *,
+        rngs: nnx.Rngs,
+        input_transform: Callable[[Array], Array] | None = None,
+        output_transform: Callable[[Array], Array] | None = None,
+    ):
+        n = cell.hidden_size
+        self.cell = cell
+        self.in_features = in_features
+        self.out_features = out_features
+        init = nnx.initializers.glorot_uniform()
+        self.u = nnx.Param(init(rngs.params(), (in_features, n)))
+        self.b = nnx.Param(jnp.zeros((n,)))
+        self.v = nnx.Param(init(rngs.params(), (n, out_features)))
+        self.c = nnx.Param(jnp.zeros((out_features,)))
+        self.input_transform = input_transform
+        self.output_transform = output_transform
+
+    def input_matrix(self) -> Float[Array, "i n"]:
+        u = self.u[...]
+        return u if self.input_transform is None else self.input_transform(u)
+
+    def output_matrix(self) -> Float[Array, "n o"]:
+        v = self.v[...]
+        return v if self.output_transform is None else self.output_transform(v)
+
+    def hidden_states(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T n"]:
+        """All hidden states ``h_1..h_T`` from ``h_0 = 0``."""
+        u = self.input_matrix()
+        if jnp.issubdtype(x.dtype, jnp.integer):
+            if x.ndim != 2:
+                raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
+            drive = jnp.take(u, x, axis=0) + self.b[...][None, None, :]
+        else:
+            if x.ndim != 3 or x.shape[-1] != self.in_features:
+                raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
+            drive = x @ u + self.b[...][None, None, :]
+        step = self.cell.recurrence()
+
+        def body(h, d):
+            h = step(h) + d
+            return h, h
+
+        h0 = jnp.zeros((x.shape[0], self.cell.hidden_size), drive.dtype)
+        _, hs = jax.lax.scan(body, h0, jnp.swapaxes(drive, 0, 1))
+        return jnp.swapaxes(hs, 0, 1)
+
+    def size_bits(self) -> int:
+        """Storage of the inference-time model in bits.
+
+        The recurrent matrix counts ``cell.size_bits()`` when the cell defines it (a
+        Hadamard cell stores only signs), else ``32 n^2``; ``U`` and ``V`` count
+        ``bits`` per entry when their transform has a ``bits`` attribute, else 32;
+        biases count 32 bits per entry.
+        """
+        n = self.cell.hidden_size
+        cell_bits = getattr(self.cell, "size_bits", None)
+        rec = int(cell_bits()) if callable(cell_bits) else 32 * n * n
+        u_bits = int(getattr(self.input_transform, "bits", 32))
+        v_bits = int(getattr(self.output_transform, "bits", 32))
+        return (
+            rec
+            + u_bits * self.in_features * n
+            + v_bits * n * self.out_features
+            + 32 * (n + self.out_features)
+        )
+
+    def __call__(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T o"]:
+        """Outputs ``y_t`` for every time step."""
+        hs = self.hidden_states(x)
+        return jax.nn.relu(hs) @ self.output_matrix() + self.c[...][None, None, :]

@@ -1,0 +1,3 @@
+"""jaxorth.sparse (work in progress)."""
+
+__all__: list[str] = []

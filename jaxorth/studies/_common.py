@@ -1,0 +1,40 @@
+"""Builders shared by the training studies: optimizer and loop settings from ``cfg``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from jaxorth.train import LoopConfig, make_optimizer
+
+
+def optimizer_from_cfg(cfg: Any) -> optax.GradientTransformation:
+    """The optax optimizer described by ``cfg.optim`` (schedules span ``cfg.train.steps``)."""
+    o = cfg.optim
+    return make_optimizer(
+        str(o.name),
+        float(o.lr),
+        weight_decay=float(o.weight_decay),
+        grad_clip=None if o.grad_clip is None else float(o.grad_clip),
+        schedule=str(o.schedule),
+        warmup_steps=int(o.warmup_steps),
+        total_steps=int(cfg.train.steps),
+    )
+
+
+def loop_from_cfg(cfg: Any) -> LoopConfig:
+    """The :class:`~jaxorth.train.LoopConfig` described by ``cfg.train``."""
+    t = cfg.train
+    if int(t.batch_size) < 1:
+        raise ValueError(f"train.batch_size must be >= 1, got {t.batch_size}")
+    return LoopConfig(
+        steps=int(t.steps),
+        log_every=int(t.log_every),
+        eval_every=int(t.eval_every),
+        checkpoint_every=int(t.checkpoint_every),
+        keep_checkpoints=int(t.keep_checkpoints),
+        resume=bool(t.resume),
+        data_parallel=bool(t.data_parallel),
+        progress=bool(t.progress),
+    )

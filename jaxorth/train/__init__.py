@@ -1,0 +1,29 @@
+"""Training infrastructure: loop, trackers, checkpoints."""
+
+from .checkpoint import Checkpointer as Checkpointer
+from .loop import FitResult as FitResult
+from .loop import LoopConfig as LoopConfig
+from .loop import NonFiniteError as NonFiniteError
+from .loop import fit as fit
+from .loop import make_optimizer as make_optimizer
+from .tracking import HistoryTracker as HistoryTracker
+from .tracking import JsonlTracker as JsonlTracker
+from .tracking import NullTracker as NullTracker
+from .tracking import Tracker as Tracker
+from .tracking import WandbTracker as WandbTracker
+from .tracking import make_tracker as make_tracker
+
+__all__ = [
+    "Checkpointer",
+    "FitResult",
+    "HistoryTracker",
+    "JsonlTracker",
+    "LoopConfig",
+    "NonFiniteError",
+    "NullTracker",
+    "Tracker",
+    "WandbTracker",
+    "fit",
+    "make_optimizer",
+    "make_tracker",
+]

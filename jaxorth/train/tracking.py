@@ -1,0 +1,244 @@
+"""Experiment trackers: a small protocol with ``null``, ``jsonl`` and ``wandb`` backends.
+
+Every backend takes plain Python scalars (``float``/``int``/``str``); arrays are converted
+with ``float()`` by :func:`to_scalars`. ``wandb`` is imported lazily and runs in offline
+mode unless the user sets ``tracking.mode=online`` (the machines are offline by default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What a run reports to: metrics by step, images, a final summary."""
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None: ...
+
+    def log_image(
+        self, name: str, path: str | os.PathLike[str], step: int | None = None
+    ) -> None: ...
+
+    def summary(self, values: Mapping[str, Any]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def to_scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert 0-d arrays / numpy scalars to Python scalars; keep strings and ints."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, str | bool | int) or value is None:
+            out[key] = value
+            continue
+        arr = np.asarray(value)
+        if arr.ndim != 0:
+            raise ValueError(f"metric {key!r} must be a scalar, got shape {arr.shape}")
+        if np.issubdtype(arr.dtype, np.integer):
+            out[key] = int(arr)
+        else:
+            out[key] = float(arr)
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return sanitize_json(value.item())
+    if isinstance(value, np.ndarray):
+        return sanitize_json(value.tolist())
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def sanitize_json(value: Any) -> Any:
+    """Make ``value`` strict JSON: non-finite floats become the strings "nan"/"inf"/"-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): sanitize_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sanitize_json(v) for v in value]
+    if isinstance(value, np.generic | np.ndarray):
+        return sanitize_json(_json_default(value))
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """``json.dumps`` producing strict JSON (see :func:`sanitize_json`)."""
+    return json.dumps(sanitize_json(value), default=_json_default, allow_nan=False, **kwargs)
+
+
+class NullTracker:
+    """Discards everything."""
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        del metrics, step
+
+    def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
+        del name, path, step
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        del values
+
+    def finish(self) -> None:
+        pass
+
+
+class JsonlTracker:
+    """Appends one JSON object per ``log`` call to ``run_dir/metrics.jsonl``.
+
+    Lines are flushed at once, so a killed run keeps every metric logged before the kill.
+    On resume, lines with ``step`` beyond the resumed step are dropped by
+    :meth:`truncate_after` so the file has no duplicated steps.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], filename: str = "metrics.jsonl"):
+        self.path = Path(run_dir) / filename
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop logged lines whose ``step`` is greater than ``step`` (used on resume)."""
+        self._fh.close()
+        kept = []
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill
+                if int(record.get("step", -1)) <= step:
+                    kept.append(line)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        record = {"step": int(step), **to_scalars(metrics)}
+        self._fh.write(dumps(record) + "\n")
+        self._fh.flush()
+
+    def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
+        del name, path, step  # images are already files in the run dir
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        del values  # summary.json is written by the run itself
+
+    def finish(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
+class WandbTracker:
+    """Weights & Biases backend (imported lazily; offline unless ``mode="online"``)."""
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        config: Mapping[str, Any],
+        project: str = "jaxorth",
+        mode: str = "offline",
+        name: str | None = None,
+        tags: list[str] | None = None,
+        jsonl: bool = True,
+    ):
+        try:
+            import wandb
+        except ImportError as err:  # pragma: no cover - depends on the extra
+            raise ImportError(
+                "tracking=wandb needs the wandb extra: pip install 'jaxorth[wandb]'"
+            ) from err
+        if mode not in ("online", "offline", "disabled"):
+            raise ValueError(f"tracking.mode must be online, offline or disabled, got {mode!r}")
+        self._wandb = wandb
+        self._run = wandb.init(
+            project=project,
+            mode=mode,
+            dir=str(run_dir),
+            name=name,
+            tags=list(tags or []),
+            config=dict(config),
+            reinit="finish_previous",
+        )
+        self._jsonl = JsonlTracker(run_dir) if jsonl else None
+
+    def truncate_after(self, step: int) -> None:
+        if self._jsonl is not None:
+            self._jsonl.truncate_after(step)
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        scalars = to_scalars(metrics)
+        self._run.log(scalars, step=int(step))
+        if self._jsonl is not None:
+            self._jsonl.log(scalars, step)
+
+    def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
+        self._run.log({name: self._wandb.Image(str(path))}, step=step)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, int | float | str | bool):
+                self._run.summary[key] = value
+
+    def finish(self) -> None:
+        self._run.finish()
+        if self._jsonl is not None:
+            self._jsonl.finish()
+
+
+def make_tracker(
+    backend: str,
+    run_dir: str | os.PathLike[str],
+    config: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> Tracker:
+    """Build a tracker by name: ``"null"``, ``"jsonl"`` or ``"wandb"``."""
+    if backend == "null":
+        return NullTracker()
+    if backend == "jsonl":
+        return JsonlTracker(run_dir)
+    if backend == "wandb":
+        return WandbTracker(run_dir, config or {}, **kwargs)
+    raise ValueError(f"tracking.backend must be one of null, jsonl, wandb; got {backend!r}")
+
+
+class HistoryTracker:
+    """Forwards to another tracker and keeps every logged record in ``history``."""
+
+    def __init__(self, inner: Tracker):
+        self.inner = inner
+        self.history: list[dict[str, Any]] = []
+
+    def truncate_after(self, step: int) -> None:
+        self.history = [r for r in self.history if r["step"] <= step]
+        truncate = getattr(self.inner, "truncate_after", None)
+        if truncate is not None:
+            truncate(step)
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        self.history.append({"step": int(step), **to_scalars(metrics)})
+        self.inner.log(metrics, step)
+
+    def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
+        self.inner.log_image(name, path, step)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        self.inner.summary(values)
+
+    def finish(self) -> None:
+        self.inner.finish()
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        """Steps and values of one metric, in logging order."""
+        pairs = [(r["step"], r[key]) for r in self.history if key in r]
+        return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -1,0 +1,40 @@
+"""Test configuration shared by the whole suite.
+
+- ``jax_numpy_rank_promotion="raise"``: implicit broadcasting of ranks is a bug here.
+- Warnings are errors (see ``filterwarnings`` in pyproject.toml).
+- Strict *dtype* promotion is not enabled: optax's Adam mixes a Python float and an
+  int32 count (``decay ** count``), which strict promotion rejects.
+- Tests that need float64 use the ``x64`` fixture, which enables it for one test and
+  restores the previous value afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def x64():
+    """Enable float64 for the duration of one test."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture(params=[False, True], ids=["eager", "jit"])
+def maybe_jit(request):
+    """Parametrize a test over (no jit, jit): ``f = maybe_jit(f)``."""
+    if request.param:
+        return jax.jit
+    return lambda f, **kw: f

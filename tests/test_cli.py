@@ -1,0 +1,162 @@
+"""The Hydra app: composition, validation messages, runs, sweeps, kill-and-resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jaxorth.cli import compose, config_dir, run_experiment
+
+TINY = [
+    "model.hidden=8",
+    "data.T=5",
+    "train.steps=4",
+    "train.batch_size=8",
+    "data.test_size=16",
+    "train.checkpoint_every=2",
+    "train.log_every=2",
+    "experiment.plot=false",
+]
+
+
+def test_default_config_is_the_copy_task_demo():
+    cfg = compose()
+    assert cfg.experiment.name == "copy_task"
+    assert cfg.model.name == "ornn" and cfg.data.name == "copy" and cfg.data.T == 100
+    assert cfg.tracking.backend == "jsonl" and cfg.seed == 0
+    assert (config_dir() / "config.yaml").exists()
+
+
+def test_group_override_and_values():
+    cfg = compose(["tracking=wandb", "optim=sgd", "optim.lr=0.5", "seed=3"])
+    assert cfg.tracking.backend == "wandb" and cfg.tracking.mode == "offline"
+    assert cfg.optim.name == "sgd" and cfg.optim.lr == 0.5 and cfg.seed == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("model.hiden=4", "hiden"),  # unknown key
+        ("train.steps=many", "steps"),  # wrong type
+        ("data.T=1.5", "T"),  # wrong type
+        ("experiment=nope", "nope"),  # unknown study
+        ("seed=abc", "seed"),
+    ],
+)
+def test_composition_errors_name_the_key(override, match):
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    with pytest.raises((HydraException, OmegaConfBaseException), match=match):
+        compose([override])
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("data.T=-5", "data.T must be >= 1, got -5"),
+        ("data.test_size=0", "data.test_size must be >= 1"),
+        ("model.hidden=0", "model.hidden must be a positive integer"),
+        ("model.param=qr", "model.param must be 'expm' or 'cayley'"),
+        ("train.steps=0", "train.steps must be >= 1"),
+        ("optim.lr=-1", "optim.lr must be a positive number"),
+        ("tracking.backend=csv", "tracking.backend must be one of"),
+        ("seed=-1", "seed must be >= 0"),
+    ],
+)
+def test_domain_errors_before_compute(tmp_path, override, match):
+    with pytest.raises(ValueError, match=match):
+        run_experiment(["experiment=copy_task", *TINY, override], run_dir=tmp_path)
+    assert not (tmp_path / "checkpoints").exists() or override.startswith(("optim", "train"))
+
+
+def test_copy_task_run_writes_outputs(tmp_path):
+    summary = run_experiment(
+        ["experiment=copy_task", *TINY, "experiment.plot=true"], run_dir=tmp_path
+    )
+    for name in ("config.yaml", "metrics.jsonl", "summary.json", "results.md", "loss.png"):
+        assert (tmp_path / name).exists(), name
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["steps"] == 4 and on_disk["experiment"] == "copy_task"
+    assert summary["baseline_ce"] == pytest.approx(10 * __import__("math").log(8) / 25)
+    # size: W (8x8) + U (10x8) + V (8x9) at 32 bits, biases 8 + 9
+    assert summary["size_bits"] == 32 * (64 + 80 + 72 + 17)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert any("train/loss" in r for r in lines) and any("eval/ce" in r for r in lines)
+
+
+def _cli(args, cwd, **kw):
+    env = dict(os.environ, JAX_PLATFORMS="cpu", WANDB_MODE="disabled")
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxorth.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_multirun_sweep_smoke(tmp_path):
+    proc = _cli(
+        ["-m", "experiment=copy_task", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path}"], tmp_path
+    )
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    summaries = sorted(tmp_path.glob("*/summary.json"))
+    assert len(summaries) == 2
+    seeds = sorted(json.loads(p.read_text())["seed"] for p in summaries)
+    assert seeds == [0, 1]
+    table = (tmp_path / "sweep_summary.md").read_text()
+    assert "seed=0" in table and "seed=1" in table
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    args = [
+        "experiment=copy_task",
+        "model.hidden=32",
+        "data.T=30",
+        "train.batch_size=32",
+        "data.test_size=64",
+        "train.steps=200",
+        "train.checkpoint_every=20",
+        "train.log_every=20",
+        "train.eval_every=0",
+        "experiment.plot=false",
+        "train.progress=false",
+    ]
+    killed_dir, straight_dir = tmp_path / "killed", tmp_path / "straight"
+    proc = _cli([*args, f"hydra.run.dir={killed_dir}"], tmp_path)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (killed_dir / "checkpoints" / "20").exists():
+        if proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not (killed_dir / "summary.json").exists(), "the run finished before the kill"
+
+    resumed = _cli([*args, f"hydra.run.dir={killed_dir}"], tmp_path)
+    straight = _cli([*args, f"hydra.run.dir={straight_dir}"], tmp_path)
+    for p in (resumed, straight):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    a = json.loads((killed_dir / "summary.json").read_text())
+    b = json.loads((straight_dir / "summary.json").read_text())
+    assert a["resumed_from"] is not None and a["resumed_from"] >= 20 and a["steps_run"] < 200
+    assert b["resumed_from"] is None
+    assert a["test_ce"] == b["test_ce"] and a["recall_acc"] == b["recall_acc"]
+    records = [json.loads(x) for x in (killed_dir / "metrics.jsonl").read_text().splitlines()]
+    loss_steps = [r["step"] for r in records if "train/loss" in r]
+    assert loss_steps == list(range(20, 201, 20)), "metrics.jsonl lost or repeated steps"
+
+
+def test_console_script_declared():
+    text = Path(__file__).resolve().parents[1].joinpath("pyproject.toml").read_text()
+    assert 'jaxorth = "jaxorth.cli:main"' in text

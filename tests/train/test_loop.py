@@ -1,0 +1,188 @@
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxorth.train import (
+    Checkpointer,
+    JsonlTracker,
+    LoopConfig,
+    NonFiniteError,
+    fit,
+    make_optimizer,
+)
+
+X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+W_TRUE = np.random.default_rng(1).normal(size=(5, 2)).astype(np.float32)
+Y = X @ W_TRUE + 0.01 * np.random.default_rng(2).normal(size=(64, 2)).astype(np.float32)
+
+
+def _model():
+    return nnx.Linear(5, 2, rngs=nnx.Rngs(0))
+
+
+def _loss(model, batch):
+    x, y = batch
+    err = model(x) - y
+    return jnp.mean(err**2), {"max_err": jnp.max(jnp.abs(err))}
+
+
+def _batches(step):
+    idx = np.random.default_rng([7, step]).choice(64, 16, replace=False)
+    return X[idx], Y[idx]
+
+
+def _params(model):
+    return np.concatenate([np.ravel(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))])
+
+
+def test_fit_reaches_least_squares_solution():
+    model = _model()
+    res = fit(
+        model, make_optimizer("adam", 5e-2), _loss, _batches, LoopConfig(steps=600, progress=False)
+    )
+    # independent reference: the float64 least-squares fit with intercept
+    design = np.concatenate([X, np.ones((64, 1))], 1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, Y.astype(np.float64), rcond=None)
+    np.testing.assert_allclose(np.asarray(model.kernel[...]), coef[:5], atol=2e-2)
+    np.testing.assert_allclose(np.asarray(model.bias[...]), coef[5], atol=2e-2)
+    assert res.step == 600 and res.steps_run == 600 and res.resumed_from is None
+    assert set(res.train_metrics) == {"loss", "max_err"}
+
+
+def test_nan_guard_keeps_last_good_parameters(tmp_path):
+    def bad_batches(step):
+        x, y = _batches(step)
+        if step == 6:  # the 7th step sees a NaN
+            x = x.copy()
+            x[0, 0] = np.nan
+        return x, y
+
+    tx = make_optimizer("sgd", 1e-2)
+    model = _model()
+    with pytest.raises(
+        NonFiniteError, match=r"step 7 .*parameters of step 6 are kept.*checkpoint: step 4"
+    ):
+        fit(
+            model,
+            tx,
+            _loss,
+            bad_batches,
+            LoopConfig(steps=20, log_every=10, checkpoint_every=4, progress=False),
+            run_dir=tmp_path,
+        )
+    reference = _model()
+    fit(reference, tx, _loss, _batches, LoopConfig(steps=6, progress=False))
+    np.testing.assert_array_equal(_params(model), _params(reference))
+    assert Checkpointer(tmp_path / "checkpoints").all_steps() == [4]
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    tx = make_optimizer("adam", 1e-2)
+    tracker = JsonlTracker(tmp_path)
+    first = _model()
+    fit(
+        first,
+        tx,
+        _loss,
+        _batches,
+        LoopConfig(steps=10, log_every=1, checkpoint_every=5, progress=False),
+        run_dir=tmp_path,
+        tracker=tracker,
+    )
+    tracker.finish()
+    tracker = JsonlTracker(tmp_path)
+    resumed = _model()
+    res = fit(
+        resumed,
+        tx,
+        _loss,
+        _batches,
+        LoopConfig(steps=20, log_every=1, checkpoint_every=5, progress=False),
+        run_dir=tmp_path,
+        tracker=tracker,
+    )
+    tracker.finish()
+    assert res.resumed_from == 10 and res.steps_run == 10
+    straight = _model()
+    fit(straight, tx, _loss, _batches, LoopConfig(steps=20, progress=False))
+    np.testing.assert_array_equal(_params(resumed), _params(straight))
+    steps = [
+        json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == list(range(1, 21))
+
+
+def test_jsonl_truncate_drops_lines_after_resume_point(tmp_path):
+    tr = JsonlTracker(tmp_path)
+    for s in range(1, 6):
+        tr.log({"a": jnp.asarray(float(s))}, step=s)
+    tr.truncate_after(3)
+    tr.log({"a": 9.0}, step=4)
+    tr.finish()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[-1]["a"] == 9.0
+    other = JsonlTracker(tmp_path)
+    with pytest.raises(ValueError, match="must be a scalar"):
+        other.log({"v": np.ones(3)}, step=1)
+    other.finish()
+
+
+def test_eval_called_periodically():
+    calls = []
+
+    def eval_fn(model):
+        calls.append(1)
+        return {"mse": jnp.mean((model(X) - Y) ** 2)}
+
+    res = fit(
+        _model(),
+        make_optimizer("adam", 1e-2),
+        _loss,
+        _batches,
+        LoopConfig(steps=9, eval_every=4, progress=False),
+        eval_fn=eval_fn,
+    )
+    assert len(calls) == 3  # steps 4, 8 and the last
+    assert "mse" in res.eval_metrics
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"name": "adam", "lr": -1.0}, "optim.lr must be a positive number"),
+        ({"name": "lbfgs"}, "optim.name must be one of"),
+        ({"name": "adam", "schedule": "cyclic"}, "optim.schedule"),
+        ({"name": "adam", "grad_clip": 0.0}, "optim.grad_clip"),
+    ],
+)
+def test_optimizer_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_optimizer(**kwargs)
+
+
+def test_loop_config_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="train.steps must be >= 1"):
+        LoopConfig(steps=0)
+    with pytest.raises(ValueError, match="needs a run directory"):
+        fit(
+            _model(),
+            make_optimizer(),
+            _loss,
+            _batches,
+            LoopConfig(steps=2, checkpoint_every=1, progress=False),
+        )
+
+
+def test_schedules_shape():
+    tx = make_optimizer("sgd", 1.0, schedule="cosine", warmup_steps=2, total_steps=10)
+    params = {"w": jnp.zeros(())}
+    state = tx.init(params)
+    lrs = []
+    for _ in range(10):
+        upd, state = tx.update({"w": jnp.ones(())}, state, params)
+        lrs.append(-float(upd["w"]))
+    assert lrs[0] == 0.0 and max(lrs) > 0.5

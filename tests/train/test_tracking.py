@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+
+from jaxorth.studies import RunContext, format_table
+from jaxorth.studies._sweep import collect_summaries
+from jaxorth.train import HistoryTracker, JsonlTracker, NullTracker, make_tracker
+from jaxorth.train.tracking import Tracker
+
+
+def test_make_tracker_backends(tmp_path):
+    assert isinstance(make_tracker("null", tmp_path), NullTracker)
+    jt = make_tracker("jsonl", tmp_path)
+    assert isinstance(jt, JsonlTracker) and isinstance(jt, Tracker)
+    jt.finish()
+    with pytest.raises(ValueError, match="tracking.backend must be one of"):
+        make_tracker("tensorboard", tmp_path)
+
+
+def test_wandb_backend_disabled_mode_still_writes_jsonl(tmp_path):
+    pytest.importorskip("wandb")
+    tr = make_tracker("wandb", tmp_path, config={"a": 1}, mode="disabled")
+    tr.log({"loss": np.float32(0.5)}, step=1)
+    tr.summary({"final": 0.5})
+    tr.finish()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows == [{"step": 1, "loss": 0.5}]
+    with pytest.raises(ValueError, match="tracking.mode"):
+        make_tracker("wandb", tmp_path, mode="cloud")
+
+
+def test_history_tracker_records_and_forwards(tmp_path):
+    inner = JsonlTracker(tmp_path)
+    h = HistoryTracker(inner)
+    for s in (1, 2, 3):
+        h.log({"x": float(s)}, step=s)
+    h.truncate_after(2)
+    h.finish()
+    assert h.series("x") == ([1, 2], [1.0, 2.0])
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_run_context_table_and_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ctx = RunContext(tmp_path / "run", echo=False)
+    text = ctx.table([{"k": 1, "err": 1.5e-7}, {"k": 2, "err": 0.25}], title="t", name="res")
+    assert "1.500e-07" in text and "0.2500" in text
+    assert (tmp_path / "run" / "res.csv").read_text().splitlines()[0] == "k,err"
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    assert ctx.save_figure(fig, "p").read_bytes()[:4] == b"\x89PNG"
+    ctx.write_json("s", {"a": float("nan")})
+    assert json.loads((tmp_path / "run" / "s.json").read_text()) == {"a": "nan"}
+    assert format_table([]) == "(no rows)\n"
+
+
+def test_collect_summaries(tmp_path):
+    for i, lr in enumerate([0.1, 0.01]):
+        d = tmp_path / f"{i}_optim.lr={lr}"
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({"test_ce": lr, "nested": {"x": 1}}))
+    rows = collect_summaries(tmp_path)
+    assert [r["test_ce"] for r in rows] == [0.1, 0.01]
+    assert "nested" not in rows[0] and rows[0]["job"] == "0_optim.lr=0.1"
