@@ -20,12 +20,12 @@ demo: $(STAMP)
 	$(BIN)/jaxorth
 
 test: $(STAMP)
-	$(BIN)/ruff check jaxorth tests benchmarks experiments
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
-	$(BIN)/ruff check jaxorth tests benchmarks
-	$(BIN)/ruff format --check jaxorth tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) outputs multirun
