@@ -1,3 +1,39 @@
-"""jaxorth.hessian (work in progress)."""
+"""Matrix-free Hessian analysis for any scalar loss of a pytree (NNX models via split/merge).
 
-__all__: list[str] = []
+- :func:`hvp`, :func:`hvp_fn`: Hessian-vector products, forward over reverse.
+- :func:`dense`: the dense Hessian, for small models only.
+- :func:`eigenvalues`, :func:`eigsh`: extreme eigenpairs by Lanczos with full
+  reorthogonalisation (matfree).
+- :func:`density`: spectral density by stochastic Lanczos quadrature (Ghorbani et al. 2019).
+- :func:`trace`: Hutchinson trace estimate.
+- :func:`negative_curvature_direction`: an escape direction at a strict saddle.
+- :func:`from_nnx`: ``(loss(params), params)`` from a Flax NNX model.
+"""
+
+from ._core import Density as Density
+from ._core import EigResult as EigResult
+from ._core import NegativeCurvature as NegativeCurvature
+from ._core import dense as dense
+from ._core import density as density
+from ._core import eigenvalues as eigenvalues
+from ._core import eigsh as eigsh
+from ._core import from_nnx as from_nnx
+from ._core import hvp as hvp
+from ._core import hvp_fn as hvp_fn
+from ._core import negative_curvature_direction as negative_curvature_direction
+from ._core import trace as trace
+
+__all__ = [
+    "Density",
+    "EigResult",
+    "NegativeCurvature",
+    "dense",
+    "density",
+    "eigenvalues",
+    "eigsh",
+    "from_nnx",
+    "hvp",
+    "hvp_fn",
+    "negative_curvature_direction",
+    "trace",
+]

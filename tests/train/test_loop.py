@@ -186,3 +186,20 @@ def test_schedules_shape():
         upd, state = tx.update({"w": jnp.ones(())}, state, params)
         lrs.append(-float(upd["w"]))
     assert lrs[0] == 0.0 and max(lrs) > 0.5
+
+
+def test_train_step_traced_once():
+    traces = []
+
+    def counting_loss(model, batch):
+        traces.append(1)  # Python side effect: runs only while tracing
+        return _loss(model, batch)
+
+    fit(
+        _model(),
+        make_optimizer("adam", 1e-2),
+        counting_loss,
+        _batches,
+        LoopConfig(steps=25, log_every=5, progress=False),
+    )
+    assert len(traces) == 1

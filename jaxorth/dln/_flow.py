@@ -1,0 +1,225 @@
+"""Gradient flow and gradient descent for deep linear networks.
+
+Gradient flow ``dW_h/dt = -dL/dW_h`` is integrated with diffrax (adaptive Runge-Kutta,
+configurable tolerances). Along the flow ``W_{h+1}^T W_{h+1} - W_h W_h^T`` is conserved
+(Arora, Cohen & Hazan 2018, Theorem 1); from a small initialisation the loss visits the
+plateaus ``tr(S_yy) - (l_1 + ... + l_k)`` (Saxe, McClelland & Ganguli 2014), and the
+escape time from the first plateau grows like ``log(1/eps)`` for ``H = 2`` and like
+``eps^{-(H-2)}`` for ``H >= 3``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._model import Weights, check_shapes, gradient, loss
+
+
+class FlowResult(NamedTuple):
+    """A sampled trajectory.
+
+    Attributes
+    ----------
+    ts : Float[Array, " T"]
+        Times (flow) or step indices times the learning rate (descent).
+    losses : Float[Array, " T"]
+    drift : Float[Array, " T"]
+        ``max_h ||C_h(t) - C_h(0)||_F`` with ``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T``.
+    weights : list of Float[Array, "d_h d_{h-1}"]
+        Final weights.
+    """
+
+    ts: Array
+    losses: Array
+    drift: Array
+    weights: list
+
+
+def balancedness(weights: Weights) -> list[Array]:
+    """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow)."""
+    return [
+        weights[h + 1].T @ weights[h + 1] - weights[h] @ weights[h].T
+        for h in range(len(weights) - 1)
+    ]
+
+
+def _drift(c0, weights):
+    cs = balancedness(weights)
+    if not cs:
+        return jnp.zeros((), weights[0].dtype)
+    return jnp.max(jnp.stack([jnp.linalg.norm(c - d) for c, d in zip(cs, c0)]))
+
+
+def _field(t, w, args):
+    # module-level so that diffrax's jit cache is shared across calls of one shape family
+    X, Y = args
+    return [-g for g in gradient(w, X, Y)]
+
+
+def gradient_flow(
+    weights: Weights,
+    X: Array,
+    Y: Array,
+    ts: Float[Array, " T"],  # noqa: F722
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    max_steps: int = 100_000,
+    solver: diffrax.AbstractSolver | None = None,
+) -> FlowResult:
+    """Integrate ``dW_h/dt = -dL/dW_h`` exactly (adaptive ODE solver) from ``weights``.
+
+    Parameters
+    ----------
+    weights : sequence of Float[Array, "d_h d_{h-1}"]
+        Initial ``[W_1, ..., W_H]``.
+    X : Float[Array, "d_0 m"]
+    Y : Float[Array, "d_H m"]
+    ts : Float[Array, " T"]
+        Increasing save times, ``ts[0]`` is the initial time.
+    rtol, atol : float
+        Tolerances of diffrax's PID step-size controller.
+    max_steps : int
+        Solver step budget.
+    solver : diffrax solver, optional
+        Default ``diffrax.Tsit5()``.
+
+    Returns
+    -------
+    FlowResult
+    """
+    check_shapes(weights, X, Y)
+    ts = jnp.asarray(ts, X.dtype)
+    if ts.ndim != 1 or ts.shape[0] < 2:
+        raise ValueError(f"ts must be 1-D with at least 2 times, got shape {ts.shape}")
+    if rtol <= 0 or atol <= 0:
+        raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+    w0 = [jnp.asarray(W) for W in weights]
+
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(_field),
+        diffrax.Tsit5() if solver is None else solver,
+        t0=ts[0],
+        t1=ts[-1],
+        dt0=None,
+        y0=w0,
+        args=(X, Y),
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps,
+    )
+    c0 = balancedness(w0)
+    path = sol.ys
+    losses = jax.vmap(lambda w: loss(w, X, Y))(path)
+    drift = jax.vmap(lambda w: _drift(c0, w))(path)
+    return FlowResult(ts, losses, drift, [p[-1] for p in path])
+
+
+def gradient_descent(
+    weights: Weights, X: Array, Y: Array, *, lr: float, steps: int, every: int = 1
+) -> FlowResult:
+    """Plain gradient descent ``W_h <- W_h - lr dL/dW_h`` (``lax.scan``).
+
+    Gradient descent is the explicit Euler scheme of the flow: it matches it as
+    ``lr -> 0`` and conserves ``C_h`` only up to ``O(lr^2)`` per step.
+
+    Parameters
+    ----------
+    weights, X, Y
+        Initial weights and data.
+    lr : float
+        Learning rate (> 0).
+    steps : int
+        Number of steps.
+    every : int
+        Record every ``every`` steps.
+
+    Returns
+    -------
+    FlowResult
+        ``ts = lr * step``, so curves are comparable with :func:`gradient_flow`.
+    """
+    check_shapes(weights, X, Y)
+    if lr <= 0 or steps < 1 or every < 1:
+        raise ValueError(f"need lr > 0, steps >= 1, every >= 1; got {lr=}, {steps=}, {every=}")
+    w0 = [jnp.asarray(W) for W in weights]
+    c0 = balancedness(w0)
+
+    def block(w, _):
+        def step(w, _):
+            return [W - lr * g for W, g in zip(w, gradient(w, X, Y))], None
+
+        w, _ = jax.lax.scan(step, w, None, length=every)
+        return w, (loss(w, X, Y), _drift(c0, w))
+
+    n = steps // every
+    w, (losses, drift) = jax.lax.scan(block, w0, None, length=n)
+    ts = lr * every * jnp.arange(1, n + 1, dtype=X.dtype)
+    ts = jnp.concatenate([jnp.zeros((1,), X.dtype), ts])
+    losses = jnp.concatenate([loss(w0, X, Y)[None], losses])
+    drift = jnp.concatenate([jnp.zeros((1,), X.dtype), drift])
+    return FlowResult(ts, losses, drift, w)
+
+
+def small_init(
+    key: PRNGKeyArray, widths: tuple[int, ...], scale: float, dtype=jnp.float32
+) -> list[Array]:
+    """Gaussian ``W_h`` rescaled to spectral norm ``scale`` (end-to-end size ``~ scale^H``).
+
+    ``widths`` is ``(d_0, ..., d_H)``.
+    """
+    keys = jax.random.split(key, len(widths) - 1)
+    out = []
+    for k, (din, dout) in zip(keys, zip(widths[:-1], widths[1:])):
+        W = jax.random.normal(k, (dout, din), dtype)
+        out.append(scale * W / jnp.linalg.norm(W, 2))
+    return out
+
+
+def escape_time(
+    ts: Array, losses: Array, *, fraction: float = 0.5, floor: float | None = None
+) -> float:
+    """First time the loss has dropped by ``fraction`` of the way from ``losses[0]`` to ``floor``.
+
+    ``losses[0]`` is the initial plateau ``tr(S_yy)`` (small init); ``floor`` defaults to
+    the smallest finite loss (pass the next critical value ``tr(S_yy) - l_1`` to time the
+    first escape); linear interpolation between samples. Returns ``nan`` if never
+    reached. Host function (numpy).
+    """
+    ts, losses = np.asarray(ts, np.float64), np.asarray(losses, np.float64)
+    floor = float(np.nanmin(losses[np.isfinite(losses)])) if floor is None else float(floor)
+    target = losses[0] - fraction * (losses[0] - floor)
+    below = np.nonzero(losses <= target)[0]
+    if below.size == 0 or below[0] == 0:
+        return float("nan")
+    i = below[0]
+    t0, t1, l0, l1 = ts[i - 1], ts[i], losses[i - 1], losses[i]
+    return float(t0 + (target - l0) * (t1 - t0) / (l1 - l0))
+
+
+def predicted_escape_time(depth: int, scale: float, s: float) -> float:
+    """Escape time of the aligned, balanced scalar model from ``w(0) = scale``.
+
+    For one mode of strength ``s`` (``sqrt(l_1)`` with whitened inputs) the product
+    ``a = w^H`` obeys ``da/dt = 2H (s - a) a^{2 - 2/H}`` (Saxe et al. 2014); this returns
+    the time for ``a`` to reach ``s/2``: ``log(s/a0 - 1) / (4s)`` for ``H = 2`` and,
+    for ``H >= 3``, the integral evaluated numerically (``~ scale^{-(H-2)} / (2 s (H-2))``).
+    """
+    if depth < 2 or scale <= 0 or s <= 0:
+        raise ValueError(f"need depth >= 2, scale > 0, s > 0; got {depth}, {scale}, {s}")
+    a0 = scale**depth
+    if a0 >= s / 2:
+        return 0.0
+    if depth == 2:
+        return float(np.log(s / a0 - 1.0) / (4.0 * s))
+    # integrate in u = log a for accuracy across scales
+    u = np.linspace(np.log(a0), np.log(s / 2), 20001)
+    a = np.exp(u)
+    integrand = a / (2 * depth * (s - a) * a ** (2 - 2 / depth))
+    return float(np.trapezoid(integrand, u))

@@ -1,0 +1,423 @@
+"""Matrix-free Hessian tools for any scalar loss of a pytree of parameters.
+
+The Hessian is never formed unless :func:`dense` is called. Products with it are computed
+forward-over-reverse (``jax.jvp`` of ``jax.grad``), the spectral tools run matfree's
+Lanczos tridiagonalisation (with full reorthogonalisation) on those products: extreme
+eigenvalues from Ritz values, the spectral density by stochastic Lanczos quadrature
+(Ghorbani, Krishnan & Xiao 2019; Lin, Saad & Yang 2016), and the trace by Hutchinson's
+estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from matfree import decomp, stochtrace
+
+Loss = Callable[[PyTree], Float[Array, ""]]  # noqa: F722
+Matvec = Callable[[PyTree], PyTree]
+
+
+def _check_scalar_loss(loss: Loss, params: PyTree) -> None:
+    out = jax.eval_shape(loss, params)
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out))
+        raise ValueError(f"loss must return a scalar, got output of shape {shape}")
+
+
+def _num_params(params: PyTree) -> int:
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must contain at least one array leaf, got an empty pytree")
+    return int(sum(jnp.size(x) for x in leaves))
+
+
+def hvp(loss: Loss, params: PyTree, v: PyTree) -> PyTree:
+    """Hessian-vector product ``H(params) v`` computed forward over reverse.
+
+    ``jax.jvp`` of ``jax.grad(loss)``: one gradient evaluation plus its tangent, about
+    2-4 times the cost of a gradient (Pearlmutter 1994).
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params) -> Float[Array, ""]``.
+    params : pytree
+        Point at which the Hessian is taken.
+    v : pytree
+        Same structure and shapes as ``params``.
+
+    Returns
+    -------
+    pytree
+        ``H v`` with the structure of ``params``.
+    """
+    if jax.tree_util.tree_structure(params) != jax.tree_util.tree_structure(v):
+        raise ValueError("v must have the same pytree structure as params")
+    for p, x in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(v)):
+        if jnp.shape(p) != jnp.shape(x):
+            raise ValueError(f"v leaf shape {jnp.shape(x)} differs from params {jnp.shape(p)}")
+    return jax.jvp(jax.grad(loss), (params,), (v,))[1]
+
+
+def hvp_fn(loss: Loss, params: PyTree) -> Matvec:
+    """Return ``v -> H(params) v``, linearising ``grad(loss)`` once at ``params``.
+
+    ``jax.linearize`` stores the forward pass of the gradient, so repeated products (as in
+    Lanczos) only pay for the tangent computation.
+    """
+    _check_scalar_loss(loss, params)
+    _, lin = jax.linearize(jax.grad(loss), params)
+    return lin
+
+
+def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
+    """Dense Hessian of ``loss`` in the flattened coordinates of ``params``.
+
+    Only for small models: memory is ``n^2`` for ``n`` parameters. The flattening order
+    is :func:`jax.flatten_util.ravel_pytree`'s.
+
+    Returns
+    -------
+    Float[Array, "n n"]
+        Symmetric Hessian (forward-over-reverse ``jax.hessian``).
+    """
+    _check_scalar_loss(loss, params)
+    flat, unravel = ravel_pytree(params)
+    return jax.hessian(lambda x: loss(unravel(x)))(flat)
+
+
+class EigResult(NamedTuple):
+    """Extreme eigenpairs from Lanczos.
+
+    Attributes
+    ----------
+    eigenvalues : Float[Array, "k"]
+        Ritz values, descending for ``which="largest"``, ascending for ``"smallest"``.
+    eigenvectors : pytree
+        Ritz vectors: each leaf has a leading axis of size ``k``; unit norm overall.
+    residuals : Float[Array, "k"]
+        Residual norms ``||H y - theta y||`` (cheap Lanczos bound
+        ``beta_m |e_m^T s|``): small means converged.
+    """
+
+    eigenvalues: Array
+    eigenvectors: PyTree
+    residuals: Array
+
+
+def eigsh(
+    matvec: Matvec,
+    v0: PyTree,
+    k: int,
+    *,
+    which: str = "largest",
+    num_matvecs: int | None = None,
+) -> EigResult:
+    """Extreme eigenpairs of a symmetric operator given by a matvec over pytrees.
+
+    Runs matfree's Lanczos tridiagonalisation with full reorthogonalisation
+    (``matfree.decomp.tridiag_sym(m, reortho="full")``) from ``v0`` and returns the ``k``
+    extreme Ritz pairs of the ``m x m`` tridiagonal matrix.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``v -> A v`` for a symmetric ``A``, over pytrees shaped like ``v0``.
+    v0 : pytree
+        Starting vector (random is best); defines the flattening.
+    k : int
+        Number of eigenpairs, ``1 <= k <= num_matvecs``.
+    which : {"largest", "smallest"}
+        Algebraically largest or smallest eigenvalues.
+    num_matvecs : int, optional
+        Krylov depth ``m``; default ``min(n, max(2k + 20, 40))``.
+
+    Returns
+    -------
+    EigResult
+    """
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    flat0, unravel = ravel_pytree(v0)
+    n = flat0.shape[0]
+    if num_matvecs is None:
+        num_matvecs = min(n, max(2 * k + 20, 40))
+    if not 1 <= k <= num_matvecs:
+        raise ValueError(f"k must satisfy 1 <= k <= num_matvecs={num_matvecs}, got k={k}")
+    if num_matvecs > n:
+        raise ValueError(f"num_matvecs={num_matvecs} exceeds the dimension n={n}")
+
+    theta, S, Q, beta = _lanczos(matvec, flat0, unravel, num_matvecs)
+    if which == "largest":
+        theta, S = theta[::-1], S[:, ::-1]
+    theta, S = theta[:k], S[:, :k]
+    vecs = S.T @ Q  # (k, n); Q rows are the Lanczos vectors
+    res = beta * jnp.abs(S[-1, :])
+    return EigResult(theta, jax.vmap(unravel)(vecs), res)
+
+
+def _lanczos(matvec, flat0, unravel, num_matvecs):
+    """Lanczos (matfree, full reorthogonalisation): ascending Ritz values and vectors."""
+
+    def mv_flat(x):
+        return ravel_pytree(matvec(unravel(x)))[0]
+
+    tridiag = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)
+    Q, T, residual, _ = tridiag(mv_flat, flat0)
+    theta, S = jnp.linalg.eigh(T)
+    return theta, S, Q, jnp.linalg.norm(residual)
+
+
+def _random_like(key: PRNGKeyArray, params: PyTree) -> PyTree:
+    flat, unravel = ravel_pytree(params)
+    return unravel(jax.random.normal(key, flat.shape, flat.dtype))
+
+
+def eigenvalues(
+    loss: Loss,
+    params: PyTree,
+    k: int,
+    *,
+    which: str = "largest",
+    key: PRNGKeyArray | None = None,
+    num_matvecs: int | None = None,
+    return_eigenvectors: bool = False,
+) -> Any:
+    """Compute the ``k`` largest or smallest Hessian eigenvalues by Lanczos, matrix-free.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params) -> Float[Array, ""]``.
+    params : pytree
+        Point at which the Hessian is taken (``n`` entries in all).
+    k : int
+        Number of eigenvalues.
+    which : {"largest", "smallest"}
+        Which end of the spectrum.
+    key : PRNGKeyArray, optional
+        Key for the random starting vector (default ``PRNGKey(0)``).
+    num_matvecs : int, optional
+        Lanczos depth (default ``min(n, max(2k + 20, 40))``); each step costs one HVP.
+    return_eigenvectors : bool
+        Return the full :class:`EigResult` instead of the eigenvalues only.
+
+    Returns
+    -------
+    Float[Array, "k"] or EigResult
+    """
+    _check_scalar_loss(loss, params)
+    _num_params(params)
+    key = jax.random.PRNGKey(0) if key is None else key
+    res = eigsh(
+        hvp_fn(loss, params),
+        _random_like(key, params),
+        k,
+        which=which,
+        num_matvecs=num_matvecs,
+    )
+    return res if return_eigenvectors else res.eigenvalues
+
+
+class Density(NamedTuple):
+    """Spectral density estimate from stochastic Lanczos quadrature.
+
+    Attributes
+    ----------
+    grid : Float[Array, "g"]
+        Points where the smoothed density is evaluated.
+    density : Float[Array, "g"]
+        Gaussian-smoothed density (integrates to ~1 over the grid).
+    nodes : Float[Array, "probes m"]
+        Gauss quadrature nodes (Ritz values) per probe.
+    weights : Float[Array, "probes m"]
+        Quadrature weights per probe (each row sums to 1).
+    """
+
+    grid: Array
+    density: Array
+    nodes: Array
+    weights: Array
+
+
+def density(
+    loss: Loss,
+    params: PyTree,
+    *,
+    key: PRNGKeyArray,
+    num_matvecs: int = 40,
+    num_probes: int = 8,
+    grid: Float[Array, " g"] | int = 200,  # noqa: F722
+    sigma: float | None = None,
+) -> Density:
+    """Hessian spectral density by stochastic Lanczos quadrature.
+
+    For Rademacher probes ``v`` (matfree's ``sampler_signs``), Lanczos with full
+    reorthogonalisation gives ``T = S diag(theta) S^T``; the density is approximated by
+    ``mean_v sum_j S_{1j}^2 N(t; theta_j, sigma^2)`` (Ghorbani et al. 2019, eq. (4);
+    Lin, Saad & Yang 2016).
+
+    Parameters
+    ----------
+    loss, params
+        Scalar loss and the point of evaluation.
+    key : PRNGKeyArray
+        Key for the probes.
+    num_matvecs : int
+        Lanczos depth per probe (<= number of parameters).
+    num_probes : int
+        Number of random probes.
+    grid : array or int
+        Evaluation points, or their number (spanning the Ritz values with a margin).
+    sigma : float, optional
+        Gaussian smoothing width; default 1% of the spectral range.
+
+    Returns
+    -------
+    Density
+    """
+    _check_scalar_loss(loss, params)
+    n = _num_params(params)
+    if not 1 <= num_matvecs <= n:
+        raise ValueError(f"num_matvecs must be in [1, n={n}], got {num_matvecs}")
+    if num_probes < 1:
+        raise ValueError(f"num_probes must be >= 1, got {num_probes}")
+    flat, unravel = ravel_pytree(params)
+    lin = hvp_fn(loss, params)
+
+    def mv_flat(x):
+        return ravel_pytree(lin(unravel(x)))[0]
+
+    probes = stochtrace.sampler_signs(flat, num=num_probes)(key)
+    tridiag = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)
+
+    def one(v):
+        _, T, _, _ = tridiag(mv_flat, v)
+        theta, S = jnp.linalg.eigh(T)
+        return theta, S[0, :] ** 2
+
+    nodes, weights = jax.lax.map(one, probes)
+    lo, hi = jnp.min(nodes), jnp.max(nodes)
+    width = jnp.maximum(hi - lo, jnp.finfo(flat.dtype).eps * (1 + jnp.abs(hi)))
+    s = 0.01 * width if sigma is None else jnp.asarray(sigma, flat.dtype)
+    if isinstance(grid, int):
+        grid = jnp.linspace(lo - 0.05 * width - 3 * s, hi + 0.05 * width + 3 * s, grid)
+    grid = jnp.asarray(grid, flat.dtype)
+    z = (grid[:, None, None] - nodes[None]) / s
+    dens = jnp.sum(weights[None] * jnp.exp(-0.5 * z**2), axis=(1, 2)) / (
+        num_probes * s * jnp.sqrt(2 * jnp.pi)
+    )
+    return Density(grid, dens, nodes, weights)
+
+
+def trace(
+    loss: Loss, params: PyTree, *, key: PRNGKeyArray, num_probes: int = 100
+) -> tuple[Float[Array, ""], Float[Array, ""]]:  # noqa: F722
+    """Hutchinson estimate of ``tr H`` with its standard error.
+
+    ``mean_v v^T H v`` over Rademacher probes (Hutchinson 1989), using matfree's
+    ``estimator_monte_carlo_mean_and_sem`` with ``monte_carlo_trace``.
+
+    Returns
+    -------
+    (estimate, standard_error)
+    """
+    _check_scalar_loss(loss, params)
+    _num_params(params)
+    if num_probes < 1:
+        raise ValueError(f"num_probes must be >= 1, got {num_probes}")
+    lin = hvp_fn(loss, params)
+    sampler = stochtrace.sampler_signs(params, num=num_probes)
+    est = stochtrace.estimator_monte_carlo_mean_and_sem(stochtrace.monte_carlo_trace(), sampler)
+    return est(lambda v: lin(v), key)
+
+
+class NegativeCurvature(NamedTuple):
+    """An escape direction at a saddle point.
+
+    Attributes
+    ----------
+    eigenvalue : Float[Array, ""]
+        Smallest Ritz value ``theta`` (negative at a strict saddle).
+    direction : pytree
+        Unit-norm ``d`` with ``d^T H d = theta``, signed so that ``<grad, d> <= 0``.
+    is_negative : Bool[Array, ""]
+        ``theta < -tol * max|theta_i|``: the point is a strict saddle up to ``tol``.
+    """
+
+    eigenvalue: Array
+    direction: PyTree
+    is_negative: Array
+
+
+def negative_curvature_direction(
+    loss: Loss,
+    params: PyTree,
+    *,
+    key: PRNGKeyArray | None = None,
+    num_matvecs: int | None = None,
+    tol: float = 1e-6,
+) -> NegativeCurvature:
+    """Direction of most negative curvature, to escape a strict saddle.
+
+    At a strict saddle (``lambda_min(H) < 0``) a step ``params + eta * d`` decreases the
+    loss at second order by ``eta^2 |theta| / 2``. The direction is the Ritz vector of
+    the smallest Ritz value from Lanczos with full reorthogonalisation.
+
+    Parameters
+    ----------
+    loss, params
+        Scalar loss and the (near-)critical point.
+    key : PRNGKeyArray, optional
+        Key for the Lanczos starting vector.
+    num_matvecs : int, optional
+        Lanczos depth (default ``min(n, 40)``).
+    tol : float
+        Relative threshold for calling the curvature negative.
+
+    Returns
+    -------
+    NegativeCurvature
+    """
+    _check_scalar_loss(loss, params)
+    n = _num_params(params)
+    num_matvecs = min(n, 40) if num_matvecs is None else num_matvecs
+    if not 1 <= num_matvecs <= n:
+        raise ValueError(f"num_matvecs must be in [1, n={n}], got {num_matvecs}")
+    key = jax.random.PRNGKey(0) if key is None else key
+    flat0, unravel = ravel_pytree(_random_like(key, params))
+    thetas, S, Q, _ = _lanczos(hvp_fn(loss, params), flat0, unravel, num_matvecs)
+    theta = thetas[0]
+    d = S[:, 0] @ Q
+    g = ravel_pytree(jax.grad(loss)(params))[0]
+    d = jnp.where(jnp.vdot(g, d) > 0, -d, d)
+    d = unravel(d / jnp.linalg.norm(d))
+    scale = jnp.max(jnp.abs(thetas))
+    return NegativeCurvature(theta, d, theta < -tol * scale)
+
+
+def from_nnx(
+    model: Any,
+    loss_fn: Callable[..., Float[Array, ""]],  # noqa: F722
+    *args: Any,
+) -> tuple[Loss, PyTree]:
+    """Turn an NNX model and ``loss_fn(model, *args)`` into ``(loss(params), params)``.
+
+    Splits the model into its graph definition, its ``nnx.Param`` state and the rest
+    (``flax.nnx.split``); ``loss(params)`` merges them back, so every tool here applies
+    to the trainable parameters only.
+    """
+    from flax import nnx
+
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def loss(p):
+        return loss_fn(nnx.merge(graphdef, p, rest), *args)
+
+    return loss, params
