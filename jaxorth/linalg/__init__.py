@@ -1,3 +1,15 @@
-"""jaxorth.linalg (work in progress)."""
+"""jaxorth.linalg: shared matrix tools (orthogonalisation, Hadamard, power iteration)."""
 
-__all__: list[str] = []
+from ._orth import bjorck as bjorck
+from ._orth import cayley as cayley
+from ._orth import expm_skew as expm_skew
+from ._orth import skew_expm as skew_expm
+
+__all__: list[str] = ["bjorck", "cayley", "expm_skew", "skew_expm"]
+
+from ._hadamard import block_fwht as block_fwht
+from ._hadamard import fwht as fwht
+from ._hadamard import is_power_of_two as is_power_of_two
+from ._hadamard import sylvester_hadamard as sylvester_hadamard
+
+__all__ += ["block_fwht", "fwht", "is_power_of_two", "sylvester_hadamard"]

@@ -1,8 +1,37 @@
-"""Recurrent cells with orthogonal (and quantized orthogonal) recurrent matrices."""
+"""Recurrent cells with orthogonal (and quantized orthogonal) recurrent matrices.
 
+Cells: :class:`ORNNCell` (full precision, expm / Cayley), :class:`HadamRNNCell` and
+:class:`BlockHadamRNNCell` (binary / sparse ternary, fast Walsh-Hadamard transform,
+Foucault et al., ICLR 2025), :class:`QORNNCell` (k-bit, STE-Bjorck / STE-projUNN,
+Foucault et al. 2024). :class:`SequenceModel` runs any cell with ``jax.lax.scan``;
+:func:`integer_hidden_states` runs the integer-only recurrence after post-training
+activation quantization.
+"""
+
+from ._hadamard import BlockHadamRNNCell as BlockHadamRNNCell
+from ._hadamard import HadamRNNCell as HadamRNNCell
+from ._intrec import calibrate_hidden_scale as calibrate_hidden_scale
+from ._intrec import integer_hidden_states as integer_hidden_states
+from ._intrec import quantized_outputs as quantized_outputs
 from ._ornn import ORNNCell as ORNNCell
 from ._ornn import RecurrentCell as RecurrentCell
 from ._ornn import SequenceModel as SequenceModel
 from ._ornn import henaff_skew_init as henaff_skew_init
+from ._qornn import QORNNCell as QORNNCell
+from ._qornn import polar_factor as polar_factor
+from ._qornn import project_orthogonal as project_orthogonal
 
-__all__ = ["ORNNCell", "RecurrentCell", "SequenceModel", "henaff_skew_init"]
+__all__ = [
+    "BlockHadamRNNCell",
+    "HadamRNNCell",
+    "ORNNCell",
+    "QORNNCell",
+    "RecurrentCell",
+    "SequenceModel",
+    "calibrate_hidden_scale",
+    "henaff_skew_init",
+    "integer_hidden_states",
+    "polar_factor",
+    "project_orthogonal",
+    "quantized_outputs",
+]

@@ -1,0 +1,121 @@
+"""Copy-task training throughput (sequences / s) of the recurrent models, T = 1000.
+
+One Adam training step (forward, backward, update) on a batch of copy-task sequences,
+hidden 128, batch 128 (HadamRNN's reference setting). Baseline: the same HadamRNN with
+its recurrent matrix applied as a dense n x n matmul. Steps of all models interleaved
+after warm-up (compile time reported separately), median over repeats. Peer figure
+(DESIGN.md, authors' PyTorch code on this kind of machine): 325-406 sequences/s at
+T = 1000 (3,000-3,700 at T = 100). Last column: throughput / dense-W HadamRNN.
+
+    python benchmarks/rnn_copy_throughput.py [--quick] [--T 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import optax
+from flax import nnx
+from omegaconf import OmegaConf
+
+import jaxorth.studies  # noqa: F401  (registers the model options)
+from jaxorth.data import copy_task_batch, copy_task_spec
+from jaxorth.studies._models import build_rnn
+from jaxorth.studies._models_quant import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
+
+
+class DenseCell(nnx.Module):
+    """A Hadamard cell whose W is materialised and applied by a dense matmul."""
+
+    def __init__(self, cell):
+        self.inner = cell
+        self.hidden_size = cell.hidden_size
+
+    def recurrence(self):
+        w_t = self.inner.matrix().T
+        return lambda h: h @ w_t
+
+    def matrix(self):
+        return self.inner.matrix()
+
+
+def make_step(model, lr):
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.adam(lr)
+    opt = tx.init(params)
+
+    @jax.jit
+    def step(params, opt, x, y):
+        def loss(p):
+            logits = nnx.merge(graphdef, p, rest)(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        value, g = jax.value_and_grad(loss)(params)
+        upd, opt = tx.update(g, opt, params)
+        return optax.apply_updates(params, upd), opt, value
+
+    return step, params, opt
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--T", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    T, B, n, reps = args.T, args.batch, args.hidden, args.repeats
+    if args.quick:
+        T, B, n, reps = 50, 16, 32, 2
+    spec = copy_task_spec()
+    configs = {
+        "hadamrnn (dense W)": HadamRNNConfig(hidden=n),
+        "hadamrnn (FWHT)": HadamRNNConfig(hidden=n),
+        "block_hadamrnn m=16": BlockHadamRNNConfig(hidden=n, block=min(16, n)),
+        "qornn 4-bit bjorck": QORNNConfig(hidden=n),
+        "qornn 4-bit projunn": QORNNConfig(hidden=n, method="projunn"),
+    }
+    if not args.quick:
+        from jaxorth.studies._models import ORNNConfig
+
+        configs["ornn (expm)"] = ORNNConfig(hidden=n)
+    x, y = copy_task_batch(jax.random.key(0), B, T)
+    runs = {}
+    for label, c in configs.items():
+        model = build_rnn(OmegaConf.structured(c), spec["in_features"], spec["out_features"], 0)
+        if "dense" in label:
+            model.cell = DenseCell(model.cell)
+        step, params, opt = make_step(model, 1e-4)
+        t = time.perf_counter()
+        params, opt, loss = step(params, opt, x, y)
+        loss.block_until_ready()
+        runs[label] = {
+            "step": step,
+            "state": (params, opt),
+            "compile": time.perf_counter() - t,
+            "times": [],
+        }
+    for _ in range(reps):
+        for r in runs.values():
+            params, opt = r["state"]
+            t = time.perf_counter()
+            params, opt, loss = r["step"](params, opt, x, y)
+            loss.block_until_ready()
+            r["times"].append(time.perf_counter() - t)
+            r["state"] = (params, opt)
+    print(f"device: {jax.devices()[0].device_kind}; copy task T={T}, hidden {n}, batch {B}")
+    print("| model | compile (s) | ms / step | sequences / s | / dense-W HadamRNN |")
+    print("|---|---|---|---|---|")
+    base = B / statistics.median(runs["hadamrnn (dense W)"]["times"])
+    for label, r in runs.items():
+        ms = statistics.median(r["times"]) * 1e3
+        sps = B / (ms / 1e3)
+        print(f"| {label} | {r['compile']:.1f} | {ms:.1f} | {sps:.0f} | {sps / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

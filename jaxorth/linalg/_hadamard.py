@@ -1,0 +1,173 @@
+"""Sylvester Hadamard matrices and the fast Walsh-Hadamard transform.
+
+``H_1 = [1]`` and ``H_{2n} = [[H_n, H_n], [H_n, -H_n]] = H_2 kron H_n`` (Sylvester 1867),
+so ``H_n`` is symmetric, has entries ``+-1`` and ``H_n H_n = n I``: ``H_n / sqrt(n)`` is
+orthogonal. The fast Walsh-Hadamard transform (FWHT) applies ``H_n`` to a vector in
+``O(n log n)`` additions by the Kronecker factorisation ``H_n = H_r kron H_{n/r}``
+(Fino and Algazi, IEEE Trans. Computers 25(11), 1976). These are the recurrent matrices of
+HadamRNN and Block-HadamRNN (Foucault, Mamalet and Malgouyres, ICLR 2025).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+__all__ = ["block_fwht", "fwht", "is_power_of_two", "sylvester_hadamard"]
+
+
+def is_power_of_two(n: int) -> bool:
+    """Whether ``n`` is a positive integer power of two (``1, 2, 4, ...``)."""
+    return isinstance(n, int | np.integer) and n >= 1 and (int(n) & (int(n) - 1)) == 0
+
+
+def _check_pow2(name: str, n: int) -> None:
+    if not is_power_of_two(n):
+        raise ValueError(
+            f"{name} must be a power of 2 for a Sylvester Hadamard matrix, got {n!r}"
+            + (
+                f" (nearest: {2 ** int(math.floor(math.log2(n)))} or "
+                f"{2 ** int(math.ceil(math.log2(n)))})"
+                if isinstance(n, int) and n > 1
+                else ""
+            )
+        )
+
+
+def sylvester_hadamard(n: int, dtype: jnp.dtype = jnp.float32) -> Float[Array, "n n"]:
+    """The Sylvester Hadamard matrix ``H_n`` (entries ``+-1``, not normalised).
+
+    ``H_n[i, j] = (-1)^{popcount(i & j)}``, equivalently ``H_n = H_2 kron ... kron H_2``
+    (Sylvester 1867). ``H_n`` is symmetric and ``H_n H_n^T = n I_n``.
+
+    Parameters
+    ----------
+    n : int
+        Size, a power of 2.
+    dtype : dtype
+        Output dtype (entries are exact in any dtype).
+
+    Returns
+    -------
+    Float[Array, "n n"]
+    """
+    _check_pow2("n", n)
+    idx = np.arange(n)
+    bits = np.bitwise_and(idx[:, None], idx[None, :])
+    parity = np.zeros_like(bits)
+    while np.any(bits):
+        parity ^= bits & 1
+        bits >>= 1
+    return jnp.asarray(1 - 2 * parity, dtype=dtype)
+
+
+def _factor_sizes(n: int, radix: int) -> list[int]:
+    """Split ``n = 2^k`` into factors of at most ``radix`` (all equal but the first)."""
+    k, r = int(math.log2(n)), int(math.log2(radix))
+    sizes = [radix] * (k // r)
+    if k % r:
+        sizes.insert(0, 2 ** (k % r))
+    return sizes
+
+
+def fwht(
+    x: Float[Array, "*batch n"], *, normalize: bool = False, radix: int = 2
+) -> Float[Array, "*batch n"]:
+    r"""Fast Walsh-Hadamard transform along the last axis: ``x H_n`` (= ``H_n x``).
+
+    Uses ``H_n = H_{r_1} kron ... kron H_{r_s}`` (Fino and Algazi 1976): ``x`` is viewed
+    as a tensor with axes of sizes ``r_1, ..., r_s`` and ``H_{r_j}`` is applied along each
+    axis. ``radix=2`` is the classical butterfly (``log2 n`` passes of additions and
+    subtractions, ``n log2 n`` operations, no multiplication); a larger radix applies the
+    small ``r x r`` factor matrices with tiny matmuls (``n r log_r n`` operations), which
+    is faster on CPUs for moderate ``n``. Both are ``O(n log n)``; no ``n x n`` matrix
+    is ever formed. Linear, so reverse-mode differentiation gives the transform again
+    (``H_n`` is symmetric). Integer inputs stay integer (exact) with ``radix=2``.
+
+    Parameters
+    ----------
+    x : Float[Array, "*batch n"]
+        Input; ``n`` a power of 2. Any leading batch dimensions.
+    normalize : bool
+        Divide by ``sqrt(n)`` (the orthogonal transform ``H_n / sqrt(n)``).
+    radix : int
+        Largest Kronecker factor (a power of 2, ``>= 2``); static.
+
+    Returns
+    -------
+    Float[Array, "*batch n"]
+        ``x H_n`` (times ``n^{-1/2}`` if ``normalize``), same shape and dtype.
+    """
+    x = jnp.asarray(x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension (..., n), got shape {x.shape}")
+    n = x.shape[-1]
+    _check_pow2("x.shape[-1]", n)
+    if not is_power_of_two(radix) or radix < 2:
+        raise ValueError(f"radix must be a power of 2 >= 2, got {radix!r}")
+    return _fwht(x, normalize, radix)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _fwht(x: Array, normalize: bool, radix: int) -> Array:
+    # Jitted so that eager calls run one compiled kernel; inlined inside outer jits.
+    n = x.shape[-1]
+    batch = x.shape[:-1]
+    if n == 1:
+        return x
+    if radix == 2:
+        # Butterfly: view (..., n / 2h, 2, h) and combine the two halves of each block.
+        h = 1
+        while h < n:
+            y = x.reshape(*batch, n // (2 * h), 2, h)
+            a, b = y[..., 0, :], y[..., 1, :]
+            x = jnp.stack([a + b, a - b], axis=-2).reshape(*batch, n)
+            h *= 2
+    else:
+        sizes = _factor_sizes(n, radix)
+        y = x.reshape(*batch, *sizes)
+        nb = len(batch)
+        for j, r in enumerate(sizes):
+            hr = sylvester_hadamard(r, dtype=x.dtype)
+            y = jnp.moveaxis(jnp.tensordot(y, hr, axes=([nb + j], [0])), -1, nb + j)
+        x = y.reshape(*batch, n)
+    if normalize:
+        x = x * jnp.asarray(1.0 / math.sqrt(n), dtype=x.dtype)
+    return x
+
+
+def block_fwht(
+    x: Float[Array, "*batch n"], m: int, *, normalize: bool = False, radix: int = 2
+) -> Float[Array, "*batch n"]:
+    r"""Apply ``I_{n/m} kron H_m`` to the last axis: an FWHT on each block of ``m``.
+
+    The recurrent matrix of Block-HadamRNN is ``diag(s) (I_{n/m} kron H_m) / sqrt(m)``
+    (Foucault, Mamalet and Malgouyres, ICLR 2025): block diagonal, density ``m / n``.
+
+    Parameters
+    ----------
+    x : Float[Array, "*batch n"]
+        Input; ``m`` must divide ``n``.
+    m : int
+        Block size, a power of 2.
+    normalize : bool
+        Divide by ``sqrt(m)``.
+    radix : int
+        See :func:`fwht`.
+
+    Returns
+    -------
+    Float[Array, "*batch n"]
+    """
+    x = jnp.asarray(x)
+    n = x.shape[-1]
+    _check_pow2("m", m)
+    if n % m:
+        raise ValueError(f"block size m={m} must divide n={n}")
+    y = fwht(x.reshape(*x.shape[:-1], n // m, m), normalize=normalize, radix=radix)
+    return y.reshape(x.shape)

@@ -1,0 +1,245 @@
+"""Straight-through estimators (STE) and symmetric uniform quantizers.
+
+A straight-through estimator uses a quantizer ``q`` in the forward pass and replaces its
+(zero almost everywhere) derivative by the identity, optionally clipped to ``|x| <= c``,
+in the backward pass (Bengio, Leonard and Courville 2013; Hubara et al., JMLR 2018,
+eq. (4) for the clipped sign). Here they are plain functions with :func:`jax.custom_vjp`.
+
+The k-bit quantizer is symmetric and uniform with one scale per tensor, as for the input
+and output matrices of HadamRNN and QORNN (Foucault, Mamalet and Malgouyres, ICLR 2025 and
+2024): with ``L = 2^{k-1} - 1`` and ``alpha = max |w|``, the step is ``delta = alpha / L``
+and ``q_k(w) = delta * clip(round(w / delta), -L, L)``: ``2L + 1 = 2^k - 1`` levels
+``{-L, ..., L} * delta`` (``k = 2`` is ternary ``{-alpha, 0, alpha}``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+__all__ = [
+    "KBitSTE",
+    "check_bits",
+    "fake_quantize",
+    "n_levels",
+    "quantize_codes",
+    "symmetric_scale",
+    "ste_quantize",
+    "ste_sign",
+    "ste_ternary",
+]
+
+
+def check_bits(bits: int, name: str = "bits", maximum: int = 24) -> int:
+    """Validate a bit width: an integer in ``[2, maximum]``; returns it as ``int``.
+
+    One bit cannot be a symmetric uniform quantizer with a zero level; use
+    :func:`ste_sign` for binary weights.
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= maximum:
+        raise ValueError(
+            f"{name} must be an integer with 2 <= {name} <= {maximum} for a symmetric "
+            f"uniform quantizer (2^{name} - 1 levels), got {bits!r}"
+        )
+    return int(bits)
+
+
+def n_levels(bits: int) -> int:
+    """Largest code ``L = 2^{bits-1} - 1`` of the symmetric ``bits``-bit quantizer."""
+    return 2 ** (check_bits(bits) - 1) - 1
+
+
+def symmetric_scale(x: Float[Array, ...], bits: int) -> Float[Array, ""]:
+    """Step ``delta = max|x| / (2^{bits-1} - 1)`` of the per-tensor symmetric quantizer.
+
+    Returns 1 for an all-zero tensor (any step represents it exactly).
+    """
+    alpha = jnp.max(jnp.abs(x))
+    delta = alpha / n_levels(bits)
+    return jnp.where(alpha > 0, delta, jnp.ones_like(delta))
+
+
+def quantize_codes(
+    x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float
+) -> Int[Array, ...]:
+    """Integer codes ``clip(round(x / delta), -L, L)`` (``int32``), ``L = 2^{bits-1} - 1``."""
+    lim = n_levels(bits)
+    return jnp.clip(jnp.round(x / delta), -lim, lim).astype(jnp.int32)
+
+
+def fake_quantize(
+    x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float | None = None
+) -> Float[Array, ...]:
+    """``delta * quantize_codes(x, bits, delta)`` in the dtype of ``x`` (no STE).
+
+    ``delta`` defaults to :func:`symmetric_scale` (``max|x| / L``, nothing is clipped).
+    """
+    x = jnp.asarray(x)
+    if delta is None:
+        delta = symmetric_scale(x, bits)
+    lim = n_levels(bits)
+    return (jnp.clip(jnp.round(x / delta), -lim, lim) * delta).astype(x.dtype)
+
+
+# --- sign ---------------------------------------------------------------------------
+
+
+def _sign(x: Array) -> Array:
+    # sign(0) = +1 so the result is always binary.
+    return jnp.where(x >= 0, 1, -1).astype(x.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _ste_sign(x: Array, clip: float | None) -> Array:
+    return _sign(x)
+
+
+def _ste_sign_fwd(x: Array, clip: float | None) -> tuple[Array, Array]:
+    return _sign(x), x
+
+
+def _ste_sign_bwd(clip: float | None, x: Array, g: Array) -> tuple[Array]:
+    if clip is None:
+        return (g,)
+    return (jnp.where(jnp.abs(x) <= clip, g, jnp.zeros_like(g)),)
+
+
+_ste_sign.defvjp(_ste_sign_fwd, _ste_sign_bwd)
+
+
+def ste_sign(x: Float[Array, ...], clip: float | None = None) -> Float[Array, ...]:
+    """Binary ``sign(x)`` in ``{-1, +1}`` (``sign(0) = +1``) with a straight-through gradient.
+
+    Backward: the identity, or with ``clip=c`` the clipped identity ``1{|x| <= c}``
+    (Hubara et al. 2018, eq. (4)). HadamRNN learns the signs of its diagonal this way
+    (Foucault et al., ICLR 2025).
+
+    Parameters
+    ----------
+    x : Float[Array, "..."]
+    clip : float, optional
+        Zero the gradient where ``|x| > clip``.
+
+    Returns
+    -------
+    Float[Array, "..."]
+        Same shape and dtype.
+    """
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive or None, got {clip!r}")
+    return _ste_sign(jnp.asarray(x), None if clip is None else float(clip))
+
+
+# --- ternary --------------------------------------------------------------------------
+
+
+def _ternary(x: Array, threshold: float) -> Array:
+    return jnp.where(jnp.abs(x) > threshold, _sign(x), jnp.zeros_like(x))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _ste_ternary(x: Array, threshold: float, clip: float | None) -> Array:
+    return _ternary(x, threshold)
+
+
+def _ste_ternary_fwd(x: Array, threshold: float, clip: float | None) -> tuple[Array, Array]:
+    return _ternary(x, threshold), x
+
+
+def _ste_ternary_bwd(threshold: float, clip: float | None, x: Array, g: Array) -> tuple[Array]:
+    if clip is None:
+        return (g,)
+    return (jnp.where(jnp.abs(x) <= clip, g, jnp.zeros_like(g)),)
+
+
+_ste_ternary.defvjp(_ste_ternary_fwd, _ste_ternary_bwd)
+
+
+def ste_ternary(
+    x: Float[Array, ...], threshold: float = 0.5, clip: float | None = None
+) -> Float[Array, ...]:
+    """Ternary ``t(x) = sign(x) 1{|x| > threshold}`` in ``{-1, 0, +1}`` with an STE.
+
+    Backward: the identity, or the clipped identity ``1{|x| <= clip}``
+    (ternary weight networks, Li, Zhang and Liu 2016, with the STE of Hubara et al. 2018).
+
+    Parameters
+    ----------
+    x : Float[Array, "..."]
+    threshold : float
+        Entries with ``|x| <= threshold`` map to 0; ``>= 0``.
+    clip : float, optional
+        Zero the gradient where ``|x| > clip``.
+    """
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold!r}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive or None, got {clip!r}")
+    return _ste_ternary(jnp.asarray(x), float(threshold), None if clip is None else float(clip))
+
+
+# --- k-bit uniform --------------------------------------------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _ste_quantize(x: Array, bits: int) -> Array:
+    return fake_quantize(x, bits)
+
+
+def _ste_quantize_fwd(x: Array, bits: int) -> tuple[Array, None]:
+    return fake_quantize(x, bits), None
+
+
+def _ste_quantize_bwd(bits: int, _: None, g: Array) -> tuple[Array]:
+    return (g,)
+
+
+_ste_quantize.defvjp(_ste_quantize_fwd, _ste_quantize_bwd)
+
+
+def ste_quantize(x: Float[Array, ...], bits: int) -> Float[Array, ...]:
+    """Symmetric uniform ``bits``-bit quantization, one scale per tensor, with an STE.
+
+    Forward ``q_k(x) = delta clip(round(x / delta), -L, L)`` with ``L = 2^{k-1} - 1`` and
+    ``delta = max|x| / L`` (so nothing is clipped); backward the identity (the scale is
+    treated as a constant). Used for ``U``, ``V`` and the QORNN recurrent matrix
+    (Foucault, Mamalet and Malgouyres 2024, eq. (2); HadamRNN, ICLR 2025).
+
+    Parameters
+    ----------
+    x : Float[Array, "..."]
+    bits : int
+        ``k >= 2``.
+
+    Returns
+    -------
+    Float[Array, "..."]
+        Values in ``{-L, ..., L} * delta``.
+    """
+    return _ste_quantize(jnp.asarray(x), check_bits(bits))
+
+
+@dataclasses.dataclass(frozen=True)
+class KBitSTE:
+    """Callable ``w -> ste_quantize(w, bits)`` that carries its bit width.
+
+    Pass it as ``input_transform`` / ``output_transform`` of
+    :class:`jaxorth.rnn.SequenceModel`, whose ``size_bits`` reads ``bits``.
+
+    Parameters
+    ----------
+    bits : int
+        ``k >= 2`` (default 4, as in HadamRNN).
+    """
+
+    bits: int = 4
+
+    def __post_init__(self) -> None:
+        check_bits(self.bits)
+
+    def __call__(self, w: Float[Array, ...]) -> Float[Array, ...]:
+        return ste_quantize(w, self.bits)

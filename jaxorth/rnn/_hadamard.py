@@ -1,0 +1,195 @@
+"""HadamRNN and Block-HadamRNN cells: binary / sparse ternary orthogonal recurrences.
+
+Foucault, Mamalet and Malgouyres, "HadamRNN: Binary and Sparse Ternary Orthogonal RNNs",
+ICLR 2025. The recurrent matrix is a signed, normalised Sylvester Hadamard matrix
+
+- HadamRNN: ``W = diag(sign u) H_n / sqrt(n)``, entries ``+-1/sqrt(n)`` (binary);
+- Block-HadamRNN: ``W = diag(sign u) (I_{n/m} kron H_m) / sqrt(m)``, entries
+  ``{0, +-1/sqrt(m)}`` with density ``m / n`` (sparse ternary);
+
+both exactly orthogonal for every ``u``. Only the real vector ``u`` is trained, through a
+straight-through estimator of ``sign`` (:func:`jaxorth.quant.ste_sign`). The recurrence
+``h -> h W^T = sign(u) * FWHT(h) / sqrt(n)`` uses the fast Walsh-Hadamard transform
+(:func:`jaxorth.linalg.fwht`): ``O(n log n)`` per step, no ``n x n`` matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jaxtyping import Array, Float, Int
+
+from jaxorth.linalg._hadamard import block_fwht, fwht, is_power_of_two, sylvester_hadamard
+from jaxorth.quant._ste import ste_sign
+
+from ._ornn import Recurrence
+
+IntRecurrence = Callable[[Int[Array, "B n"]], Int[Array, "B n"]]
+
+__all__ = ["BlockHadamRNNCell", "HadamRNNCell"]
+
+
+def _check_hidden(hidden_size: int) -> None:
+    if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
+        raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
+
+
+def _init_u(key: jax.Array, n: int, init: str) -> jax.Array:
+    if init == "random":
+        return jax.random.normal(key, (n,))
+    if init == "ones":
+        return jnp.ones((n,))
+    raise ValueError(f"model.init must be 'random' or 'ones', got {init!r}")
+
+
+def _lift(s: Array, h: Array) -> Array:
+    # explicit broadcasting of the (n,) signs against a (..., n) batch
+    return s.reshape((1,) * (h.ndim - 1) + s.shape)
+
+
+class _SignedHadamardCell(nnx.Module):
+    """Shared parts: the trained vector ``u`` and its STE signs."""
+
+    hidden_size: int
+    block_size: int
+
+    def __init__(
+        self,
+        hidden_size: int,
+        block_size: int,
+        clip: float | None,
+        init: str,
+        radix: int,
+        rngs: nnx.Rngs,
+    ):
+        if clip is not None and not clip > 0:
+            raise ValueError(f"model.clip must be positive or None, got {clip!r}")
+        if not is_power_of_two(radix) or radix < 2:
+            raise ValueError(f"model.radix must be a power of 2 >= 2, got {radix!r}")
+        self.hidden_size = hidden_size
+        self.block_size = block_size
+        self.clip = None if clip is None else float(clip)
+        self.radix = int(radix)
+        self.u = nnx.Param(_init_u(rngs.params(), hidden_size, init))
+
+    def signs(self) -> Float[Array, " n"]:
+        """``sign(u)`` in ``{-1, +1}`` (straight-through gradient)."""
+        return ste_sign(self.u[...], self.clip)
+
+    def _transform(self, h: Array) -> Array:
+        m = self.block_size
+        if m == self.hidden_size:
+            return fwht(h, radix=self.radix)
+        return block_fwht(h, m, radix=self.radix)
+
+    def recurrence(self) -> Recurrence:
+        """``h -> h W^T = sign(u) * FWHT_m(h) / sqrt(m)`` for a batch ``(B, n)``."""
+        s = self.signs() * (1.0 / math.sqrt(self.block_size))
+        return lambda h: self._transform(h) * _lift(s, h)
+
+    def integer_recurrence(self) -> tuple[IntRecurrence, float]:
+        """Integer form ``h W^T = scale * f(h)`` with ``f`` exact on ``int32`` codes.
+
+        ``f(c) = sign(u) * FWHT_m(c)`` uses only additions and subtractions; ``scale =
+        1 / sqrt(m)``.
+        """
+        s = jnp.where(self.u[...] >= 0, 1, -1).astype(jnp.int32)
+        return (lambda c: self._transform(c) * _lift(s, c)), 1.0 / math.sqrt(self.block_size)
+
+    def matrix(self) -> Float[Array, "n n"]:
+        """The recurrent matrix ``W`` as a dense array (for checks and export only)."""
+        n, m = self.hidden_size, self.block_size
+        hm = sylvester_hadamard(m) / math.sqrt(m)
+        dense = hm if m == n else jnp.kron(jnp.eye(n // m), hm)
+        return self.signs()[:, None] * dense
+
+    def size_bits(self) -> int:
+        """Bits of the recurrent matrix: one per nonzero ``+-1`` entry, ``n m``.
+
+        (The convention of a binary / ternary matrix stored for a generic accelerator;
+        the structure itself needs only the ``n`` signs of ``u``.)
+        """
+        return self.hidden_size * self.block_size
+
+
+class HadamRNNCell(_SignedHadamardCell):
+    """HadamRNN recurrent matrix ``W = diag(sign u) H_n / sqrt(n)`` (binary, orthogonal).
+
+    Foucault, Mamalet and Malgouyres, ICLR 2025, Section 4 (Sylvester Hadamard matrix
+    with learned row signs). Applied by the fast Walsh-Hadamard transform.
+
+    Parameters
+    ----------
+    hidden_size : int
+        ``n``, a power of 2.
+    clip : float, optional
+        Clip the straight-through gradient of ``sign`` to ``|u| <= clip``.
+    init : {"random", "ones"}
+        Initial ``u``: standard normal (random signs) or all ones (``W = H_n / sqrt n``).
+    radix : int
+        Kronecker factor size of the transform (:func:`jaxorth.linalg.fwht`).
+    rngs : nnx.Rngs
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        *,
+        clip: float | None = None,
+        init: str = "random",
+        radix: int = 16,
+        rngs: nnx.Rngs,
+    ):
+        _check_hidden(hidden_size)
+        if not is_power_of_two(hidden_size):
+            lo = 2 ** int(math.floor(math.log2(hidden_size)))
+            raise ValueError(
+                f"HadamRNN needs model.hidden = n a power of 2 (Sylvester H_n), got "
+                f"{hidden_size}; nearest: {lo} or {2 * lo}"
+            )
+        super().__init__(hidden_size, hidden_size, clip, init, radix, rngs)
+
+
+class BlockHadamRNNCell(_SignedHadamardCell):
+    """Block-HadamRNN matrix ``W = diag(sign u) (I_{n/m} kron H_m) / sqrt(m)``.
+
+    Sparse ternary (entries ``0, +-1/sqrt(m)``, density ``m / n``) and orthogonal
+    (Foucault, Mamalet and Malgouyres, ICLR 2025). Applied block by block with the fast
+    transform.
+
+    Parameters
+    ----------
+    hidden_size : int
+        ``n``, a multiple of ``block_size``.
+    block_size : int
+        ``m``, a power of 2 dividing ``n``.
+    clip, init, radix, rngs
+        As in :class:`HadamRNNCell`.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        block_size: int,
+        *,
+        clip: float | None = None,
+        init: str = "random",
+        radix: int = 16,
+        rngs: nnx.Rngs,
+    ):
+        _check_hidden(hidden_size)
+        if not is_power_of_two(block_size):
+            raise ValueError(
+                f"Block-HadamRNN needs model.block = m a power of 2 (Sylvester H_m), got "
+                f"{block_size!r}"
+            )
+        if hidden_size % block_size:
+            raise ValueError(
+                f"Block-HadamRNN needs model.block = m to divide model.hidden = n: "
+                f"m={block_size}, n={hidden_size}, n mod m = {hidden_size % block_size}"
+            )
+        super().__init__(hidden_size, block_size, clip, init, radix, rngs)

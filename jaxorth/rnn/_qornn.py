@@ -1,0 +1,183 @@
+"""QORNN: k-bit quantized, approximately orthogonal recurrent matrices.
+
+Foucault, Mamalet and Malgouyres, "Quantized Approximately Orthogonal Recurrent Neural
+Networks" (2024). The recurrent matrix used in the forward pass is ``W_q = q_k(W_o)``,
+the per-tensor symmetric ``k``-bit quantization (:func:`jaxorth.quant.ste_quantize`) of
+an orthogonal matrix ``W_o`` built from a free parameter ``W``; the gradient goes
+through ``q_k`` by a straight-through estimator. Two ways to build ``W_o``:
+
+- ``method="bjorck"`` (STE-Bjorck): ``W_o = Bjorck(W / ||W||)``, the iterations
+  ``W <- 1.5 W - 0.5 W W^T W`` (:func:`jaxorth.linalg.bjorck`), differentiated through.
+- ``method="projunn"`` (STE-projUNN): ``W`` is kept orthogonal by projecting it after
+  every optimizer step (:func:`project_orthogonal`, the exact projection onto O(n) of
+  projUNN, Kiani et al., NeurIPS 2022). The cell also applies the projection lazily in
+  the forward pass with a straight-through gradient, ``W_o = W + sg(P(W) - W)``, so that
+  with a plain optimizer the forward pass still uses an orthogonal ``W_o``.
+
+``W_q`` is only approximately orthogonal: ``||W_q^T W_q - I||_2 <= 2 e + e^2`` with
+``e = ||W_q - W_o||_2 <= ||W_q - W_o||_F <= n delta / 2``, ``delta = max|W_o| / L``,
+``L = 2^{k-1} - 1``: the deviation shrinks like ``2^{-k}`` (:meth:`QORNNCell.orthogonality_error`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jaxtyping import Array, Float
+
+from jaxorth.linalg._orth import bjorck
+from jaxorth.quant._ste import check_bits, quantize_codes, ste_quantize, symmetric_scale
+
+from ._hadamard import IntRecurrence
+from ._ornn import Recurrence, henaff_skew_init
+
+__all__ = ["QORNNCell", "polar_factor", "project_orthogonal"]
+
+
+def polar_factor(w: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
+    """Nearest orthogonal matrix in Frobenius norm: ``U V^T`` from the SVD ``W = U S V^T``.
+
+    The projection onto O(n) (Higham, "Functions of Matrices", SIAM 2008, Thm. 8.4).
+    """
+    u, _, vt = jnp.linalg.svd(w, full_matrices=False)
+    return u @ vt
+
+
+class ProjectionState(NamedTuple):
+    """``project_orthogonal`` keeps no state."""
+
+
+def project_orthogonal() -> optax.GradientTransformation:
+    """Optax transformation: make the update land on the orthogonal group.
+
+    Returns updates ``P(W + u) - W`` with ``P`` = :func:`polar_factor`, so that after
+    ``optax.apply_updates`` every parameter it sees is orthogonal (projected gradient
+    step of STE-projUNN, Foucault et al. 2024, with the exact projection of projUNN).
+    Chain it after the optimizer and mask it to the recurrent matrices::
+
+        tx = optax.chain(optax.adam(1e-3), optax.masked(project_orthogonal(), mask))
+
+    Raises ValueError on a parameter that is not a square matrix.
+    """
+
+    def init_fn(params: Any) -> ProjectionState:
+        del params
+        return ProjectionState()
+
+    def update_fn(updates: Any, state: ProjectionState, params: Any = None) -> tuple[Any, Any]:
+        if params is None:
+            raise ValueError("project_orthogonal needs the parameters (params=...)")
+
+        def proj(u: Array, p: Array) -> Array:
+            if p.ndim != 2 or p.shape[0] != p.shape[1]:
+                raise ValueError(
+                    f"project_orthogonal applies to square matrices, got shape {p.shape}"
+                )
+            return polar_factor(p + u) - p
+
+        return jax.tree.map(proj, updates, params), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class QORNNCell(nnx.Module):
+    """Quantized approximately orthogonal recurrent matrix ``W_q = q_k(W_o)``.
+
+    Foucault, Mamalet and Malgouyres 2024 (module docstring).
+
+    Parameters
+    ----------
+    hidden_size : int
+        ``n``.
+    bits : int
+        Weight bit width ``k >= 2``.
+    method : {"bjorck", "projunn"}
+        How the orthogonal ``W_o`` is obtained (STE-Bjorck or STE-projUNN).
+    n_iter : int
+        Bjorck iterations (``method="bjorck"``).
+    init : {"henaff", "orthogonal", "identity"}
+        Initial ``W``: block rotations with random angles (Henaff et al. 2016), a random
+        orthogonal matrix, or the identity.
+    rngs : nnx.Rngs
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        bits: int = 4,
+        *,
+        method: str = "bjorck",
+        n_iter: int = 15,
+        init: str = "henaff",
+        rngs: nnx.Rngs,
+    ):
+        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
+        check_bits(bits, "model.bits")
+        if method not in ("bjorck", "projunn"):
+            raise ValueError(f"model.method must be 'bjorck' or 'projunn', got {method!r}")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+            raise ValueError(f"model.n_iter must be an integer >= 1, got {n_iter!r}")
+        key = rngs.params()
+        n = hidden_size
+        if init == "henaff":
+            w0 = jax.scipy.linalg.expm(jnp.asarray(henaff_skew_init(key, n)))
+        elif init == "orthogonal":
+            w0 = polar_factor(jax.random.normal(key, (n, n)))
+        elif init == "identity":
+            w0 = jnp.eye(n)
+        else:
+            raise ValueError(f"model.init must be henaff, orthogonal or identity; got {init!r}")
+        self.hidden_size = n
+        self.bits = int(bits)
+        self.method = method
+        self.n_iter = int(n_iter)
+        self.w = nnx.Param(w0)
+
+    def orthogonal_matrix(self) -> Float[Array, "n n"]:
+        """``W_o``: the full-precision orthogonal matrix before quantization."""
+        w = self.w[...]
+        if self.method == "bjorck":
+            return bjorck(w, self.n_iter)
+        return w + jax.lax.stop_gradient(polar_factor(w) - w)
+
+    def matrix(self) -> Float[Array, "n n"]:
+        """``W_q = q_k(W_o)``, the quantized recurrent matrix used in the forward pass."""
+        return ste_quantize(self.orthogonal_matrix(), self.bits)
+
+    def recurrence(self) -> Recurrence:
+        """``h -> h W_q^T`` for a batch ``(B, n)``."""
+        w_t = self.matrix().T
+        return lambda h: h @ w_t
+
+    def integer_recurrence(self) -> tuple[IntRecurrence, float]:
+        """``h W_q^T = delta * (h C^T)`` with the ``int32`` code matrix ``C`` of ``W_q``."""
+        w_o = jax.lax.stop_gradient(self.orthogonal_matrix())
+        delta = symmetric_scale(w_o, self.bits)
+        codes_t = quantize_codes(w_o, self.bits, delta).T
+        return (lambda c: c @ codes_t), delta
+
+    def orthogonality_error(self) -> Float[Array, ""]:
+        """``||W_q^T W_q - I||_2``: how far the quantized matrix is from orthogonal."""
+        wq = self.matrix()
+        return jnp.linalg.norm(wq.T @ wq - jnp.eye(self.hidden_size, dtype=wq.dtype), ord=2)
+
+    def size_bits(self) -> int:
+        """``k n^2`` bits (plus one 32-bit scale)."""
+        return self.bits * self.hidden_size**2 + 32
+
+    def error_bound(self) -> Float[Array, ""]:
+        """Bound ``2 e + e^2`` on ``||W_q^T W_q - I||_2``, ``e = n delta / 2``.
+
+        Rounding moves each entry by at most ``delta / 2``, so ``||W_q - W_o||_2 <=
+        ||W_q - W_o||_F <= n delta / 2 = e``; with ``W_o`` orthogonal,
+        ``W_q^T W_q - I = W_o^T E + E^T W_o + E^T E``. ``delta = max|W_o| / L`` halves
+        with each extra bit.
+        """
+        w_o = self.orthogonal_matrix()
+        e = self.hidden_size * symmetric_scale(w_o, self.bits) / 2
+        return 2 * e + e * e

@@ -1,0 +1,98 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from jaxorth.linalg import block_fwht, fwht, is_power_of_two, sylvester_hadamard
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 16, 64])
+def test_sylvester_matches_scipy_and_is_orthogonal(n):
+    h = np.asarray(sylvester_hadamard(n))
+    np.testing.assert_array_equal(h, scipy.linalg.hadamard(n))
+    np.testing.assert_array_equal(h @ h.T, n * np.eye(n))
+
+
+@pytest.mark.parametrize(
+    ("n", "radix", "batch"),
+    [(1, 2, ()), (2, 16, (3,)), (8, 4, (2, 3)), (128, 2, (3,)), (128, 16, (2, 3)), (64, 4, ())],
+)
+def test_fwht_equals_dense_product_float64(x64, maybe_jit, n, radix, batch):
+    x = np.random.default_rng(n + radix).standard_normal((*batch, n))
+    f = maybe_jit(lambda v: fwht(v, radix=radix))
+    got = np.asarray(f(jnp.asarray(x)))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, x @ scipy.linalg.hadamard(n), rtol=1e-12, atol=1e-12)
+    normed = np.asarray(fwht(jnp.asarray(x), normalize=True, radix=radix))
+    np.testing.assert_allclose(normed, x @ scipy.linalg.hadamard(n) / np.sqrt(n), atol=1e-12)
+
+
+@pytest.mark.parametrize("radix", [2, 8])
+def test_fwht_exact_on_integers(radix):
+    c = np.random.default_rng(0).integers(-1000, 1000, size=(4, 64)).astype(np.int32)
+    got = np.asarray(fwht(jnp.asarray(c), radix=radix))
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, c.astype(np.int64) @ scipy.linalg.hadamard(64))
+
+
+def test_fwht_float32_close_to_float64():
+    x = np.random.default_rng(1).standard_normal((5, 256)).astype(np.float32)
+    got = np.asarray(fwht(jnp.asarray(x), normalize=True))
+    ref = x.astype(np.float64) @ scipy.linalg.hadamard(256) / 16.0
+    np.testing.assert_allclose(got, ref, atol=2e-5)
+
+
+def test_fwht_vjp_is_the_transform(x64):
+    # H is symmetric: the adjoint of x -> x H is g -> g H.
+    x = jnp.asarray(np.random.default_rng(2).standard_normal((3, 32)))
+    g = jnp.asarray(np.random.default_rng(3).standard_normal((3, 32)))
+    _, vjp = jax.vjp(fwht, x)
+    np.testing.assert_allclose(vjp(g)[0], np.asarray(g) @ scipy.linalg.hadamard(32), atol=1e-12)
+
+
+@pytest.mark.parametrize(("n", "m"), [(16, 4), (64, 8), (32, 32), (24, 8)])
+def test_block_fwht_equals_kron(x64, maybe_jit, n, m):
+    x = np.random.default_rng(n * m).standard_normal((2, n))
+    got = np.asarray(maybe_jit(lambda v: block_fwht(v, m))(jnp.asarray(x)))
+    ref = x @ np.kron(np.eye(n // m), scipy.linalg.hadamard(m))
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+def _all_eqns(jaxpr):
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", None)
+            if inner is not None:
+                yield from _all_eqns(getattr(inner, "jaxpr", inner))
+
+
+def test_fwht_never_builds_an_n_by_n_matrix():
+    n, radix = 256, 16
+    jaxpr = jax.make_jaxpr(lambda v: fwht(v, radix=radix))(jnp.ones((4, n)))
+    eqns = list(_all_eqns(jaxpr.jaxpr))
+    dots = [e for e in eqns if e.primitive.name == "dot_general"]
+    assert len(dots) == 2  # 256 = 16 x 16: two small factor products
+    for eqn in eqns:
+        for var in (*eqn.invars, *eqn.outvars):
+            shape = getattr(getattr(var, "aval", None), "shape", ())
+            assert np.prod(shape, dtype=np.int64) <= 4 * n, (eqn.primitive, shape)
+
+
+@pytest.mark.parametrize("bad", [0, 3, 12, 100])
+def test_bad_sizes_raise(bad):
+    assert not is_power_of_two(bad)
+    with pytest.raises(ValueError, match="power of 2"):
+        sylvester_hadamard(bad)
+    with pytest.raises(ValueError, match="power of 2"):
+        fwht(jnp.ones((2, bad)))
+
+
+def test_block_size_must_divide():
+    with pytest.raises(ValueError, match="m=8 must divide n=12"):
+        block_fwht(jnp.ones((2, 12)), 8)
+    with pytest.raises(ValueError, match="power of 2"):
+        block_fwht(jnp.ones((2, 12)), 3)
+    with pytest.raises(ValueError, match="radix"):
+        fwht(jnp.ones((2, 8)), radix=3)

@@ -1,0 +1,109 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxorth.quant import (
+    KBitSTE,
+    activation_scale,
+    check_bits,
+    fake_quantize,
+    quantize_codes,
+    ste_quantize,
+    ste_sign,
+    ste_ternary,
+    symmetric_scale,
+)
+
+X = np.array([-2.5, -1.0, -0.7, -0.2, 0.0, 0.3, 0.9, 1.0, 1.7], dtype=np.float32)
+G = np.arange(1, X.size + 1, dtype=np.float32)
+
+
+def _vjp(f, x, g):
+    _, pull = jax.vjp(f, jnp.asarray(x))
+    return np.asarray(pull(jnp.asarray(g))[0])
+
+
+def test_ste_sign_forward_and_identity_gradient(maybe_jit):
+    f = maybe_jit(ste_sign)
+    np.testing.assert_array_equal(f(X), np.where(X >= 0, 1.0, -1.0))
+    np.testing.assert_array_equal(_vjp(f, X, G), G)
+
+
+def test_ste_sign_clipped_gradient(maybe_jit):
+    f = maybe_jit(lambda x: ste_sign(x, clip=1.0))
+    np.testing.assert_array_equal(_vjp(f, X, G), G * (np.abs(X) <= 1.0))
+
+
+def test_ste_ternary(maybe_jit):
+    f = maybe_jit(lambda x: ste_ternary(x, threshold=0.5))
+    np.testing.assert_array_equal(f(X), np.sign(X) * (np.abs(X) > 0.5))
+    np.testing.assert_array_equal(_vjp(f, X, G), G)
+    g = maybe_jit(lambda x: ste_ternary(x, threshold=0.5, clip=1.0))
+    np.testing.assert_array_equal(_vjp(g, X, G), G * (np.abs(X) <= 1.0))
+
+
+def _numpy_quantize(x, bits):
+    lim = 2 ** (bits - 1) - 1
+    delta = np.abs(x).max() / lim
+    return np.clip(np.round(x / delta), -lim, lim) * delta, delta
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_kbit_levels_scale_and_gradient(maybe_jit, bits):
+    x = np.random.default_rng(bits).standard_normal((7, 5)).astype(np.float32)
+    ref, delta = _numpy_quantize(x.astype(np.float64), bits)
+    f = maybe_jit(lambda v: ste_quantize(v, bits))
+    q = np.asarray(f(x))
+    np.testing.assert_allclose(q, ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(float(symmetric_scale(x, bits)), delta, rtol=1e-6)
+    codes = q / delta
+    np.testing.assert_allclose(codes, np.round(codes), atol=1e-4)
+    assert len(np.unique(np.round(codes))) <= 2**bits - 1
+    assert np.abs(np.round(codes)).max() == 2 ** (bits - 1) - 1  # max |x| is a level
+    assert np.abs(q - x).max() <= delta / 2 * (1 + 1e-5)
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(_vjp(f, x, g), g)
+
+
+def test_two_bits_is_ternary_with_scale_max_abs():
+    x = jnp.asarray([-3.0, -1.4, -0.2, 0.1, 1.6, 2.0])
+    np.testing.assert_allclose(ste_quantize(x, 2), [-3.0, -0.0, 0.0, 0.0, 3.0, 3.0])
+
+
+def test_codes_and_fake_quantize_agree():
+    x = jnp.asarray(np.random.default_rng(5).standard_normal(50), jnp.float32)
+    d = symmetric_scale(x, 5)
+    np.testing.assert_allclose(
+        fake_quantize(x, 5), np.asarray(quantize_codes(x, 5, d)) * float(d), rtol=1e-6
+    )
+    assert quantize_codes(x, 5, d).dtype == jnp.int32
+    # an explicit small step clips to the largest code
+    assert int(jnp.max(quantize_codes(x, 5, d / 4))) == 15
+
+
+def test_all_zero_tensor():
+    np.testing.assert_array_equal(ste_quantize(jnp.zeros(4), 4), np.zeros(4))
+
+
+def test_kbit_callable_carries_bits():
+    q = KBitSTE(3)
+    assert q.bits == 3 and hash(q) == hash(KBitSTE(3))
+    np.testing.assert_allclose(q(jnp.asarray(X)), ste_quantize(jnp.asarray(X), 3))
+
+
+@pytest.mark.parametrize("bad", [1, 0, 25, 2.5, True, "4"])
+def test_bad_bits(bad):
+    with pytest.raises(ValueError, match="bits"):
+        check_bits(bad)
+    with pytest.raises(ValueError, match="bits"):
+        ste_quantize(jnp.ones(3), bad)
+
+
+def test_activation_scale():
+    h = jnp.asarray([[-3.0, 1.0], [0.5, 2.0]])
+    np.testing.assert_allclose(activation_scale(h, 3), 1.0)
+    np.testing.assert_allclose(activation_scale(h, 8), 3.0 / 127)
+    assert float(activation_scale(h, 4, percentile=50)) < 3.0 / 7
+    with pytest.raises(ValueError, match="percentile"):
+        activation_scale(h, 4, percentile=0)

@@ -1,0 +1,101 @@
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from jaxorth.rnn import QORNNCell, polar_factor, project_orthogonal
+
+N = 32
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return {b: QORNNCell(N, b, init="orthogonal", rngs=nnx.Rngs(0)) for b in (2, 3, 4, 5, 6, 8)}
+
+
+def test_bjorck_matrix_is_orthogonal_and_quantized(cells):
+    cell = cells[4]
+    w_o = np.asarray(cell.orthogonal_matrix(), np.float64)
+    np.testing.assert_allclose(w_o.T @ w_o, np.eye(N), atol=1e-5)
+    wq = np.asarray(cell.matrix())
+    delta = np.abs(w_o).max() / 7
+    codes = wq / delta
+    np.testing.assert_allclose(codes, np.round(codes), atol=1e-3)
+    assert np.abs(np.round(codes)).max() == 7
+    assert cell.size_bits() == 4 * N * N + 32
+
+
+def test_orthogonality_error_bounded_and_shrinks_with_bits(cells):
+    measure = nnx.jit(lambda c: (c.orthogonality_error(), c.error_bound(), c.matrix()))
+    out = {b: measure(c) for b, c in cells.items()}
+    errs = {b: float(o[0]) for b, o in out.items()}
+    for b in cells:
+        wq = np.asarray(out[b][2], np.float64)
+        ref = np.linalg.norm(wq.T @ wq - np.eye(N), 2)
+        np.testing.assert_allclose(errs[b], ref, rtol=1e-4, atol=1e-5)
+        assert errs[b] <= float(out[b][1])
+    # roughly halves per extra bit once the rounding error is small
+    assert errs[8] < errs[6] < errs[4] < errs[3]
+    assert errs[8] < 0.05
+
+
+def test_ste_gradient_reaches_parameter():
+    cell = QORNNCell(8, 3, rngs=nnx.Rngs(1))
+    h = jnp.asarray(np.random.default_rng(0).standard_normal((4, 8)), jnp.float32)
+    weights = jnp.arange(8.0)[None, :]
+    g = nnx.jit(nnx.grad(lambda c: jnp.sum(c.recurrence()(h) ** 2 * weights)))(cell)
+    assert np.all(np.isfinite(g.w[...])) and float(jnp.abs(g.w[...]).max()) > 0
+
+
+def test_projunn_forward_uses_the_projection_and_optax_keeps_it_orthogonal(x64):
+    cell = QORNNCell(16, 6, method="projunn", init="identity", rngs=nnx.Rngs(0))
+    w = jnp.asarray(np.random.default_rng(0).standard_normal((16, 16)))
+    cell.w[...] = w
+    u, _, vt = np.linalg.svd(np.asarray(w))
+    np.testing.assert_allclose(cell.orthogonal_matrix(), u @ vt, atol=1e-10)
+    np.testing.assert_allclose(polar_factor(w), u @ vt, atol=1e-10)
+    # straight-through: d <W_o, G> / dW = G
+    gmat = jnp.asarray(np.random.default_rng(1).standard_normal((16, 16)))
+    grad = nnx.grad(lambda c: jnp.sum(c.orthogonal_matrix() * gmat))(cell).w[...]
+    np.testing.assert_allclose(grad, gmat)
+    # the optax projection lands every update on O(n)
+    params = {"w": jnp.eye(16)}
+    tx = optax.chain(optax.sgd(0.3), project_orthogonal())
+    state = tx.init(params)
+    for i in range(3):
+        g = {"w": jnp.asarray(np.random.default_rng(i).standard_normal((16, 16)))}
+        updates, state = tx.update(g, state, params)
+        params = optax.apply_updates(params, updates)
+        p = np.asarray(params["w"])
+        np.testing.assert_allclose(p.T @ p, np.eye(16), atol=1e-10)
+    with pytest.raises(ValueError, match="square"):
+        project_orthogonal().update({"b": jnp.ones(3)}, None, {"b": jnp.ones(3)})
+
+
+def test_integer_form_matches_quantized_matrix():
+    cell = QORNNCell(16, 5, rngs=nnx.Rngs(2))
+    f, scale = cell.integer_recurrence()
+    c = jnp.asarray(np.random.default_rng(0).integers(-100, 100, (3, 16)), jnp.int32)
+    out = f(c)
+    assert out.dtype == jnp.int32
+    np.testing.assert_allclose(
+        float(scale) * np.asarray(out),
+        np.asarray(c) @ np.asarray(cell.matrix()).T,
+        rtol=1e-5,
+        atol=1e-3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"bits": 1}, "model.bits"),
+        ({"bits": 4, "method": "svd"}, "model.method"),
+        ({"bits": 4, "n_iter": 0}, "model.n_iter"),
+        ({"bits": 4, "init": "x"}, "model.init"),
+    ],
+)
+def test_constraints_fail_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        QORNNCell(8, **kwargs, rngs=nnx.Rngs(0))
