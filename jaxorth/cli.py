@@ -126,7 +126,6 @@ def main() -> None:
     sys.exit(app())
 
 
-
 def main_for(study: str) -> None:
     """Entry point of ``experiments/<study>.py``: ``jaxorth experiment=<study> ...``."""
     if not any(a.startswith("experiment=") for a in sys.argv[1:]):

@@ -1,0 +1,244 @@
+"""Flax NNX layers: exact orthogonal circular convolutions and a soft (L_orth) one.
+
+Input layout is channels-first, ``x: (B, C, n_1, ..., n_d)``, the same as
+:func:`~jaxorth.orthconv.conv`; the output is ``(B, M, n_1 / S, ..., n_d / S)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import lax
+from jaxtyping import Array, Float
+
+from ._conv import conv
+from ._lorth import lorth
+from ._param import (
+    _METHODS,
+    Method,
+    OrthConvPlan,
+    init_orth_conv_params,
+    orth_conv_kernel,
+    orth_conv_plan,
+)
+
+__all__ = ["OrthConv", "SoftOrthConv"]
+
+
+def _check_input(x: Array, in_channels: int, ndim: int, stride: int, name: str) -> None:
+    if x.ndim != ndim + 2 or x.shape[1] != in_channels:
+        raise ValueError(
+            f"{name} expects x of shape (B, C={in_channels}, n_1, ..., n_{ndim}) "
+            f"(channels first), got x.shape={tuple(x.shape)}"
+        )
+    for j, n in enumerate(x.shape[2:]):
+        if n % stride:
+            raise ValueError(
+                f"{name}: spatial size {n} (axis {2 + j}) is not a multiple of stride={stride}"
+            )
+
+
+def _check_int(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def _add_bias(y: Array, bias: nnx.Param | None) -> Array:
+    if bias is None:
+        return y
+    b = bias[...]
+    return y + b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)).astype(y.dtype)
+
+
+class OrthConv(nnx.Module):
+    r"""Exact orthogonal circular convolution with an explicit kernel (BCOP o RKO).
+
+    For every shape where an orthogonal circular convolution exists (Achour, Malgouyres,
+    Mamalet, JMLR 2022, Theorem 1: row-orthogonal ``M <= C k^d``, column-orthogonal
+    ``S <= k``), the layer applies ONE circular convolution of stride ``S`` with the kernel
+    returned by :meth:`kernel`, of shape ``(M, C, k, ..., k)`` (exactly ``k`` taps per
+    axis). That kernel is rebuilt from unconstrained parameters at every call (equinox
+    weight-norm style): a product of two-tap BCOP factors ``[P, I - P]`` (Li et al.,
+    NeurIPS 2019) composed with an orthonormal ``(M, C S^d)`` matrix reshaped into a
+    stride-``S`` kernel (RKO; a 1x1 matrix when ``S = 1``); see :mod:`jaxorth.orthconv._param`
+    for the four cases. The layer matrix ``A`` satisfies ``A A^T = I`` if ``M <= C S^d``
+    (RO) and ``A^T A = I`` otherwise (CO), for every input size, to rounding error
+    (Bjorck converged; Cayley/exp exact by construction). So its Lipschitz constant is 1.
+
+    For inference, build the kernel once, ``k = layer.kernel()``, and call
+    ``layer(x, kernel=k)``: the cost is then that of a plain convolution.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        ``C`` and ``M``.
+    kernel_size : int
+        ``k`` (the same on every axis; even ``k`` allowed).
+    stride : int
+        ``S >= 1`` (any ``S``; ``S > k`` only in the RO case ``M <= C k^d``).
+    ndim : int
+        Number of spatial axes ``d`` (1 for sequences, 2 for images).
+    method : {"bjorck", "cayley", "expm"}
+        Matrix orthogonalisation: :func:`~jaxorth.linalg.bjorck` (default; ``n_iter``
+        iterations of order ``order``), :func:`~jaxorth.linalg.cayley` or
+        :func:`~jaxorth.linalg.skew_expm` of a square parameter.
+    n_iter, order : int
+        Bjorck iterations and order (defaults converge to float64 rounding for
+        condition numbers up to ~1e3).
+    rank : int or None
+        Rank of the BCOP projectors (default half the channels).
+    use_bias : bool
+        Add a bias (it does not change the Lipschitz constant).
+    param_dtype : dtype
+        Parameter dtype (``float64`` needs ``jax_enable_x64``).
+    rngs : nnx.Rngs
+        Randomness for the initial parameters (a random orthogonal convolution).
+
+    Raises
+    ------
+    ValueError
+        At construction, if no orthogonal convolution of this shape exists (message from
+        :func:`~jaxorth.orthconv.check_orthogonal_conv`) or for a bad option.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        ndim: int = 2,
+        method: Method = "bjorck",
+        n_iter: int = 15,
+        order: int = 2,
+        rank: int | None = None,
+        use_bias: bool = False,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        self.n_iter = _check_int(n_iter, "n_iter", 0)
+        self.order = _check_int(order, "order", 1)
+        self.plan: OrthConvPlan = orth_conv_plan(
+            out_features, in_features, kernel_size, stride, ndim, rank
+        )
+        self.method = method
+        params = init_orth_conv_params(rngs.params(), self.plan, method, param_dtype)
+        self.matrix = nnx.Param(params["matrix"])
+        self.projectors = nnx.Param(params["projectors"]) if "projectors" in params else None
+        self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
+
+    @property
+    def stride(self) -> int:
+        """The stride ``S``."""
+        return self.plan.stride
+
+    def kernel(self) -> Float[Array, "M C *k"]:
+        """The kernel ``(M, C, k, ..., k)`` of the circular strided convolution applied."""
+        params = {"matrix": self.matrix[...]}
+        if self.projectors is not None:
+            params["projectors"] = self.projectors[...]
+        return orth_conv_kernel(params, self.plan, self.method, self.n_iter, self.order)
+
+    def __call__(
+        self, x: Float[Array, "B C *n"], kernel: Float[Array, "M C *k"] | None = None
+    ) -> Float[Array, "B M *N"]:
+        """Apply ``conv(x, kernel, stride)`` (+ bias); ``kernel`` defaults to :meth:`kernel`.
+
+        Parameters
+        ----------
+        x : Float[Array, "B C n_1 ... n_d"]
+            Channels-first input, ``n_j`` multiples of the stride.
+        kernel : Float[Array, "M C k_1 ... k_d"] or None
+            A kernel computed once by :meth:`kernel` (inference with a cached kernel).
+
+        Returns
+        -------
+        Float[Array, "B M N_1 ... N_d"]
+        """
+        plan = self.plan
+        _check_input(x, plan.in_channels, plan.ndim, plan.stride, "OrthConv")
+        if kernel is None:
+            kernel = self.kernel()
+        return _add_bias(conv(x, kernel, plan.stride), self.bias)
+
+
+class SoftOrthConv(nnx.Module):
+    r"""Circular convolution with a free kernel and the exact orthogonality penalty.
+
+    The kernel is an unconstrained parameter; :meth:`lorth_penalty` returns
+    ``L_orth(K)`` (Achour, Malgouyres, Mamalet, JMLR 2022, section 3; computed by
+    :func:`~jaxorth.orthconv.lorth`), which is zero iff the layer is orthogonal (RO or CO)
+    and satisfies ``||A A^T - I||_F^2 = N^d L_orth`` (RO) for every input size ``N``. Train
+    with ``loss + lam * sum(layer.lorth_penalty())``. Any shape is accepted (where no
+    orthogonal convolution exists the penalty stays positive).
+
+    Parameters
+    ----------
+    in_features, out_features, kernel_size : int
+        ``C``, ``M``, ``k``.
+    stride : int
+        ``S``.
+    ndim : int
+        ``d``.
+    use_bias : bool
+        Add a bias.
+    kernel_init : callable or None
+        ``init(key, shape, dtype)``; default variance scaling with fan-in ``C k^d``
+        (LeCun normal for channels-first kernels).
+    param_dtype : dtype
+    rngs : nnx.Rngs
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        ndim: int = 2,
+        use_bias: bool = False,
+        kernel_init=None,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        for value, name in [
+            (in_features, "in_features"),
+            (out_features, "out_features"),
+            (kernel_size, "kernel_size"),
+            (stride, "stride"),
+            (ndim, "ndim"),
+        ]:
+            _check_int(value, name, 1)
+        shape = (out_features, in_features) + (kernel_size,) * ndim
+        if kernel_init is None:
+            kernel_init = jax.nn.initializers.variance_scaling(
+                1.0, "fan_in", "truncated_normal", in_axis=tuple(range(1, ndim + 2)), out_axis=0
+            )
+        self.stride = stride
+        self.ndim = ndim
+        self.weight = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
+        self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
+
+    def kernel(self) -> Float[Array, "M C *k"]:
+        """The kernel ``(M, C, k, ..., k)`` (the free parameter)."""
+        return self.weight[...]
+
+    def lorth_penalty(self) -> Float[Array, ""]:
+        """``L_orth(kernel)`` at this layer's stride (Achour et al. 2022, section 3)."""
+        return lorth(self.kernel(), self.stride, precision=lax.Precision.HIGHEST)
+
+    def __call__(
+        self, x: Float[Array, "B C *n"], kernel: Float[Array, "M C *k"] | None = None
+    ) -> Float[Array, "B M *N"]:
+        """Apply ``conv(x, kernel, stride)`` (+ bias); ``kernel`` defaults to :meth:`kernel`."""
+        m, c = self.weight.shape[:2]
+        _check_input(x, c, self.ndim, self.stride, "SoftOrthConv")
+        if kernel is None:
+            kernel = self.kernel()
+        return _add_bias(conv(x, kernel, self.stride), self.bias)

@@ -1,0 +1,190 @@
+"""The Support Exploration Algorithm (Mohamed, Malgouyres, Emiya, Chaux, ICML 2024)."""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from ._common import (
+    SparseResult,
+    _static_int,
+    after,
+    finish,
+    ls_coefficients,
+    top_k_support,
+    validate_problem,
+)
+from ._greedy import els, omp
+from ._thresholding import spectral_norm_sq
+
+
+class SeaPath(NamedTuple):
+    """The iterates visited by SEA (see :func:`sea_path`).
+
+    Attributes
+    ----------
+    supports : Int[Array, "T k"]
+        ``S^t = top_k |X^t|`` at every iteration, sorted.
+    residuals : Float[Array, "T"]
+        ``||A x^t - y||`` of the least squares ``x^t`` on ``S^t``.
+    X : Float[Array, "n"]
+        The exploratory vector after the last iteration.
+    """
+
+    supports: Int[Array, "T k"]
+    residuals: Float[Array, " T"]
+    X: Float[Array, " n"]
+
+
+@functools.partial(jax.jit, static_argnames=("k", "n_iter", "keep_path"))
+def _sea(A, y, k, n_iter, X0, step, keep_path):
+    if step is None:
+        # the eigensolver waits for X0 (OMP / ELS's LAPACK calls): see `after`
+        step = 1.0 / spectral_norm_sq(after(A, X0))
+    n = A.shape[1]
+
+    def body(carry, _):
+        X, best_c, best_s, best_res = carry
+        s = top_k_support(X, k)
+        As = jnp.take(A, s, axis=1)
+        coef, res = ls_coefficients(As, y)
+        better = res < best_res
+        best = (
+            jnp.where(better, coef, best_c),
+            jnp.where(better, s, best_s),
+            jnp.where(better, res, best_res),
+        )
+        X = X - step * (A.T @ (As @ coef - y))  # STE update: gradient at the sparse x^t
+        out = (jnp.sort(s), res) if keep_path else None
+        return (X, *best), out
+
+    init = (X0, jnp.zeros(k, A.dtype), jnp.zeros(k, jnp.int32), jnp.array(jnp.inf, A.dtype))
+    (X, best_c, best_s, _), path = jax.lax.scan(body, init, None, length=n_iter)
+    if keep_path:
+        return SeaPath(supports=path[0], residuals=path[1], X=X)
+    return finish(A, y, jnp.zeros(n, A.dtype).at[best_s].set(best_c), best_s)
+
+
+def _prepare(A, y, k, n_iter, x0, step, fn):
+    A, y, k, x0 = validate_problem(A, y, k, fn, x0=x0, step=step)
+    n_iter = _static_int(n_iter, "n_iter", fn, minimum=1)
+    if x0 is None:
+        x0 = jnp.zeros(A.shape[1], A.dtype)
+    return A, y, k, n_iter, x0
+
+
+def sea(
+    A: Float[Array, "m n"],
+    y: Float[Array, " m"],
+    k: int,
+    n_iter: int = 1000,
+    x0: Float[Array, " n"] | None = None,
+    step: float | None = None,
+) -> SparseResult:
+    """Support Exploration Algorithm (Mohamed et al. 2024, Algorithm 1).
+
+    From the exploratory vector ``X^0 = x0`` (default 0), repeat ``n_iter`` times::
+
+        S^t = top_k |X^t|                                   (largest_k)
+        x^t = argmin_{supp(x) in S^t} ||A x - y||           (least squares, QR)
+        X^{t+1} = X^t - step * A^T (A x^t - y)              (straight-through update)
+
+    and return the visited ``x^t`` with the smallest residual. The gradient vanishes on
+    ``S^t`` (normal equations), so X only moves off the current support; from
+    ``X^0 = 0``, ``X^t`` is proportional to ``step`` and the iterates do not depend on it.
+    Ties in ``top_k`` (e.g. ``X^0 = 0``) go to the smaller indices.
+
+    Parameters
+    ----------
+    A : Float[Array, "m n"]
+        Measurement matrix (unit-norm columns in the paper's experiments).
+    y : Float[Array, "m"]
+        Observation.
+    k : int
+        Sparsity (static), ``1 <= k <= min(m, n)``.
+    n_iter : int
+        Number of iterations T (static).
+    x0 : Float[Array, "n"], optional
+        Initial exploratory vector ``X^0`` (warm start, e.g. OMP's solution).
+    step : float, optional
+        Step ``eta``, default ``1 / ||A||_2^2``.
+
+    Returns
+    -------
+    SparseResult
+        The best visited ``x: (n,)``, its ``support: (k,)`` sorted, ``residual``.
+
+    Notes
+    -----
+    Validation of shapes and ``k`` happens in this (non-jitted) wrapper; NaN/inf in the
+    inputs are reported only when they are concrete (not under ``jit``/``vmap``).
+    The function is ``vmap``-able over ``A``, ``y`` and ``x0``.
+    """
+    A, y, k, n_iter, x0 = _prepare(A, y, k, n_iter, x0, step, "sea")
+    return _sea(A, y, k, n_iter, x0, step, False)
+
+
+def sea_path(
+    A: Float[Array, "m n"],
+    y: Float[Array, " m"],
+    k: int,
+    n_iter: int = 1000,
+    x0: Float[Array, " n"] | None = None,
+    step: float | None = None,
+) -> SeaPath:
+    """All supports and residuals visited by :func:`sea` (same arguments).
+
+    Returns
+    -------
+    SeaPath
+        ``supports: (n_iter, k)``, ``residuals: (n_iter,)``, final ``X: (n,)``.
+    """
+    A, y, k, n_iter, x0 = _prepare(A, y, k, n_iter, x0, step, "sea_path")
+    return _sea(A, y, k, n_iter, x0, step, True)
+
+
+def sea_omp(
+    A: Float[Array, "m n"],
+    y: Float[Array, " m"],
+    k: int,
+    n_iter: int = 1000,
+    step: float | None = None,
+) -> SparseResult:
+    """SEA warm-started from OMP: ``X^0`` = OMP's k-sparse solution (Mohamed et al. 2024, SEA_OMP).
+
+    The first visited support is OMP's, so the result's residual is never larger than
+    OMP's. Arguments as in :func:`sea`.
+
+    Returns
+    -------
+    SparseResult
+        ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+    """
+    A, y, k, n_iter, _ = _prepare(A, y, k, n_iter, None, step, "sea_omp")
+    return _sea(A, y, k, n_iter, omp(A, y, k).x, step, False)
+
+
+def sea_els(
+    A: Float[Array, "m n"],
+    y: Float[Array, " m"],
+    k: int,
+    n_iter: int = 1000,
+    step: float | None = None,
+    els_iter: int = 100,
+) -> SparseResult:
+    """SEA warm-started from ELS: ``X^0`` = ELS's solution (Mohamed et al. 2024, SEA_ELS).
+
+    The result's residual is never larger than ELS's. Arguments as in :func:`sea`;
+    ``els_iter`` bounds the number of ELS swaps.
+
+    Returns
+    -------
+    SparseResult
+        ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+    """
+    A, y, k, n_iter, _ = _prepare(A, y, k, n_iter, None, step, "sea_els")
+    return _sea(A, y, k, n_iter, els(A, y, k, els_iter).x, step, False)

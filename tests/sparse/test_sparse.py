@@ -1,0 +1,230 @@
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxorth import sparse
+from jaxorth.sparse._greedy import _swap_scores
+
+FAST_OPTS = {
+    "sea": {"n_iter": 60},
+    "sea_omp": {"n_iter": 30},
+    "sea_els": {"n_iter": 30, "els_iter": 10},
+    "els": {"n_iter": 10},
+    "iht": {"n_iter": 300},
+    "niht": {"n_iter": 60},
+    "htp": {"n_iter": 20},
+    "cosamp": {"n_iter": 20},
+    "sp": {"n_iter": 20},
+}
+
+
+def _easy(seed=0, m=48, n=64, k=2, dtype=jnp.float32):
+    key_a, key_x = jax.random.split(jax.random.PRNGKey(seed))
+    A = sparse.gaussian_matrix(key_a, m, n, dtype)
+    return A, sparse.sparse_problem(key_x, A, k)
+
+
+def _np_ls(A, y, support):
+    A = np.asarray(A, np.float64)
+    coef = np.linalg.lstsq(A[:, support], np.asarray(y, np.float64), rcond=None)[0]
+    x = np.zeros(A.shape[1])
+    x[support] = coef
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(20, 30, 5), (40, 12, 12)])
+def test_lstsq_on_support_matches_numpy_float64(x64, maybe_jit, dtype, shape):
+    m, n, k = shape
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((m, n))
+    y = rng.standard_normal(m)
+    support = rng.permutation(n)[:k]
+    ref = _np_ls(A, y, support)
+    f = maybe_jit(sparse.lstsq_on_support)
+    x = f(jnp.asarray(A, dtype), jnp.asarray(y, dtype), jnp.asarray(support))
+    assert x.dtype == jnp.dtype(dtype)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(np.asarray(x), ref, atol=tol * 10, rtol=tol)
+
+
+def test_lstsq_coherent_deconvolution_float64(x64):
+    """Adjacent spikes on the deconvolution matrix: cond(A_S) ~ 5e4, QR keeps 1e-9."""
+    A = sparse.deconvolution_matrix(60, 3.0, dtype=jnp.float64)
+    support = np.array([20, 21, 22, 23, 24, 25, 26, 27, 40])
+    y = np.asarray(A) @ np.where(np.isin(np.arange(60), support), 1.0, 0.0)
+    x = sparse.lstsq_on_support(A, jnp.asarray(y), jnp.asarray(support))
+    assert np.linalg.cond(np.asarray(A)[:, support]) > 1e4
+    np.testing.assert_allclose(np.asarray(x)[support], 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(sparse.SOLVERS))
+def test_every_solver_recovers_an_easy_instance(name):
+    A, prob = _easy()
+    res = sparse.SOLVERS[name](A, prob.y, 2, **FAST_OPTS.get(name, {}))
+    np.testing.assert_array_equal(np.asarray(res.support), np.asarray(prob.support))
+    np.testing.assert_allclose(np.asarray(res.x), np.asarray(prob.x), atol=1e-3)
+    assert float(res.residual) < 1e-4
+    assert int(jnp.count_nonzero(res.x)) <= 2
+
+
+@pytest.mark.parametrize("name", ["sea", "els", "niht", "cosamp"])
+def test_solvers_vmap_and_jit_match_single_calls(name):
+    f = sparse.SOLVERS[name]
+    opts = FAST_OPTS.get(name, {})
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    As = jax.vmap(lambda kk: sparse.gaussian_matrix(kk, 24, 48))(keys)
+    probs = jax.vmap(lambda kk, A: sparse.sparse_problem(kk, A, 4, noise_std=0.05))(keys, As)
+    batched = jax.jit(jax.vmap(lambda A, y: f(A, y, 4, **opts)))(As, probs.y)
+    for b in range(3):
+        single = f(As[b], probs.y[b], 4, **opts)
+        np.testing.assert_array_equal(np.asarray(batched.support[b]), np.asarray(single.support))
+        np.testing.assert_allclose(batched.residual[b], single.residual, rtol=1e-4, atol=1e-6)
+
+
+def test_sea_iterates_invariant_to_step_from_zero():
+    """From X^0 = 0, X^t = eta * Z^t (REFERENCES.md sec. 4): identical supports for all eta.
+
+    Powers of two scale every float exactly, so the paths agree bitwise.
+    """
+    A, prob = _easy(seed=5, m=24, n=64, k=6)
+    paths = [sparse.sea_path(A, prob.y, 6, 40, step=s) for s in (1.0, 0.25, 8.0)]
+    for p in paths[1:]:
+        np.testing.assert_array_equal(np.asarray(p.supports), np.asarray(paths[0].supports))
+        np.testing.assert_array_equal(np.asarray(p.residuals), np.asarray(paths[0].residuals))
+        assert len({tuple(s) for s in np.asarray(p.supports).tolist()}) > 5  # it explores
+
+
+def test_sea_step_invariance_generic_step_float64(x64):
+    A, prob = _easy(seed=6, m=24, n=64, k=6, dtype=jnp.float64)
+    A = A.astype(jnp.float64)
+    y = prob.y.astype(jnp.float64)
+    p1 = sparse.sea_path(A, y, 6, 40, step=1.0)
+    p2 = sparse.sea_path(A, y, 6, 40, step=0.3)
+    np.testing.assert_array_equal(np.asarray(p1.supports), np.asarray(p2.supports))
+    np.testing.assert_allclose(np.asarray(p1.X) * 0.3, np.asarray(p2.X), rtol=1e-9, atol=1e-12)
+
+
+def test_sea_returns_best_visited_iterate(x64):
+    A, prob = _easy(seed=7, m=20, n=60, k=7)
+    A, y = A.astype(jnp.float64), prob.y.astype(jnp.float64) + 0.01
+    path = sparse.sea_path(A, y, 7, 50)
+    res = sparse.sea(A, y, 7, 50)
+    best = int(np.argmin(np.asarray(path.residuals)))
+    np.testing.assert_array_equal(np.asarray(res.support), np.asarray(path.supports[best]))
+    x_ref = _np_ls(A, y, np.asarray(path.supports[best]))
+    np.testing.assert_allclose(np.asarray(res.x), x_ref, atol=1e-10)
+    np.testing.assert_allclose(float(res.residual), np.linalg.norm(np.asarray(A) @ x_ref - y))
+
+
+def test_warm_started_sea_never_worse_than_its_start():
+    """The first support SEA visits is its warm start's: the best residual cannot be larger."""
+    A = sparse.deconvolution_matrix(60, 3.0)
+    for seed in range(3):
+        prob = sparse.sparse_problem(jax.random.PRNGKey(seed), A, 2, noise_std=0.01)
+        run = {
+            name: sparse.SOLVERS[name](A, prob.y, 2, **FAST_OPTS.get(name, {}))
+            for name in ("omp", "sea_omp", "els", "sea_els")
+        }
+        assert run["sea_omp"].residual <= run["omp"].residual * (1 + 1e-5)
+        assert run["sea_els"].residual <= run["els"].residual * (1 + 1e-5)
+        assert run["els"].residual <= run["omp"].residual * (1 + 1e-5)
+
+
+def test_els_swap_scores_match_brute_force_float64(x64):
+    rng = np.random.default_rng(2)
+    m, n, k = 12, 10, 3
+    A = rng.standard_normal((m, n))
+    y = rng.standard_normal(m)
+    support = np.array([1, 4, 7])
+    scores, res = _swap_scores(jnp.asarray(A), jnp.asarray(y), jnp.asarray(support))
+    for i, j in itertools.product(range(k), range(n)):
+        if j in support:
+            assert np.isinf(scores[i, j])
+            continue
+        cand = support.copy()
+        cand[i] = j
+        r = A @ _np_ls(A, y, cand) - y
+        np.testing.assert_allclose(float(scores[i, j]), r @ r, rtol=1e-9)
+    np.testing.assert_allclose(float(res), np.linalg.norm(A @ _np_ls(A, y, support) - y))
+
+
+def test_omp_matches_scikit_learn(x64):
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    for seed, (m, n, k) in enumerate([(40, 80, 8)] * 3):
+        A, prob = _easy(seed=seed, m=m, n=n, k=k)
+        A = np.asarray(A, np.float64)
+        y = np.asarray(prob.y, np.float64) + 0.05 * np.random.default_rng(seed).standard_normal(m)
+        skl = linear_model.OrthogonalMatchingPursuit(n_nonzero_coefs=k, fit_intercept=False)
+        ref = skl.fit(A, y).coef_
+        ours = sparse.omp(jnp.asarray(A), jnp.asarray(y), k)
+        np.testing.assert_array_equal(np.asarray(ours.support), np.flatnonzero(ref))
+        np.testing.assert_allclose(np.asarray(ours.x), ref, atol=1e-10)
+
+
+def test_ols_picks_the_largest_residual_decrease(x64):
+    """OLS step 2 equals the brute-force best pair containing OLS's first pick."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((8, 12))
+    A /= np.linalg.norm(A, axis=0)
+    y = rng.standard_normal(8)
+    first = sparse.ols(jnp.asarray(A), jnp.asarray(y), 1).support[0]
+    res = {
+        j: np.linalg.norm(A @ _np_ls(A, y, [int(first), j]) - y) for j in range(12) if j != first
+    }
+    two = set(np.asarray(sparse.ols(jnp.asarray(A), jnp.asarray(y), 2).support).tolist())
+    assert two == {int(first), min(res, key=res.get)}
+
+
+def test_deconvolution_matrix_coherence():
+    A = np.asarray(sparse.deconvolution_matrix(100, 3.0))
+    assert A.shape == (100, 100)
+    np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, rtol=1e-6)
+    # interior neighbours: correlation exp(-d^2 / (4 width^2)) (Gaussian autocorrelation)
+    for d in (1, 2, 5):
+        np.testing.assert_allclose(A[:, 50] @ A[:, 50 + d], np.exp(-(d**2) / 36.0), rtol=1e-4)
+    B = np.asarray(sparse.deconvolution_matrix(100, 3.0, m=120))
+    np.testing.assert_allclose(B[10:110, 50], A[:, 50], atol=1e-6)  # interior: same samples
+    assert int(np.argmax(B[:, 0])) == 10  # spike 0 sits 10 samples into the padded grid
+
+
+def test_sparse_problem_properties():
+    A = sparse.gaussian_matrix(jax.random.PRNGKey(0), 20, 50)
+    p = sparse.sparse_problem(jax.random.PRNGKey(1), A, 7, min_magnitude=0.5)
+    nz = np.flatnonzero(np.asarray(p.x))
+    np.testing.assert_array_equal(nz, np.asarray(p.support))
+    assert len(nz) == 7 and np.all(np.abs(np.asarray(p.x)[nz]) >= 0.5)
+    np.testing.assert_allclose(np.asarray(p.y), np.asarray(A) @ np.asarray(p.x), rtol=1e-5)
+    noisy = sparse.sparse_problem(jax.random.PRNGKey(1), A, 7, noise_std=0.1)
+    assert 0 < float(jnp.linalg.norm(noisy.y - A @ noisy.x)) < 1.0
+
+
+@pytest.mark.parametrize("name", sorted(sparse.SOLVERS))
+def test_bad_input_fails_with_clear_message(name):
+    f = sparse.SOLVERS[name]
+    A = jnp.ones((6, 10))
+    y = jnp.ones(6)
+    with pytest.raises(ValueError, match=r"k=11 exceeds the number of columns of A, n=10"):
+        f(A, y, 11)
+    with pytest.raises(ValueError, match=r"k=7 is too large for m=6 rows"):
+        f(A, y, 7)
+    with pytest.raises(ValueError, match=r"y must have shape \(m,\) = \(6,\)"):
+        f(A, jnp.ones(5), 2)
+    with pytest.raises(ValueError, match=r"y contains 1 NaN/inf"):
+        f(A, y.at[2].set(jnp.nan), 2)
+    with pytest.raises(ValueError, match=r"k must be a static Python int"):
+        f(A, y, 2.5)
+
+
+def test_bad_generator_input():
+    with pytest.raises(ValueError, match="need m >= n"):
+        sparse.deconvolution_matrix(10, 3.0, m=5)
+    with pytest.raises(ValueError, match="width must be positive"):
+        sparse.deconvolution_matrix(10, 0.0)
+    with pytest.raises(ValueError, match="k=11 exceeds"):
+        sparse.sparse_problem(jax.random.PRNGKey(0), jnp.ones((4, 10)), 11)
+    with pytest.raises(ValueError, match="step must be a finite positive"):
+        sparse.sea(jnp.eye(4), jnp.ones(4), 2, 5, step=-1.0)

@@ -1,0 +1,53 @@
+import json
+import math
+
+import pytest
+
+from jaxorth.cli import run_experiment
+
+
+@pytest.mark.slow
+def test_orthconv_tradeoff_small_run(tmp_path):
+    summary = run_experiment(
+        [
+            "experiment=orthconv_tradeoff",
+            "experiment.lams=[0]",
+            "experiment.channels=[2,4]",
+            "experiment.radii=[0.05]",
+            "train.steps=8",
+            "train.batch_size=64",
+        ],
+        run_dir=tmp_path,
+    )
+    # exact layers: every singular value is 1 (float32), so the Lipschitz bound is 1
+    for j in (1, 2, 3):
+        assert summary[f"exact/conv{j}_smin"] == pytest.approx(1.0, abs=1e-5)
+        assert summary[f"exact/conv{j}_smax"] == pytest.approx(1.0, abs=1e-5)
+    assert summary["exact/lipschitz_bound"] == pytest.approx(1.0, abs=1e-4)
+    assert summary["exact/lorth_sum"] < 1e-8
+    for tag in ("soft_lam0", "exact"):
+        assert 0.0 <= summary[f"{tag}/cert_acc_r0.05"] <= summary[f"{tag}/test_acc"] <= 1.0
+    # a free kernel is not orthogonal: its exact spectrum and L_orth say so, consistently
+    # (L_orth = 0 iff orthogonal, Achour et al. 2022)
+    assert summary["soft_lam0/lorth_sum"] > 1e-3
+    assert summary["soft_lam0/isometry_dev"] > 1e-2
+    lip = math.prod(summary[f"soft_lam0/conv{j}_smax"] for j in (1, 2, 3))
+    assert summary["soft_lam0/lipschitz_bound"] == pytest.approx(lip, rel=1e-5)
+    for name in ("results.md", "results.csv", "tradeoff.png", "metrics.jsonl"):
+        assert (tmp_path / name).exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["experiment"] == "orthconv_tradeoff"
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("experiment.variant=hard", "experiment.variant must be one of"),
+        ("experiment.lam=-1", "experiment.lam must hold finite weights >= 0"),
+        ("experiment.channels=[2]", r"experiment.channels must be \[c1, c2\]"),
+        # conv2: 16 -> 32 channels, stride 2, k=1: RO needs M <= C k^2 = 16
+        ("experiment.kernel_size=1", "conv2: no orthogonal convolution exists"),
+    ],
+)
+def test_orthconv_tradeoff_bad_config_fails_before_compute(tmp_path, override, match):
+    with pytest.raises(ValueError, match=match):
+        run_experiment(["experiment=orthconv_tradeoff", override], run_dir=tmp_path)
