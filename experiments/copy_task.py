@@ -1,4 +1,8 @@
-"""`python experiments/copy_task.py [overrides]` = `jaxorth experiment=copy_task [overrides]`."""
+"""Entry point of the ``copy_task`` study.
+
+``python experiments/copy_task.py [overrides]`` is the same as
+``jaxorth experiment=copy_task [overrides]``.
+"""
 
 from jaxorth.cli import main_for
 

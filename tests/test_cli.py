@@ -160,3 +160,19 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
 def test_console_script_declared():
     text = Path(__file__).resolve().parents[1].joinpath("pyproject.toml").read_text()
     assert 'jaxorth = "jaxorth.cli:main"' in text
+
+
+def test_every_study_has_a_config_an_entry_point_and_a_readme_row():
+    """Each registered study composes as ``experiment=NAME``, has ``experiments/NAME.py``
+    and is listed in README.md's studies table with its command."""
+    import jaxorth.studies as studies
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    assert studies.STUDIES, "no study registered"
+    for name in studies.STUDIES:
+        assert compose([f"experiment={name}"]).experiment.name == name
+        entry = root / "experiments" / f"{name}.py"
+        assert entry.exists(), f"missing {entry}"
+        assert f'main_for("{name}")' in entry.read_text()
+        assert f"`jaxorth experiment={name}" in readme, f"README lacks a row for {name}"

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,4 +16,6 @@ def test_orthconv_spectrum_benchmark_quick():
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "| ratio |" in out.stdout and "largest input size" in out.stdout
+    # column widths depend on the measured numbers: match the header loosely
+    assert re.search(r"\|\s*ratio\s*\|", out.stdout), out.stdout[-2000:]
+    assert "largest input size" in out.stdout
