@@ -6,6 +6,9 @@
   int32 count (``decay ** count``), which strict promotion rejects.
 - Tests that need float64 use the ``x64`` fixture, which enables it for one test and
   restores the previous value afterwards.
+- BLAS/LAPACK run single-threaded: the suite already runs one pytest worker per core,
+  and oversubscribed OpenBLAS threads made small SVDs (jax's CPU linalg calls scipy's
+  LAPACK) up to ~80x slower on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ import os
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import jax
+import numpy  # noqa: F401  (load the BLAS libraries before limiting their threads)
 import pytest
+import scipy.linalg  # noqa: F401
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(1)
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 

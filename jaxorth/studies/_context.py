@@ -26,7 +26,7 @@ def format_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) ->
         if isinstance(value, float):
             if value != 0.0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
                 return f"{value:.3e}"
-            return f"{value:.4f}"
+            return f"{value:.4g}"  # 4 significant digits: 0.002345, 73.89, 239.6
         return str(value)
 
     cells = [[fmt(row.get(c, "")) for c in cols] for row in rows]

@@ -48,8 +48,12 @@ def test_run_context_table_and_figure(tmp_path):
     import matplotlib.pyplot as plt
 
     ctx = RunContext(tmp_path / "run", echo=False)
-    text = ctx.table([{"k": 1, "err": 1.5e-7}, {"k": 2, "err": 0.25}], title="t", name="res")
-    assert "1.500e-07" in text and "0.2500" in text
+    text = ctx.table(
+        [{"k": 1, "err": 1.5e-7}, {"k": 2, "err": 0.25}, {"k": 3, "err": 239.61}],
+        title="t",
+        name="res",
+    )
+    assert "1.500e-07" in text and "| 0.25 " in text and "| 239.6 " in text
     assert (tmp_path / "run" / "res.csv").read_text().splitlines()[0] == "k,err"
     fig, ax = plt.subplots()
     ax.plot([0, 1])
