@@ -21,6 +21,7 @@ from jax.flatten_util import ravel_pytree
 from omegaconf import DictConfig
 
 from jaxorth import dln
+from jaxorth.studies._common import float64
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._registry import register_study
 
@@ -81,12 +82,8 @@ def check_config(ex: DictConfig) -> None:
 def run(cfg: DictConfig, ctx: RunContext) -> dict:
     ex = cfg.experiment
     check_config(ex)
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with float64():
         return _run(cfg, ex, ctx)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
