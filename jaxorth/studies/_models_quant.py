@@ -12,10 +12,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
+import optax
 from flax import nnx
 
 from jaxorth.quant import KBitSTE, check_bits
-from jaxorth.rnn import BlockHadamRNNCell, HadamRNNCell, QORNNCell, SequenceModel
+from jaxorth.rnn import (
+    BlockHadamRNNCell,
+    HadamRNNCell,
+    QORNNCell,
+    SequenceModel,
+    project_orthogonal,
+)
 from jaxorth.studies._models import register_rnn
 
 
@@ -92,14 +100,20 @@ def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: n
 
 @dataclasses.dataclass
 class QORNNConfig:
-    """QORNN: ``bits``-bit recurrent matrix by STE-Bjorck or STE-projUNN."""
+    """QORNN: ``bits``-bit recurrent matrix by STE-Bjorck or STE-projUNN.
+
+    ``init="orthogonal"`` (Haar) by default: the Henaff rotations of the full-precision
+    ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see
+    :mod:`jaxorth.rnn._qornn`). ``method="projunn"`` also projects ``W`` back onto
+    O(n) after every optimizer step (:func:`model_optimizer`).
+    """
 
     name: str = "qornn"
     hidden: int = 128
     bits: int = 4
     method: str = "bjorck"
     n_iter: int = 15
-    init: str = "henaff"
+    init: str = "orthogonal"
     in_bits: int | None = 4
     out_bits: int | None = 4
 
@@ -116,3 +130,31 @@ def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) 
         rngs=rngs,
     )
     return _model(cfg, cell, in_features, out_features, rngs)
+
+
+def _is_recurrent_weight(path: tuple[Any, ...], _: Any) -> bool:
+    names = [getattr(k, "key", getattr(k, "name", None)) for k in path]
+    return names[:2] == ["cell", "w"]
+
+
+def recurrent_weight_mask(params: Any) -> Any:
+    """``True`` on the free recurrent parameter ``cell.w`` of a SequenceModel's params."""
+    return jax.tree_util.tree_map_with_path(_is_recurrent_weight, params)
+
+
+def model_optimizer(
+    model_cfg: Any, tx: optax.GradientTransformation
+) -> optax.GradientTransformation:
+    """The optimizer a model option needs on top of ``tx`` (``cfg.optim``).
+
+    ``model=qornn method=projunn`` (STE-projUNN, Foucault, Mamalet and Malgouyres 2024):
+    after each step of ``tx`` the recurrent parameter ``W`` is projected back onto
+    O(n) (:func:`jaxorth.rnn.project_orthogonal`, masked to ``cell.w``), so the
+    parameter itself stays orthogonal, not only the matrix used in the forward pass.
+    Every other option gets ``tx`` unchanged.
+    """
+    if model_cfg is None or model_cfg.get("name") != "qornn":
+        return tx
+    if str(model_cfg.get("method")) != "projunn":
+        return tx
+    return optax.chain(tx, optax.masked(project_orthogonal(), recurrent_weight_mask))

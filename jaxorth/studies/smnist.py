@@ -28,10 +28,12 @@ from omegaconf import DictConfig
 from jaxorth.data import as_pixel_sequences, epoch_batch_indices, load_images, pixel_permutation
 from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
+from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._models import build_rnn
+from jaxorth.studies._models_quant import model_optimizer
 from jaxorth.studies._registry import register_study
-from jaxorth.train import HistoryTracker, LoopConfig, fit, make_optimizer
+from jaxorth.train import HistoryTracker, fit
 
 
 def _act_bits_default() -> list[int]:
@@ -161,31 +163,14 @@ def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
         f = functools.partial(_eval_fn(graphdef), state)
         return _evaluate(f, x_te, y_te, int(ex.eval_chunk))
 
-    tx = make_optimizer(
-        cfg.optim.name,
-        float(cfg.optim.lr),
-        weight_decay=float(cfg.optim.weight_decay),
-        grad_clip=cfg.optim.grad_clip,
-        schedule=cfg.optim.schedule,
-        warmup_steps=int(cfg.optim.warmup_steps),
-        total_steps=int(train.steps),
-    )
+    tx = model_optimizer(cfg.model, optimizer_from_cfg(cfg))
     history = HistoryTracker(ctx.tracker)
     result = fit(
         model,
         tx,
         loss_fn,
         batch_fn,
-        LoopConfig(
-            steps=int(train.steps),
-            log_every=int(train.log_every),
-            eval_every=int(train.eval_every),
-            checkpoint_every=int(train.checkpoint_every),
-            keep_checkpoints=int(train.keep_checkpoints),
-            resume=bool(train.resume),
-            data_parallel=bool(train.data_parallel),
-            progress=bool(train.progress),
-        ),
+        loop_from_cfg(cfg),
         run_dir=ctx.run_dir,
         tracker=history,
         eval_fn=eval_fn,

@@ -99,3 +99,24 @@ def test_integer_form_matches_quantized_matrix():
 def test_constraints_fail_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         QORNNCell(8, **kwargs, rngs=nnx.Rngs(0))
+
+
+def _eig_moduli(cell):
+    return np.abs(np.linalg.eigvals(np.asarray(cell.matrix(), np.float64)))
+
+
+def test_default_init_keeps_quantized_eigenvalues_near_unit_circle():
+    # At 4 bits the per-tensor step is max|W_o| / 7: Henaff's 2x2 rotations (entries up
+    # to 1) round to moduli off by several %, a Haar orthogonal matrix (entries
+    # ~1/sqrt(n)) stays within ~3% of the unit circle at n = 128.
+    n, bits = 128, 4
+    default = QORNNCell(n, bits, rngs=nnx.Rngs(0))
+    henaff = QORNNCell(n, bits, init="henaff", rngs=nnx.Rngs(0))
+    assert default.matrix().shape == (n, n)
+    rho_d, rho_h = _eig_moduli(default), _eig_moduli(henaff)
+    assert np.abs(np.log(rho_d)).max() < 0.04
+    assert np.abs(np.log(rho_h)).max() > 0.06
+    # over a copy-task sequence (T = 100 plus 20 symbols) the worst Henaff mode grows or
+    # decays by a factor above 1e4, the worst Haar mode by less than 2e2
+    assert np.abs(np.log(rho_h)).max() * 120 > np.log(1e4)
+    assert np.abs(np.log(rho_d)).max() * 120 < np.log(2e2)

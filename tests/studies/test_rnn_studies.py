@@ -1,6 +1,14 @@
+import jax
+import numpy as np
+import optax
 import pytest
+from flax import nnx
+from omegaconf import OmegaConf
 
 from jaxorth.cli import run_experiment
+from jaxorth.data import copy_task_batch
+from jaxorth.studies._models import build_rnn
+from jaxorth.studies._models_quant import QORNNConfig, model_optimizer
 
 SMALL = ["train.batch_size=16", "train.log_every=5", "train.checkpoint_every=0"]
 
@@ -40,3 +48,34 @@ def test_mnist_studies_small(tmp_path, study, model):
 def test_bad_configs_fail_early(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):
         run_experiment([*overrides, "train.steps=1"], run_dir=tmp_path)
+
+
+def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
+    # STE-projUNN: after each optimizer step cell.w is projected back onto O(n) (float32)
+    cfg = OmegaConf.structured(QORNNConfig(hidden=16, method="projunn"))
+    model = build_rnn(cfg, 6, 5, seed=0)
+    tx = model_optimizer(cfg, optax.adam(0.05))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    opt = tx.init(params)
+    x, y = copy_task_batch(jax.random.key(0), 8, 4, 4, 3)
+
+    def loss(p):
+        logits = nnx.merge(graphdef, p, rest)(x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    @jax.jit
+    def step(p, o):
+        updates, o = tx.update(jax.grad(loss)(p), o, p)
+        return optax.apply_updates(p, updates), o
+
+    w0 = np.asarray(params["cell"]["w"][...])
+    u0 = np.asarray(params["u"][...])
+    for _ in range(5):
+        params, opt = step(params, opt)
+    w = np.asarray(params["cell"]["w"][...], np.float64)
+    assert np.abs(w - w0).max() > 1e-2  # it moved ...
+    np.testing.assert_allclose(w.T @ w, np.eye(16), atol=1e-5)  # ... on O(n)
+    assert np.abs(np.asarray(params["u"][...]) - u0).max() > 1e-3  # U trained, unprojected
+    # other options keep the plain optimizer
+    plain = optax.adam(0.05)
+    assert model_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
