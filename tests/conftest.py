@@ -25,6 +25,8 @@ import pytest
 import scipy.linalg  # noqa: F401
 from threadpoolctl import threadpool_limits
 
+from jaxorth._precision import float64
+
 threadpool_limits(1)
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -33,12 +35,8 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 @pytest.fixture
 def x64():
     """Enable float64 for the duration of one test."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with float64():
         yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.fixture(params=[False, True], ids=["eager", "jit"])

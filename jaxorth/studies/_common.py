@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
-import jax
 import optax
 
+from jaxorth._precision import float64 as float64
 from jaxorth.train import LoopConfig, make_optimizer
 
 
@@ -41,17 +39,3 @@ def loop_from_cfg(cfg: Any) -> LoopConfig:
         data_parallel=bool(t.data_parallel),
         progress=bool(t.progress),
     )
-
-
-@contextlib.contextmanager
-def float64() -> Iterator[None]:
-    """Run a block with ``jax_enable_x64`` on; the previous value is restored after.
-
-    For studies whose claims are checked at float64 precision (identities, Hessian signs).
-    """
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
