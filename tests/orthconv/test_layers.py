@@ -19,11 +19,13 @@ from jaxorth.orthconv import (
     SoftOrthConv,
     compose_kernels,
     conv,
+    conv_matrix,
     conv_transpose,
     init_orth_conv_params,
     lorth,
     orth_conv_kernel,
     orth_conv_plan,
+    orthonormal_from_param,
     singular_values,
 )
 
@@ -252,3 +254,27 @@ def test_soft_layer_penalty_is_dense_error(x64):
     layer.weight[...] = kernel
     g = nnx.grad(lambda mod: mod.lorth_penalty())(layer)
     assert float(jnp.abs(g.weight[...]).max()) > 0
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: compose_kernels(jnp.ones((4, 3, 2, 2)), jnp.ones((2, 5, 2, 2))),
+            r"must share N",
+        ),
+        (
+            lambda: orthonormal_from_param(jnp.ones((4, 3)), (4, 4), "bjorck"),
+            r"param must end with shape \(4, 4\) for bjorck",
+        ),
+        (
+            lambda: orthonormal_from_param(jnp.ones((4, 4)), (4, 4), "qr"),
+            r"method must be one of",
+        ),
+        (lambda: conv_matrix(np.ones((64, 64, 3, 3)), 512), r"conv_matrix would have"),
+        (lambda: lorth(jnp.ones((4, 2, 0, 3))), r"empty axis"),
+    ],
+)
+def test_more_input_checks_name_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

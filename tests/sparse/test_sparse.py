@@ -228,3 +228,43 @@ def test_bad_generator_input():
         sparse.sparse_problem(jax.random.PRNGKey(0), jnp.ones((4, 10)), 11)
     with pytest.raises(ValueError, match="step must be a finite positive"):
         sparse.sea(jnp.eye(4), jnp.ones(4), 2, 5, step=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: sparse.sea(jnp.ones(6), jnp.ones(6), 2), r"A must be a matrix of shape"),
+        (lambda: sparse.sea(jnp.eye(6), jnp.ones(6), 2, 5, x0=jnp.ones(5)), r"x0 must have"),
+        (
+            lambda: sparse.omp(jnp.eye(6, dtype=jnp.complex64), jnp.ones(6), 2),
+            r"A and y must be real",
+        ),
+        (
+            lambda: sparse.lstsq_on_support(jnp.eye(6), jnp.ones(6), jnp.array([[0, 1]])),
+            r"support must be 1-D",
+        ),
+        (
+            lambda: sparse.lstsq_on_support(jnp.eye(6), jnp.ones(6), jnp.array([0.0, 1.0])),
+            r"support must be integer",
+        ),
+        (
+            lambda: sparse.lstsq_on_support(jnp.eye(6), jnp.ones(6), jnp.array([0, 6])),
+            r"indices must lie in \[0, 6\)",
+        ),
+        (
+            lambda: sparse.lstsq_on_support(jnp.eye(6), jnp.ones(6), jnp.array([2, 2])),
+            r"indices must be distinct",
+        ),
+        (
+            lambda: sparse.sparse_problem(jax.random.PRNGKey(0), jnp.ones(4), 2),
+            r"A must be a matrix \(m, n\)",
+        ),
+        (
+            lambda: sparse.sparse_problem(jax.random.PRNGKey(0), jnp.eye(4), 2, noise_std=-1.0),
+            r"noise_std must be >= 0",
+        ),
+    ],
+)
+def test_every_input_check_names_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
