@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 
 import jaxorth.studies  # noqa: F401  (registers the model options)
 from jaxorth.data import copy_task_batch, copy_task_spec
-from jaxorth.studies._models import build_rnn
+from jaxorth.studies._models import build_rnn, rnn_optimizer
 from jaxorth.studies._models_quant import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
 
 
@@ -42,9 +42,10 @@ class DenseCell(nnx.Module):
         return self.inner.matrix()
 
 
-def make_step(model, lr):
+def make_step(model, model_cfg, lr):
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    tx = optax.adam(lr)
+    # the option's own optimizer hook (e.g. the STE-projUNN projection after each step)
+    tx = rnn_optimizer(model_cfg, optax.adam(lr))
     opt = tx.init(params)
 
     @jax.jit
@@ -86,10 +87,11 @@ def main() -> None:
     x, y = copy_task_batch(jax.random.key(0), B, T)
     runs = {}
     for label, c in configs.items():
-        model = build_rnn(OmegaConf.structured(c), spec["in_features"], spec["out_features"], 0)
+        model_cfg = OmegaConf.structured(c)
+        model = build_rnn(model_cfg, spec["in_features"], spec["out_features"], 0)
         if "dense" in label:
             model.cell = DenseCell(model.cell)
-        step, params, opt = make_step(model, 1e-4)
+        step, params, opt = make_step(model, model_cfg, 1e-4)
         t = time.perf_counter()
         params, opt, loss = step(params, opt, x, y)
         loss.block_until_ready()

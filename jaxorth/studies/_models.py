@@ -2,7 +2,9 @@
 
 Each option is a dataclass registered in Hydra's ConfigStore as ``model=NAME`` and a
 builder ``build(model_cfg, in_features, out_features, rngs) -> SequenceModel``
-registered in :data:`RNN_BUILDERS`. Studies call :func:`build_rnn`.
+registered in :data:`RNN_BUILDERS`; an option may also register an optimizer hook
+``hook(model_cfg, tx) -> tx`` (e.g. a projection after each step) in
+:data:`RNN_OPTIMIZERS`. Studies call :func:`build_rnn` and :func:`rnn_optimizer`.
 """
 
 from __future__ import annotations
@@ -11,23 +13,43 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import optax
 from flax import nnx
 
 from jaxorth.rnn import ORNNCell, SequenceModel
 from jaxorth.studies._registry import register_option
 
 RNN_BUILDERS: dict[str, Callable[..., SequenceModel]] = {}
+OptimizerHook = Callable[[Any, optax.GradientTransformation], optax.GradientTransformation]
+RNN_OPTIMIZERS: dict[str, OptimizerHook] = {}
 
 
-def register_rnn(name: str, schema: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``schema`` as ``model=name`` and the decorated function as its builder."""
+def register_rnn(
+    name: str, schema: type, optimizer: OptimizerHook | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``schema`` as ``model=name`` and the decorated function as its builder.
+
+    ``optimizer``, if given, is the option's hook ``(model_cfg, tx) -> tx`` applied by
+    :func:`rnn_optimizer` on top of the study's optimizer.
+    """
 
     def decorator(fn: Callable[..., SequenceModel]) -> Callable[..., SequenceModel]:
         RNN_BUILDERS[name] = fn
+        if optimizer is not None:
+            RNN_OPTIMIZERS[name] = optimizer
         register_option("model", name, schema)
         return fn
 
     return decorator
+
+
+def rnn_optimizer(model_cfg: Any, tx: optax.GradientTransformation) -> optax.GradientTransformation:
+    """The optimizer ``cfg.model`` needs on top of ``tx`` (``cfg.optim``).
+
+    ``tx`` unchanged unless the model option registered a hook (:func:`register_rnn`).
+    """
+    hook = None if model_cfg is None else RNN_OPTIMIZERS.get(str(model_cfg.get("name")))
+    return tx if hook is None else hook(model_cfg, tx)
 
 
 def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) -> SequenceModel:

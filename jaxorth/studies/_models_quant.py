@@ -105,7 +105,7 @@ class QORNNConfig:
     ``init="orthogonal"`` (Haar) by default: the Henaff rotations of the full-precision
     ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see
     :mod:`jaxorth.rnn._qornn`). ``method="projunn"`` also projects ``W`` back onto
-    O(n) after every optimizer step (:func:`model_optimizer`).
+    O(n) after every optimizer step (:func:`qornn_optimizer`).
     """
 
     name: str = "qornn"
@@ -118,7 +118,33 @@ class QORNNConfig:
     out_bits: int | None = 4
 
 
-@register_rnn("qornn", QORNNConfig)
+def _is_recurrent_weight(path: tuple[Any, ...], _: Any) -> bool:
+    names = [getattr(k, "key", getattr(k, "name", None)) for k in path]
+    return names[:2] == ["cell", "w"]
+
+
+def recurrent_weight_mask(params: Any) -> Any:
+    """``True`` on the free recurrent parameter ``cell.w`` of a SequenceModel's params."""
+    return jax.tree_util.tree_map_with_path(_is_recurrent_weight, params)
+
+
+def qornn_optimizer(
+    model_cfg: Any, tx: optax.GradientTransformation
+) -> optax.GradientTransformation:
+    """Optimizer hook of ``model=qornn`` (see :func:`jaxorth.studies._models.rnn_optimizer`).
+
+    ``method=projunn`` (STE-projUNN, Foucault, Mamalet and Malgouyres 2024):
+    after each step of ``tx`` the recurrent parameter ``W`` is projected back onto
+    O(n) (:func:`jaxorth.rnn.project_orthogonal`, masked to ``cell.w``), so the
+    parameter itself stays orthogonal, not only the matrix used in the forward pass.
+    ``method=bjorck`` gets ``tx`` unchanged.
+    """
+    if str(model_cfg.get("method")) != "projunn":
+        return tx
+    return optax.chain(tx, optax.masked(project_orthogonal(), recurrent_weight_mask))
+
+
+@register_rnn("qornn", QORNNConfig, optimizer=qornn_optimizer)
 def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
     _transform(cfg.in_bits, "in_bits"), _transform(cfg.out_bits, "out_bits")
     cell = QORNNCell(
@@ -130,31 +156,3 @@ def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) 
         rngs=rngs,
     )
     return _model(cfg, cell, in_features, out_features, rngs)
-
-
-def _is_recurrent_weight(path: tuple[Any, ...], _: Any) -> bool:
-    names = [getattr(k, "key", getattr(k, "name", None)) for k in path]
-    return names[:2] == ["cell", "w"]
-
-
-def recurrent_weight_mask(params: Any) -> Any:
-    """``True`` on the free recurrent parameter ``cell.w`` of a SequenceModel's params."""
-    return jax.tree_util.tree_map_with_path(_is_recurrent_weight, params)
-
-
-def model_optimizer(
-    model_cfg: Any, tx: optax.GradientTransformation
-) -> optax.GradientTransformation:
-    """The optimizer a model option needs on top of ``tx`` (``cfg.optim``).
-
-    ``model=qornn method=projunn`` (STE-projUNN, Foucault, Mamalet and Malgouyres 2024):
-    after each step of ``tx`` the recurrent parameter ``W`` is projected back onto
-    O(n) (:func:`jaxorth.rnn.project_orthogonal`, masked to ``cell.w``), so the
-    parameter itself stays orthogonal, not only the matrix used in the forward pass.
-    Every other option gets ``tx`` unchanged.
-    """
-    if model_cfg is None or model_cfg.get("name") != "qornn":
-        return tx
-    if str(model_cfg.get("method")) != "projunn":
-        return tx
-    return optax.chain(tx, optax.masked(project_orthogonal(), recurrent_weight_mask))

@@ -22,8 +22,7 @@ from omegaconf import DictConfig
 from jaxorth.data import copy_task_baseline, copy_task_batch, copy_task_spec
 from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
-from jaxorth.studies._models import build_rnn
-from jaxorth.studies._models_quant import model_optimizer
+from jaxorth.studies._models import build_rnn, rnn_optimizer
 from jaxorth.studies._registry import register_study
 from jaxorth.train import HistoryTracker, fit
 
@@ -63,7 +62,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     """Train ``cfg.model`` on the copy task and report against the memoryless baseline."""
     data, train = cfg.data, cfg.train
     check_copy_data(data)
-    tx = model_optimizer(cfg.model, optimizer_from_cfg(cfg))
+    tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
     loop = loop_from_cfg(cfg)
     T, n_sym, n_rec = int(data.T), int(data.n_symbols), int(data.n_recall)
     spec = copy_task_spec(n_sym, n_rec)

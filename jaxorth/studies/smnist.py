@@ -30,8 +30,7 @@ from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
 from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
-from jaxorth.studies._models import build_rnn
-from jaxorth.studies._models_quant import model_optimizer
+from jaxorth.studies._models import build_rnn, rnn_optimizer
 from jaxorth.studies._registry import register_study
 from jaxorth.train import HistoryTracker, fit
 
@@ -163,7 +162,7 @@ def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
         f = functools.partial(_eval_fn(graphdef), state)
         return _evaluate(f, x_te, y_te, int(ex.eval_chunk))
 
-    tx = model_optimizer(cfg.model, optimizer_from_cfg(cfg))
+    tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
     history = HistoryTracker(ctx.tracker)
     result = fit(
         model,

@@ -7,8 +7,8 @@ from omegaconf import OmegaConf
 
 from jaxorth.cli import run_experiment
 from jaxorth.data import copy_task_batch
-from jaxorth.studies._models import build_rnn
-from jaxorth.studies._models_quant import QORNNConfig, model_optimizer
+from jaxorth.studies._models import build_rnn, rnn_optimizer
+from jaxorth.studies._models_quant import QORNNConfig
 
 SMALL = ["train.batch_size=16", "train.log_every=5", "train.checkpoint_every=0"]
 
@@ -54,7 +54,7 @@ def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
     # STE-projUNN: after each optimizer step cell.w is projected back onto O(n) (float32)
     cfg = OmegaConf.structured(QORNNConfig(hidden=16, method="projunn"))
     model = build_rnn(cfg, 6, 5, seed=0)
-    tx = model_optimizer(cfg, optax.adam(0.05))
+    tx = rnn_optimizer(cfg, optax.adam(0.05))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = tx.init(params)
     x, y = copy_task_batch(jax.random.key(0), 8, 4, 4, 3)
@@ -78,4 +78,4 @@ def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
     assert np.abs(np.asarray(params["u"][...]) - u0).max() > 1e-3  # U trained, unprojected
     # other options keep the plain optimizer
     plain = optax.adam(0.05)
-    assert model_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
+    assert rnn_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
