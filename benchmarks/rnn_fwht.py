@@ -1,8 +1,12 @@
 """Recurrent step of HadamRNN: fast Walsh-Hadamard transform vs dense n x n matmul.
 
 Times a lax.scan of T steps h <- s * FWHT(h) / sqrt(n) + d (the HadamRNN recurrence) against
-h <- h @ W^T + d with the same W materialised, batch B, A and B interleaved after warm-up,
-median of repeats. Last column: fast / dense (< 1 means the transform is faster).
+h <- h @ W^T + d with the same W materialised, batch B, interleaved after warm-up, median
+of repeats. Two forms of the transform: "radix" applies ``fwht(h, radix=16)`` to the
+``(B, n)`` batch (``cell.recurrence()``); "layout" is the form the sequence model's scan
+uses (``cell.state_layout()``: states kept as ``(a, B, b)``, two plain matmuls by the
+Kronecker factors ``H_a``, ``H_b``, no transpose per step). Last column: layout / dense
+(< 1 means the transform is faster).
 
     python benchmarks/rnn_fwht.py [--quick]
 """
@@ -17,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxorth.rnn import HadamRNNCell
+from jaxorth.rnn import HadamRNNCell, cell_layout
 
 
 def scan_fn(step):
@@ -45,36 +49,41 @@ def main() -> None:
     B = args.batch
     print(f"device: {jax.devices()[0].device_kind}, batch {B}, {T} steps per call")
     print(
-        "| n | radix | compile fast (s) | compile dense (s) | fast us/step | dense us/step "
-        "| fast / dense |"
+        "| n | compile radix / layout / dense (s) | radix us/step | layout us/step "
+        "| dense us/step | radix / dense | layout / dense |"
     )
     print("|---|---|---|---|---|---|---|")
     for n in sizes:
         cell = HadamRNNCell(n, rngs=nnx.Rngs(0))
         w_t = cell.matrix().T
-        fast = scan_fn(cell.recurrence())
-        dense = scan_fn(lambda h, w_t=w_t: h @ w_t)
+        layout = cell_layout(cell)
         key = jax.random.key(n)
         h0 = jax.random.normal(key, (B, n))
         drive = jax.random.normal(jax.random.fold_in(key, 1), (T, B, n)) * 0.01
-        comp = {}
-        for name, f in (("fast", fast), ("dense", dense)):
+        # inputs of each variant: the layout's states and drive are in its own form
+        ins = {
+            "radix": (scan_fn(cell.recurrence()), h0, drive),
+            "layout": (scan_fn(layout.step), layout.to_state(h0), jax.vmap(layout.to_state)(drive)),
+            "dense": (scan_fn(lambda h, w_t=w_t: h @ w_t), h0, drive),
+        }
+        comp, outs = {}, {}
+        for name, (f, h, d) in ins.items():
             t = time.perf_counter()
-            f(h0, drive).block_until_ready()
+            outs[name] = f(h, d).block_until_ready()
             comp[name] = time.perf_counter() - t
-        err = float(jnp.max(jnp.abs(fast(h0, drive) - dense(h0, drive))))
-        assert err < 1e-3 * n, err
-        times = {"fast": [], "dense": []}
+        outs["layout"] = layout.to_vectors(outs["layout"])
+        for name in ("radix", "layout"):
+            err = float(jnp.max(jnp.abs(outs[name] - outs["dense"])))
+            assert err < 1e-3 * n, (name, err)
+        times = {name: [] for name in ins}
         for _ in range(reps):
-            for name, f in (("fast", fast), ("dense", dense)):
+            for name, (f, h, d) in ins.items():
                 t = time.perf_counter()
-                f(h0, drive).block_until_ready()
+                f(h, d).block_until_ready()
                 times[name].append((time.perf_counter() - t) / T * 1e6)
-        tf, td = statistics.median(times["fast"]), statistics.median(times["dense"])
-        print(
-            f"| {n} | {cell.radix} | {comp['fast']:.2f} | {comp['dense']:.2f} | {tf:.1f} "
-            f"| {td:.1f} | {tf / td:.3f} |"
-        )
+        tr, tl, td = (statistics.median(times[k]) for k in ("radix", "layout", "dense"))
+        c = " / ".join(f"{comp[k]:.2f}" for k in ("radix", "layout", "dense"))
+        print(f"| {n} | {c} | {tr:.1f} | {tl:.1f} | {td:.1f} | {tr / td:.3f} | {tl / td:.3f} |")
 
 
 if __name__ == "__main__":

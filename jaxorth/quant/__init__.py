@@ -10,8 +10,10 @@ from ._activation import activation_scale as activation_scale
 from ._ste import KBitSTE as KBitSTE
 from ._ste import check_bits as check_bits
 from ._ste import fake_quantize as fake_quantize
+from ._ste import mse_scale as mse_scale
 from ._ste import n_levels as n_levels
 from ._ste import quantize_codes as quantize_codes
+from ._ste import quantizer_scale as quantizer_scale
 from ._ste import ste_quantize as ste_quantize
 from ._ste import ste_sign as ste_sign
 from ._ste import ste_ternary as ste_ternary
@@ -22,8 +24,10 @@ __all__ = [
     "activation_scale",
     "check_bits",
     "fake_quantize",
+    "mse_scale",
     "n_levels",
     "quantize_codes",
+    "quantizer_scale",
     "ste_quantize",
     "ste_sign",
     "ste_ternary",

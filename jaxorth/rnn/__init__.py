@@ -3,9 +3,13 @@
 Cells: :class:`ORNNCell` (full precision, expm / Cayley), :class:`HadamRNNCell` and
 :class:`BlockHadamRNNCell` (binary / sparse ternary, fast Walsh-Hadamard transform,
 Foucault et al., ICLR 2025), :class:`QORNNCell` (k-bit, STE-Bjorck / STE-projUNN,
-Foucault et al. 2024). :class:`SequenceModel` runs any cell with ``jax.lax.scan``;
-:func:`integer_hidden_states` runs the integer-only recurrence after post-training
-activation quantization.
+Foucault et al. 2024). :class:`SequenceModel` runs any cell with ``jax.lax.scan``:
+``model(x)`` gives every output; the training paths ``model.stepwise_cross_entropy(x, y)``
+(per-step loss, e.g. the copy task) and ``model.final_output(x)`` (sequence
+classification) compute the readout inside the scan and never store the ``(B, T, n)``
+states; cells may keep their states in a cheaper layout there (:class:`StateLayout`,
+:func:`cell_layout`). :func:`integer_hidden_states` runs the integer-only recurrence
+after post-training activation quantization.
 """
 
 from ._hadamard import BlockHadamRNNCell as BlockHadamRNNCell
@@ -16,7 +20,10 @@ from ._intrec import quantized_outputs as quantized_outputs
 from ._ornn import ORNNCell as ORNNCell
 from ._ornn import RecurrentCell as RecurrentCell
 from ._ornn import SequenceModel as SequenceModel
+from ._ornn import StateLayout as StateLayout
+from ._ornn import cell_layout as cell_layout
 from ._ornn import henaff_skew_init as henaff_skew_init
+from ._ornn import vector_layout as vector_layout
 from ._qornn import QORNNCell as QORNNCell
 from ._qornn import polar_factor as polar_factor
 from ._qornn import project_orthogonal as project_orthogonal
@@ -28,10 +35,13 @@ __all__ = [
     "QORNNCell",
     "RecurrentCell",
     "SequenceModel",
+    "StateLayout",
     "calibrate_hidden_scale",
+    "cell_layout",
     "henaff_skew_init",
     "integer_hidden_states",
     "polar_factor",
     "project_orthogonal",
     "quantized_outputs",
+    "vector_layout",
 ]

@@ -10,7 +10,10 @@ ICLR 2025. The recurrent matrix is a signed, normalised Sylvester Hadamard matri
 both exactly orthogonal for every ``u``. Only the real vector ``u`` is trained, through a
 straight-through estimator of ``sign`` (:func:`jaxorth.quant.ste_sign`). The recurrence
 ``h -> h W^T = sign(u) * FWHT(h) / sqrt(n)`` uses the fast Walsh-Hadamard transform
-(:func:`jaxorth.linalg.fwht`): ``O(n log n)`` per step, no ``n x n`` matrix.
+(:func:`jaxorth.linalg.fwht`): ``O(n log n)`` per step, no ``n x n`` matrix. Inside the
+sequence model's scan, blocks of 32 to 4096 use :func:`factored_layout` instead: the
+same transform as two Kronecker-factor matmuls on states stored as ``(a, B, b)``,
+``n (a + b)`` operations per step with ``a, b ~ sqrt(m)`` and no per-step transpose.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from jaxtyping import Array, Float, Int
 from jaxorth.linalg._hadamard import block_fwht, fwht, is_power_of_two, sylvester_hadamard
 from jaxorth.quant._ste import ste_sign
 
-from ._ornn import Recurrence
+from ._ornn import Recurrence, StateLayout, vector_layout
 
 IntRecurrence = Callable[[Int[Array, "B n"]], Int[Array, "B n"]]
 
@@ -44,6 +47,66 @@ def _init_u(key: jax.Array, n: int, init: str) -> jax.Array:
     if init == "ones":
         return jnp.ones((n,))
     raise ValueError(f"model.init must be 'random' or 'ones', got {init!r}")
+
+
+# Largest transform applied as two dense Kronecker factors in the scan layout (factors of
+# at most 64 x 64); blocks of at most 16 are one small matmul in the (B, n) layout.
+_FACTORED_MIN, _FACTORED_MAX = 32, 4096
+
+
+def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
+    """Scan layout ``(g, a, B, b)`` for ``h -> diag(signs) (I_g kron H_m) h``.
+
+    ``H_m = H_a kron H_b`` (``m = a b``, ``a <= b`` powers of 2, Fino and Algazi 1976),
+    ``g = n / m`` blocks. With the batch axis between the two factor axes, ``H_b`` is a
+    matmul on the trailing axis of a ``(g a B, b)`` matrix and ``H_a`` a matmul on the
+    leading axis of ``(a, B b)`` matrices: two passes of ``a + b`` operations per entry
+    and no transpose inside the time loop (the per-step transposes of the radix form
+    cost more than its arithmetic on a CPU). ``signs`` already carries the ``1/sqrt(m)``.
+    """
+    n = signs.shape[0]
+    g = n // m
+    a = 2 ** (int(math.log2(m)) // 2)
+    b = m // a
+    ha = sylvester_hadamard(a, dtype=signs.dtype)
+    hb = sylvester_hadamard(b, dtype=signs.dtype)
+    if g == 1:  # (a, B, b): plain matmuls only (a batched one costs a copy per step)
+        s = signs.reshape(a, 1, b)
+
+        def to_state(h: Array) -> Array:
+            return jnp.swapaxes(h.reshape(h.shape[0], a, b), 0, 1)
+
+        def to_vectors(st: Array) -> Array:
+            return jnp.swapaxes(st, 0, 1).reshape(st.shape[1], n)
+
+        def step(st: Array) -> Array:
+            batch = st.shape[1]
+            y = (st.reshape(a * batch, b) @ hb).reshape(a, batch * b)
+            return (ha @ y).reshape(a, batch, b) * s
+
+        def readout(st: Array, v: Array) -> Array:
+            return jnp.einsum("aBj,ajo->Bo", st, v.reshape(a, b, v.shape[-1]))
+
+        return StateLayout(to_state, to_vectors, step, readout)
+
+    s = signs.reshape(g, a, 1, b)
+
+    def to_state(h: Array) -> Array:
+        return jnp.transpose(h.reshape(h.shape[0], g, a, b), (1, 2, 0, 3))
+
+    def to_vectors(st: Array) -> Array:
+        return jnp.transpose(st, (2, 0, 1, 3)).reshape(st.shape[2], n)
+
+    def step(st: Array) -> Array:
+        batch = st.shape[2]
+        y = (st.reshape(g * a * batch, b) @ hb).reshape(g, a, batch * b)
+        y = jnp.einsum("ij,gjk->gik", ha, y)
+        return y.reshape(g, a, batch, b) * s
+
+    def readout(st: Array, v: Array) -> Array:
+        return jnp.einsum("gaBj,gajo->Bo", st, v.reshape(g, a, b, v.shape[-1]))
+
+    return StateLayout(to_state, to_vectors, step, readout)
 
 
 def _lift(s: Array, h: Array) -> Array:
@@ -90,6 +153,13 @@ class _SignedHadamardCell(nnx.Module):
         """``h -> h W^T = sign(u) * FWHT_m(h) / sqrt(m)`` for a batch ``(B, n)``."""
         s = self.signs() * (1.0 / math.sqrt(self.block_size))
         return lambda h: self._transform(h) * _lift(s, h)
+
+    def state_layout(self) -> StateLayout:
+        """Scan layout: :func:`factored_layout` for blocks of 32 to 4096, else ``(B, n)``."""
+        m = self.block_size
+        if _FACTORED_MIN <= m <= _FACTORED_MAX:
+            return factored_layout(self.signs() * (1.0 / math.sqrt(m)), m)
+        return vector_layout(self.recurrence())
 
     def integer_recurrence(self) -> tuple[IntRecurrence, float]:
         """Integer form ``h W^T = scale * f(h)`` with ``f`` exact on ``int32`` codes.

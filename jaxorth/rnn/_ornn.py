@@ -15,22 +15,58 @@ A *cell* is any NNX module with
 - ``recurrence() -> Callable[[h], h']``: applies ``h -> h W^T`` to a batch ``(B, n)``;
   it is called once per forward pass so ``W`` (or its factors) is built once, outside
   the time loop;
-- ``matrix() -> Float[Array, "n n"]``: the recurrent matrix, for checks and export.
+- ``matrix() -> Float[Array, "n n"]``: the recurrent matrix, for checks and export;
+- optionally ``state_layout() -> StateLayout``: how the cell stores a batch of states
+  inside the scan when a layout other than ``(B, n)`` makes its step cheaper (the
+  Hadamard cells keep ``(a, B, b)`` so that both Kronecker factors of the transform are
+  plain matrix products, with no transpose per step).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import nnx
 from jaxtyping import Array, Float, Int
 
 Recurrence = Callable[[Float[Array, "B n"]], Float[Array, "B n"]]
+
+
+class StateLayout(NamedTuple):
+    """How a batch of hidden states is stored while the scan runs.
+
+    ``to_state`` maps a ``(B, n)`` batch of vectors to the stored form, ``to_vectors``
+    maps back, ``step`` applies ``h -> h W^T`` in the stored form, and
+    ``readout(s, v)`` computes ``to_vectors(s) @ v`` for a ``(n, o)`` matrix without
+    going back to ``(B, n)``. All four are linear and elementwise operations commute
+    with them.
+    """
+
+    to_state: Callable[[Array], Any]
+    to_vectors: Callable[[Any], Array]
+    step: Callable[[Any], Any]
+    readout: Callable[[Any, Array], Array]
+
+
+def vector_layout(step: Recurrence) -> StateLayout:
+    """The plain ``(B, n)`` layout around a recurrence ``h -> h W^T``."""
+
+    def identity(h: Array) -> Array:
+        return h
+
+    return StateLayout(identity, identity, step, lambda h, v: h @ v)
+
+
+def cell_layout(cell: RecurrentCell) -> StateLayout:
+    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout."""
+    make = getattr(cell, "state_layout", None)
+    return make() if callable(make) else vector_layout(cell.recurrence())
 
 
 @runtime_checkable
@@ -173,26 +209,84 @@ class SequenceModel(nnx.Module):
         v = self.v[...]
         return v if self.output_transform is None else self.output_transform(v)
 
-    def hidden_states(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T n"]:
-        """All hidden states ``h_1..h_T`` from ``h_0 = 0``."""
-        u = self.input_matrix()
+    def _inputs(self, x: Array) -> tuple[Array, Callable[[Array], Array]]:
+        """Time-major inputs and the map from one step of them to ``U x_t + b``."""
+        u, b = self.input_matrix(), self.b[...][None, :]
         if jnp.issubdtype(x.dtype, jnp.integer):
             if x.ndim != 2:
                 raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
-            drive = jnp.take(u, x, axis=0) + self.b[...][None, None, :]
-        else:
-            if x.ndim != 3 or x.shape[-1] != self.in_features:
-                raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
-            drive = x @ u + self.b[...][None, None, :]
-        step = self.cell.recurrence()
+            return jnp.swapaxes(x, 0, 1), lambda tok: jnp.take(u, tok, axis=0) + b
+        if x.ndim != 3 or x.shape[-1] != self.in_features:
+            raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
+        return jnp.swapaxes(x, 0, 1), lambda x_t: x_t @ u + b
 
-        def body(h, d):
-            h = step(h) + d
-            return h, h
+    def _recurrence(self, x: Array) -> tuple[StateLayout, Callable[[Any, Array], Any], Array, Any]:
+        """The layout, the step ``(h_{t-1}, x_t) -> h_t``, time-major inputs and ``h_0``."""
+        xs, drive = self._inputs(x)
+        layout = cell_layout(self.cell)
 
-        h0 = jnp.zeros((x.shape[0], self.cell.hidden_size), drive.dtype)
-        _, hs = jax.lax.scan(body, h0, jnp.swapaxes(drive, 0, 1))
+        def advance(h: Any, x_t: Array) -> Any:
+            return jax.tree.map(jnp.add, layout.step(h), layout.to_state(drive(x_t)))
+
+        h0 = layout.to_state(jnp.zeros((x.shape[0], self.cell.hidden_size), self.u[...].dtype))
+        return layout, advance, xs, h0
+
+    def hidden_states(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T n"]:
+        """All hidden states ``h_1..h_T`` from ``h_0 = 0``."""
+        layout, advance, xs, h0 = self._recurrence(x)
+
+        def body(h: Any, x_t: Array) -> tuple[Any, Array]:
+            h = advance(h, x_t)
+            return h, layout.to_vectors(h)
+
+        _, hs = jax.lax.scan(body, h0, xs)
         return jnp.swapaxes(hs, 0, 1)
+
+    def final_output(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B o"]:
+        """``y_T = V relu(h_T) + c`` only: the scan keeps no intermediate state.
+
+        Equal to ``self(x)[:, -1]`` (sequence classification, e.g. pixel MNIST) without
+        storing the ``(B, T, n)`` states in the forward pass; the backward pass stores
+        one state per step (the scan's carries).
+        """
+        layout, advance, xs, h0 = self._recurrence(x)
+        h_T, _ = jax.lax.scan(lambda h, x_t: (advance(h, x_t), None), h0, xs)
+        c = self.c[...][None, :]
+        return layout.readout(jax.tree.map(jax.nn.relu, h_T), self.output_matrix()) + c
+
+    def stepwise_cross_entropy(
+        self, x: Float[Array, "B T i"] | Int[Array, "B T"], labels: Int[Array, "B T"]
+    ) -> tuple[Float[Array, " T"], Float[Array, " T"]]:
+        """Cross-entropy and accuracy of ``y_t`` against ``labels[:, t]``, per step.
+
+        Returns the batch means ``(ce_t, acc_t)``, each of shape ``(T,)``: the mean of
+        ``ce_t`` is ``softmax_cross_entropy(self(x), labels).mean()``, with the same
+        gradient. The readout and the loss run inside the scan, so the ``(B, T, n)``
+        inputs, states and readout activations of :meth:`__call__` are never formed;
+        each step is rematerialised in the backward pass (``jax.checkpoint``), which
+        stores only the carried state. This is the training path of the copy task.
+        """
+        if labels.shape != x.shape[:2]:
+            raise ValueError(
+                f"labels must be (B, T) = {tuple(x.shape[:2])} like the inputs, got "
+                f"{tuple(labels.shape)}"
+            )
+        layout, advance, xs, h0 = self._recurrence(x)
+        v, c = self.output_matrix(), self.c[...][None, :]
+
+        def body(h: Any, inp: tuple[Array, Array]) -> tuple[Any, tuple[Array, Array]]:
+            x_t, y_t = inp
+            h = advance(h, x_t)
+            logits = layout.readout(jax.tree.map(jax.nn.relu, h), v) + c
+            ce = optax.softmax_cross_entropy_with_integer_labels(logits, y_t).mean()
+            acc = jax.lax.stop_gradient(jnp.mean(jnp.argmax(logits, -1) == y_t))
+            return h, (ce, acc.astype(ce.dtype))
+
+        body = jax.checkpoint(
+            body, prevent_cse=False, policy=jax.checkpoint_policies.nothing_saveable
+        )
+        _, (ce, acc) = jax.lax.scan(body, h0, (xs, jnp.swapaxes(labels, 0, 1)))
+        return ce, acc
 
     def size_bits(self) -> int:
         """Storage of the inference-time model in bits.

@@ -45,7 +45,14 @@ from flax import nnx
 from jaxtyping import Array, Float
 
 from jaxorth.linalg._orth import bjorck
-from jaxorth.quant._ste import check_bits, quantize_codes, ste_quantize, symmetric_scale
+from jaxorth.quant._ste import (
+    SCALES,
+    check_bits,
+    n_levels,
+    quantize_codes,
+    quantizer_scale,
+    ste_quantize,
+)
 
 from ._hadamard import IntRecurrence
 from ._ornn import Recurrence, henaff_skew_init
@@ -118,6 +125,9 @@ class QORNNCell(nnx.Module):
         Initial ``W``: a random (Haar) orthogonal matrix (default, see the module
         docstring), block rotations with random angles (Henaff et al. 2016; its rotations
         quantize poorly at 4 bits), or the identity.
+    scale : {"max", "mse"}
+        Step of the weight quantizer: ``max|W_o| / L`` (nothing clipped, as in the
+        paper) or the least-squared-error step (:func:`jaxorth.quant.mse_scale`).
     rngs : nnx.Rngs
     """
 
@@ -129,6 +139,7 @@ class QORNNCell(nnx.Module):
         method: str = "bjorck",
         n_iter: int = 15,
         init: str = "orthogonal",
+        scale: str = "max",
         rngs: nnx.Rngs,
     ):
         if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
@@ -136,6 +147,8 @@ class QORNNCell(nnx.Module):
         check_bits(bits, "model.bits")
         if method not in ("bjorck", "projunn"):
             raise ValueError(f"model.method must be 'bjorck' or 'projunn', got {method!r}")
+        if scale not in SCALES:
+            raise ValueError(f"model.scale must be one of {', '.join(SCALES)}; got {scale!r}")
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
             raise ValueError(f"model.n_iter must be an integer >= 1, got {n_iter!r}")
         key = rngs.params()
@@ -152,6 +165,7 @@ class QORNNCell(nnx.Module):
         self.bits = int(bits)
         self.method = method
         self.n_iter = int(n_iter)
+        self.scale = scale
         self.w = nnx.Param(w0)
 
     def orthogonal_matrix(self) -> Float[Array, "n n"]:
@@ -163,7 +177,7 @@ class QORNNCell(nnx.Module):
 
     def matrix(self) -> Float[Array, "n n"]:
         """``W_q = q_k(W_o)``, the quantized recurrent matrix used in the forward pass."""
-        return ste_quantize(self.orthogonal_matrix(), self.bits)
+        return ste_quantize(self.orthogonal_matrix(), self.bits, self.scale)
 
     def recurrence(self) -> Recurrence:
         """``h -> h W_q^T`` for a batch ``(B, n)``."""
@@ -173,7 +187,7 @@ class QORNNCell(nnx.Module):
     def integer_recurrence(self) -> tuple[IntRecurrence, float]:
         """``h W_q^T = delta * (h C^T)`` with the ``int32`` code matrix ``C`` of ``W_q``."""
         w_o = jax.lax.stop_gradient(self.orthogonal_matrix())
-        delta = symmetric_scale(w_o, self.bits)
+        delta = quantizer_scale(w_o, self.bits, self.scale)
         codes_t = quantize_codes(w_o, self.bits, delta).T
         return (lambda c: c @ codes_t), delta
 
@@ -187,13 +201,16 @@ class QORNNCell(nnx.Module):
         return self.bits * self.hidden_size**2 + 32
 
     def error_bound(self) -> Float[Array, ""]:
-        """Bound ``2 e + e^2`` on ``||W_q^T W_q - I||_2``, ``e = n delta / 2``.
+        """Bound ``2 e + e^2`` on ``||W_q^T W_q - I||_2``, ``e = n r``.
 
-        Rounding moves each entry by at most ``delta / 2``, so ``||W_q - W_o||_2 <=
-        ||W_q - W_o||_F <= n delta / 2 = e``; with ``W_o`` orthogonal,
-        ``W_q^T W_q - I = W_o^T E + E^T W_o + E^T E``. ``delta = max|W_o| / L`` halves
-        with each extra bit.
+        Each entry moves by at most ``r = max(delta / 2, max|W_o| - L delta)`` (rounding,
+        or clipping when the step is below ``max|W_o| / L``), so ``||W_q - W_o||_2 <=
+        ||W_q - W_o||_F <= n r = e``; with ``W_o`` orthogonal, ``W_q^T W_q - I =
+        W_o^T E + E^T W_o + E^T E``. With ``scale="max"`` (``delta = max|W_o| / L``,
+        ``r = delta / 2``) the bound halves with each extra bit.
         """
         w_o = self.orthogonal_matrix()
-        e = self.hidden_size * symmetric_scale(w_o, self.bits) / 2
+        delta = quantizer_scale(w_o, self.bits, self.scale)
+        r = jnp.maximum(delta / 2, jnp.max(jnp.abs(w_o)) - n_levels(self.bits) * delta)
+        e = self.hidden_size * r
         return 2 * e + e * e

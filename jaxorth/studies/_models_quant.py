@@ -105,7 +105,8 @@ class QORNNConfig:
     ``init="orthogonal"`` (Haar) by default: the Henaff rotations of the full-precision
     ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see
     :mod:`jaxorth.rnn._qornn`). ``method="projunn"`` also projects ``W`` back onto
-    O(n) after every optimizer step (:func:`qornn_optimizer`).
+    O(n) after every optimizer step (:func:`qornn_optimizer`). ``scale="mse"`` uses the
+    least-squared-error step for ``W_q`` instead of ``max|W_o| / L``.
     """
 
     name: str = "qornn"
@@ -114,6 +115,7 @@ class QORNNConfig:
     method: str = "bjorck"
     n_iter: int = 15
     init: str = "orthogonal"
+    scale: str = "max"
     in_bits: int | None = 4
     out_bits: int | None = 4
 
@@ -153,6 +155,7 @@ def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) 
         method=str(cfg.method),
         n_iter=int(cfg.n_iter),
         init=str(cfg.init),
+        scale=str(cfg.scale),
         rngs=rngs,
     )
     return _model(cfg, cell, in_features, out_features, rngs)

@@ -75,7 +75,8 @@ def weight_bits_label(model_cfg: Any) -> str:
 
 
 def _logits_last(model: Any, x: jax.Array) -> jax.Array:
-    return model(x)[:, -1]
+    # readout of the last state only: no (B, T, n) states in the forward pass
+    return model.final_output(x)
 
 
 def _metrics(logits: jax.Array, y: jax.Array) -> dict[str, jax.Array]:

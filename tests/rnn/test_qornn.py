@@ -120,3 +120,17 @@ def test_default_init_keeps_quantized_eigenvalues_near_unit_circle():
     # decays by a factor above 1e4, the worst Haar mode by less than 2e2
     assert np.abs(np.log(rho_h)).max() * 120 > np.log(1e4)
     assert np.abs(np.log(rho_d)).max() * 120 < np.log(2e2)
+
+
+def test_mse_scale_brings_4_bit_matrix_closer_to_orthogonal():
+    # at n = 128, 4 bits: the least-squared-error step clips the few largest entries of
+    # the Haar matrix and rounds the rest finer; both measures of orthogonality improve
+    n, bits = 128, 4
+    wmax = QORNNCell(n, bits, rngs=nnx.Rngs(0))
+    wmse = QORNNCell(n, bits, scale="mse", rngs=nnx.Rngs(0))
+    e_max, e_mse = float(wmax.orthogonality_error()), float(wmse.orthogonality_error())
+    assert e_mse < 0.7 * e_max
+    assert e_mse <= float(wmse.error_bound())
+    assert np.abs(np.log(_eig_moduli(wmse))).max() < np.abs(np.log(_eig_moduli(wmax))).max()
+    with pytest.raises(ValueError, match="model.scale must be one of max, mse"):
+        QORNNCell(8, scale="median", rngs=nnx.Rngs(0))

@@ -1,0 +1,148 @@
+"""The fused sequence paths (scan layouts, per-step loss, last output) against references.
+
+``SequenceModel.stepwise_cross_entropy`` and ``final_output`` compute the readout inside
+the scan and may keep the states in a cell-specific layout; they must give the same
+values and the same gradients as the plain ``model(x)`` path, and the layouts must
+apply the same matrix as an independent dense float64 construction.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.linalg
+from flax import nnx
+
+from jaxorth.quant import KBitSTE
+from jaxorth.rnn import (
+    BlockHadamRNNCell,
+    HadamRNNCell,
+    ORNNCell,
+    QORNNCell,
+    SequenceModel,
+    cell_layout,
+)
+
+CELLS = {
+    "hadamrnn32": lambda r: HadamRNNCell(32, rngs=r),
+    "hadamrnn128": lambda r: HadamRNNCell(128, rngs=r),
+    "hadamrnn16": lambda r: HadamRNNCell(16, rngs=r),
+    "block64of256": lambda r: BlockHadamRNNCell(256, 64, rngs=r),
+    "block8of32": lambda r: BlockHadamRNNCell(32, 8, rngs=r),
+    "ornn": lambda r: ORNNCell(24, rngs=r),
+    "qornn": lambda r: QORNNCell(16, 4, rngs=r),
+}
+
+
+def _dense_signed_hadamard(cell) -> np.ndarray:
+    """``diag(sign u) (I kron H_m) / sqrt(m)`` from scipy's Hadamard, in float64."""
+    n, m = cell.hidden_size, cell.block_size
+    signs = np.where(np.asarray(cell.u[...]) >= 0, 1.0, -1.0)
+    return signs[:, None] * np.kron(np.eye(n // m), scipy.linalg.hadamard(m) / np.sqrt(m))
+
+
+@pytest.mark.parametrize("name", ["hadamrnn32", "hadamrnn128", "block64of256", "block8of32"])
+def test_scan_layout_applies_the_dense_matrix(x64, name):
+    cell = CELLS[name](nnx.Rngs(0))
+    n = cell.hidden_size
+    w = _dense_signed_hadamard(cell)
+    layout = cell_layout(cell)
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((5, n))
+    v = rng.standard_normal((n, 3))
+    st = layout.to_state(jnp.asarray(h))
+    np.testing.assert_allclose(layout.to_vectors(st), h, atol=0)
+    np.testing.assert_allclose(layout.to_vectors(layout.step(st)), h @ w.T, atol=1e-12)
+    np.testing.assert_allclose(layout.readout(st, jnp.asarray(v)), h @ v, atol=1e-12)
+    # two steps in the layout = two steps of the dense recurrence
+    st2 = layout.step(layout.step(st))
+    np.testing.assert_allclose(layout.to_vectors(st2), h @ w.T @ w.T, atol=1e-12)
+
+
+def test_hadamard_layouts_are_factored_only_for_blocks_of_32_to_4096():
+    assert cell_layout(HadamRNNCell(16, rngs=nnx.Rngs(0))).to_state(jnp.zeros((2, 16))).shape == (
+        2,
+        16,
+    )
+    assert cell_layout(HadamRNNCell(128, rngs=nnx.Rngs(0))).to_state(jnp.zeros((2, 128))).shape == (
+        8,
+        2,
+        16,
+    )
+    assert cell_layout(BlockHadamRNNCell(256, 64, rngs=nnx.Rngs(0))).to_state(
+        jnp.zeros((2, 256))
+    ).shape == (4, 8, 2, 8)
+
+
+def _model(name, in_features=6, out_features=5, seed=0):
+    r = nnx.Rngs(seed)
+    return SequenceModel(
+        CELLS[name](r),
+        in_features,
+        out_features,
+        rngs=r,
+        input_transform=KBitSTE(4),
+        output_transform=KBitSTE(4),
+    )
+
+
+def _grads(model, loss):
+    return nnx.value_and_grad(loss)(model)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_stepwise_cross_entropy_matches_the_plain_path(x64, name):
+    model = _model(name)
+    kx, ky = jax.random.split(jax.random.key(3))
+    x = jax.random.randint(kx, (4, 11), 0, 6)
+    y = jax.random.randint(ky, (4, 11), 0, 5)
+
+    def plain(m):
+        return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+    def fused(m):
+        return m.stepwise_cross_entropy(x, y)[0].mean()
+
+    l_ref, g_ref = _grads(model, plain)
+    l_new, g_new = _grads(model, fused)
+    np.testing.assert_allclose(l_new, l_ref, rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    # per-step values: batch means of the plain per-entry cross-entropy and accuracy
+    logits = np.asarray(model(x))
+    ce_t, acc_t = model.stepwise_cross_entropy(x, y)
+    ce_ref = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), y)
+    np.testing.assert_allclose(ce_t, np.asarray(ce_ref).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(acc_t, (logits.argmax(-1) == np.asarray(y)).mean(0), atol=0)
+
+
+@pytest.mark.parametrize("name", ["hadamrnn128", "block8of32", "ornn"])
+def test_final_output_matches_last_step_with_float_inputs(x64, name):
+    model = _model(name, in_features=1, out_features=10)
+    x = jax.random.normal(jax.random.key(0), (3, 17, 1))
+    y = jnp.array([1, 4, 9])
+    np.testing.assert_allclose(model.final_output(x), model(x)[:, -1], atol=1e-12)
+
+    def plain(m):
+        return optax.softmax_cross_entropy_with_integer_labels(m(x)[:, -1], y).mean()
+
+    def fused(m):
+        return optax.softmax_cross_entropy_with_integer_labels(m.final_output(x), y).mean()
+
+    _, g_ref = _grads(model, plain)
+    _, g_new = _grads(model, fused)
+    for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_fused_paths_jit_and_check_labels():
+    model = _model("hadamrnn32")
+    x = jnp.zeros((2, 7), jnp.int32)
+    graphdef, state = nnx.split(model)
+    f = jax.jit(lambda s, x, y: nnx.merge(graphdef, s).stepwise_cross_entropy(x, y))
+    ce, acc = f(state, x, jnp.zeros((2, 7), jnp.int32))
+    assert ce.shape == acc.shape == (7,)
+    assert np.isfinite(np.asarray(ce)).all()
+    with pytest.raises(ValueError, match=r"labels must be \(B, T\) = \(2, 7\)"):
+        model.stepwise_cross_entropy(x, jnp.zeros((2, 6), jnp.int32))
