@@ -55,14 +55,16 @@ _FACTORED_MIN, _FACTORED_MAX = 32, 4096
 
 
 def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
-    """Scan layout ``(g, a, B, b)`` for ``h -> diag(signs) (I_g kron H_m) h``.
+    """Scan layout ``(a, g, B, b)`` for ``h -> diag(signs) (I_g kron H_m) h``.
+
+    (``(a, B, b)`` for a single block, ``g = 1``.)
 
     ``H_m = H_a kron H_b`` (``m = a b``, ``a <= b`` powers of 2, Fino and Algazi 1976),
     ``g = n / m`` blocks. With the batch axis between the two factor axes, ``H_b`` is a
-    matmul on the trailing axis of a ``(g a B, b)`` matrix and ``H_a`` a matmul on the
-    leading axis of ``(a, B b)`` matrices: two passes of ``a + b`` operations per entry
-    and no transpose inside the time loop (the per-step transposes of the radix form
-    cost more than its arithmetic on a CPU). ``signs`` already carries the ``1/sqrt(m)``.
+    matmul on the trailing axis of an ``(a g B, b)`` matrix and ``H_a`` a matmul on the
+    leading axis of an ``(a, g B b)`` matrix: ``a + b`` operations per entry and no
+    transpose inside the time loop (on a CPU the per-step transposes of the radix form
+    cost more than its arithmetic). ``signs`` already carries the ``1/sqrt(m)``.
     """
     n = signs.shape[0]
     g = n // m
@@ -70,8 +72,9 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
     b = m // a
     ha = sylvester_hadamard(a, dtype=signs.dtype)
     hb = sylvester_hadamard(b, dtype=signs.dtype)
-    if g == 1:  # (a, B, b): plain matmuls only (a batched one costs a copy per step)
-        s = signs.reshape(a, 1, b)
+    if g == 1:
+        # one block: ``(a, B, b)`` (a size-1 axis in the middle costs a copy per step)
+        s1 = signs.reshape(a, 1, b)
 
         def to_state(h: Array) -> Array:
             return jnp.swapaxes(h.reshape(h.shape[0], a, b), 0, 1)
@@ -82,29 +85,28 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
         def step(st: Array) -> Array:
             batch = st.shape[1]
             y = (st.reshape(a * batch, b) @ hb).reshape(a, batch * b)
-            return (ha @ y).reshape(a, batch, b) * s
+            return (ha @ y).reshape(a, batch, b) * s1
 
         def readout(st: Array, v: Array) -> Array:
             return jnp.einsum("aBj,ajo->Bo", st, v.reshape(a, b, v.shape[-1]))
 
         return StateLayout(to_state, to_vectors, step, readout)
 
-    s = signs.reshape(g, a, 1, b)
+    s = jnp.transpose(signs.reshape(g, a, 1, b), (1, 0, 2, 3))
 
     def to_state(h: Array) -> Array:
-        return jnp.transpose(h.reshape(h.shape[0], g, a, b), (1, 2, 0, 3))
+        return jnp.transpose(h.reshape(h.shape[0], g, a, b), (2, 1, 0, 3))
 
     def to_vectors(st: Array) -> Array:
-        return jnp.transpose(st, (2, 0, 1, 3)).reshape(st.shape[2], n)
+        return jnp.transpose(st, (2, 1, 0, 3)).reshape(st.shape[2], n)
 
     def step(st: Array) -> Array:
         batch = st.shape[2]
-        y = (st.reshape(g * a * batch, b) @ hb).reshape(g, a, batch * b)
-        y = jnp.einsum("ij,gjk->gik", ha, y)
-        return y.reshape(g, a, batch, b) * s
+        y = (st.reshape(a * g * batch, b) @ hb).reshape(a, g * batch * b)
+        return (ha @ y).reshape(a, g, batch, b) * s
 
     def readout(st: Array, v: Array) -> Array:
-        return jnp.einsum("gaBj,gajo->Bo", st, v.reshape(g, a, b, v.shape[-1]))
+        return jnp.einsum("agBj,gajo->Bo", st, v.reshape(g, a, b, v.shape[-1]))
 
     return StateLayout(to_state, to_vectors, step, readout)
 

@@ -27,14 +27,9 @@ __all__ = ["calibrate_hidden_scale", "integer_hidden_states", "quantized_outputs
 
 
 def _drive(model: SequenceModel, x: Array) -> Array:
-    u = model.input_matrix()
-    if jnp.issubdtype(x.dtype, jnp.integer):
-        if x.ndim != 2:
-            raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
-        return jnp.take(u, x, axis=0) + model.b[...][None, None, :]
-    if x.ndim != 3 or x.shape[-1] != model.in_features:
-        raise ValueError(f"inputs must be (B, T, {model.in_features}), got shape {x.shape}")
-    return x @ u + model.b[...][None, None, :]
+    """``U x_t + b`` for every step, ``(B, T, n)`` (the model's own input checks)."""
+    xs, drive = model._inputs(x)
+    return jnp.swapaxes(jax.vmap(drive)(xs), 0, 1)
 
 
 def calibrate_hidden_scale(

@@ -73,8 +73,9 @@ def test_projunn_forward_uses_the_projection_and_optax_keeps_it_orthogonal(x64):
         project_orthogonal().update({"b": jnp.ones(3)}, None, {"b": jnp.ones(3)})
 
 
-def test_integer_form_matches_quantized_matrix():
-    cell = QORNNCell(16, 5, rngs=nnx.Rngs(2))
+@pytest.mark.parametrize("scale", ["max", "mse"])
+def test_integer_form_matches_quantized_matrix(scale):
+    cell = QORNNCell(16, 5, scale=scale, rngs=nnx.Rngs(2))
     f, scale = cell.integer_recurrence()
     c = jnp.asarray(np.random.default_rng(0).integers(-100, 100, (3, 16)), jnp.int32)
     out = f(c)
