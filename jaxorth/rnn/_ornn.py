@@ -266,6 +266,8 @@ class SequenceModel(nnx.Module):
         each step is rematerialised in the backward pass (``jax.checkpoint``), which
         stores only the carried state. This is the training path of the copy task.
         """
+        if not jnp.issubdtype(labels.dtype, jnp.integer):
+            raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
         if labels.shape != x.shape[:2]:
             raise ValueError(
                 f"labels must be (B, T) = {tuple(x.shape[:2])} like the inputs, got "

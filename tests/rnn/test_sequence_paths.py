@@ -141,3 +141,5 @@ def test_fused_paths_jit_and_check_labels():
     assert np.isfinite(np.asarray(ce)).all()
     with pytest.raises(ValueError, match=r"labels must be \(B, T\) = \(2, 7\)"):
         model.stepwise_cross_entropy(x, jnp.zeros((2, 6), jnp.int32))
+    with pytest.raises(ValueError, match="labels must be integer class indices"):
+        model.stepwise_cross_entropy(x, jnp.zeros((2, 7), jnp.float32))
