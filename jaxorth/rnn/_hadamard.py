@@ -203,7 +203,9 @@ class HadamRNNCell(_SignedHadamardCell):
     init : {"random", "ones"}
         Initial ``u``: standard normal (random signs) or all ones (``W = H_n / sqrt n``).
     radix : int
-        Kronecker factor size of the transform (:func:`jaxorth.linalg.fwht`).
+        Largest Kronecker factor of :meth:`recurrence` (:func:`jaxorth.linalg.fwht` on
+        ``(B, n)`` batches). The sequence model's scan uses :meth:`state_layout`
+        instead, whose two factors are fixed by ``n``.
     rngs : nnx.Rngs
     """
 

@@ -163,8 +163,10 @@ class SequenceModel(nnx.Module):
     """Linear recurrence with a ReLU readout, run with ``jax.lax.scan``.
 
     ``h_t = W h_{t-1} + U x_t + b`` and ``y_t = V relu(h_t) + c`` (HadamRNN, ICLR 2025).
-    ``U x_t`` and the readout are computed for all ``t`` at once, outside the scan; only
-    the recurrence ``h -> h W^T`` runs step by step.
+    ``__call__`` returns every ``y_t`` (and :meth:`hidden_states` every ``h_t``); the
+    training paths :meth:`stepwise_cross_entropy` and :meth:`final_output` compute the
+    input map, the readout and the loss inside the scan, so that no ``(B, T, n)`` array
+    is formed. Inside the scan the states live in the cell's layout (:func:`cell_layout`).
 
     Parameters
     ----------
