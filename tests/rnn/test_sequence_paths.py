@@ -28,9 +28,9 @@ CELLS = {
     "hadamrnn32": lambda r: HadamRNNCell(32, rngs=r),
     "hadamrnn128": lambda r: HadamRNNCell(128, rngs=r),
     "hadamrnn16": lambda r: HadamRNNCell(16, rngs=r),
-    "block64of256": lambda r: BlockHadamRNNCell(256, 64, rngs=r),
+    "block32of128": lambda r: BlockHadamRNNCell(128, 32, rngs=r),
     "block8of32": lambda r: BlockHadamRNNCell(32, 8, rngs=r),
-    "ornn": lambda r: ORNNCell(24, rngs=r),
+    "ornn": lambda r: ORNNCell(8, rngs=r),
     "qornn": lambda r: QORNNCell(16, 4, rngs=r),
 }
 
@@ -42,7 +42,7 @@ def _dense_signed_hadamard(cell) -> np.ndarray:
     return signs[:, None] * np.kron(np.eye(n // m), scipy.linalg.hadamard(m) / np.sqrt(m))
 
 
-@pytest.mark.parametrize("name", ["hadamrnn32", "hadamrnn128", "block64of256", "block8of32"])
+@pytest.mark.parametrize("name", ["hadamrnn32", "hadamrnn128", "block32of128", "block8of32"])
 def test_scan_layout_applies_the_dense_matrix(x64, name):
     cell = CELLS[name](nnx.Rngs(0))
     n = cell.hidden_size
@@ -86,7 +86,7 @@ def _grads(model, loss):
     return nnx.value_and_grad(loss)(model)
 
 
-@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("name", sorted(set(CELLS) - {"hadamrnn128"}))
 def test_stepwise_cross_entropy_matches_the_plain_path(x64, name):
     model = _model(name)
     kx, ky = jax.random.split(jax.random.key(3))
@@ -112,7 +112,7 @@ def test_stepwise_cross_entropy_matches_the_plain_path(x64, name):
     np.testing.assert_allclose(acc_t, (logits.argmax(-1) == np.asarray(y)).mean(0), atol=0)
 
 
-@pytest.mark.parametrize("name", ["hadamrnn128", "block8of32", "ornn"])
+@pytest.mark.parametrize("name", ["hadamrnn32", "block8of32", "ornn"])
 def test_final_output_matches_last_step_with_float_inputs(x64, name):
     model = _model(name, in_features=1, out_features=10)
     x = jax.random.normal(jax.random.key(0), (3, 17, 1))
