@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -45,3 +46,21 @@ def maybe_jit(request):
     if request.param:
         return jax.jit
     return lambda f, **kw: f
+
+
+def _write_idx(path, array, compress: bool = False) -> None:
+    """Write a uint8 array as an IDX file (the MNIST format), gzipped when asked."""
+    header = bytes([0, 0, 0x08, array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    payload = header + numpy.ascontiguousarray(array, dtype=numpy.uint8).tobytes()
+    if compress:
+        with gzip.open(str(path) + ".gz", "wb") as fh:
+            fh.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.fixture
+def write_idx():
+    """``write_idx(path, uint8_array, compress=False)``: an IDX file for the MNIST reader."""
+    return _write_idx

@@ -90,7 +90,7 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
         def readout(st: Array, v: Array) -> Array:
             return jnp.einsum("aBj,ajo->Bo", st, v.reshape(a, b, v.shape[-1]))
 
-        return StateLayout(to_state, to_vectors, step, readout)
+        return StateLayout(to_state, to_vectors, step, readout, batch_axis=1)
 
     s = jnp.transpose(signs.reshape(g, a, 1, b), (1, 0, 2, 3))
 
@@ -108,7 +108,7 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
     def readout(st: Array, v: Array) -> Array:
         return jnp.einsum("agBj,gajo->Bo", st, v.reshape(g, a, b, v.shape[-1]))
 
-    return StateLayout(to_state, to_vectors, step, readout)
+    return StateLayout(to_state, to_vectors, step, readout, batch_axis=2)
 
 
 def _lift(s: Array, h: Array) -> Array:

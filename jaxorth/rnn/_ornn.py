@@ -45,13 +45,16 @@ class StateLayout(NamedTuple):
     maps back, ``step`` applies ``h -> h W^T`` in the stored form, and
     ``readout(s, v)`` computes ``to_vectors(s) @ v`` for a ``(n, o)`` matrix without
     going back to ``(B, n)``. All four are linear and elementwise operations commute
-    with them.
+    with them. ``batch_axis`` is the axis of the stored form that indexes the batch: the
+    stored form of a ``(V, n)`` table of input rows is then gathered along it, which
+    gives the drive of a batch of tokens directly in the layout (no per-step transpose).
     """
 
     to_state: Callable[[Array], Any]
     to_vectors: Callable[[Any], Array]
     step: Callable[[Any], Any]
     readout: Callable[[Any, Array], Array]
+    batch_axis: int = 0
 
 
 def vector_layout(step: Recurrence) -> StateLayout:
@@ -226,9 +229,20 @@ class SequenceModel(nnx.Module):
         """The layout, the step ``(h_{t-1}, x_t) -> h_t``, time-major inputs and ``h_0``."""
         xs, drive = self._inputs(x)
         layout = cell_layout(self.cell)
+        if jnp.issubdtype(xs.dtype, jnp.integer):
+            # tokens: gather rows of ``U + b`` stored in the layout, along its batch axis
+            table = layout.to_state(self.input_matrix() + self.b[...][None, :])
+
+            def in_layout(tok: Array) -> Any:
+                return jax.tree.map(lambda t: jnp.take(t, tok, axis=layout.batch_axis), table)
+
+        else:
+
+            def in_layout(x_t: Array) -> Any:
+                return layout.to_state(drive(x_t))
 
         def advance(h: Any, x_t: Array) -> Any:
-            return jax.tree.map(jnp.add, layout.step(h), layout.to_state(drive(x_t)))
+            return jax.tree.map(jnp.add, layout.step(h), in_layout(x_t))
 
         h0 = layout.to_state(jnp.zeros((x.shape[0], self.cell.hidden_size), self.u[...].dtype))
         return layout, advance, xs, h0

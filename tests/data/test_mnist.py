@@ -1,5 +1,3 @@
-import gzip
-
 import numpy as np
 import pytest
 
@@ -12,20 +10,8 @@ from jaxorth.data import (
 )
 
 
-def _write_idx(path, array, compress=False):
-    codes = {np.dtype(np.uint8): 0x08}
-    header = bytes([0, 0, codes[array.dtype], array.ndim])
-    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    payload = header + array.tobytes()
-    if compress:
-        with gzip.open(str(path) + ".gz", "wb") as fh:
-            fh.write(payload)
-    else:
-        path.write_bytes(payload)
-
-
 @pytest.mark.parametrize("compress", [False, True])
-def test_idx_roundtrip(tmp_path, compress):
+def test_idx_roundtrip(tmp_path, compress, write_idx):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, (7,), dtype=np.uint8)
@@ -35,7 +21,7 @@ def test_idx_roundtrip(tmp_path, compress):
         ("t10k-images-idx3-ubyte", images[:3]),
         ("t10k-labels-idx1-ubyte", labels[:3]),
     ]:
-        _write_idx(tmp_path / stem, arr, compress)
+        write_idx(tmp_path / stem, arr, compress)
     ds = load_images("idx", data_dir=tmp_path)
     assert ds.source == "idx" and ds.side == 28
     np.testing.assert_allclose(ds.x_train, images.reshape(7, -1) / 255.0, rtol=1e-6)

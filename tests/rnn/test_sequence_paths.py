@@ -60,6 +60,32 @@ def test_scan_layout_applies_the_dense_matrix(x64, name):
     np.testing.assert_allclose(layout.to_vectors(st2), h @ w.T @ w.T, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["hadamrnn16", "hadamrnn32", "block32of128", "block8of32"])
+def test_token_inputs_follow_the_dense_float64_recurrence(x64, name):
+    # Tokens are driven by gathering rows of U + b stored in the layout (along its
+    # batch axis); the result must be the plain recurrence with a dense W in numpy.
+    model = _model(name)
+    cell = model.cell
+    x = np.asarray(jax.random.randint(jax.random.key(2), (3, 9), 0, 6))
+    w = _dense_signed_hadamard(cell)
+    u = np.asarray(model.input_matrix())
+    b = np.asarray(model.b[...])
+    v = np.asarray(model.output_matrix())
+    c = np.asarray(model.c[...])
+    h = np.zeros((3, cell.hidden_size))
+    ys = []
+    for t in range(x.shape[1]):
+        h = h @ w.T + u[x[:, t]] + b
+        ys.append(np.maximum(h, 0) @ v + c)
+    np.testing.assert_allclose(model(jnp.asarray(x)), np.stack(ys, 1), atol=1e-12)
+    layout = cell_layout(cell)
+    table = layout.to_state(jnp.asarray(u))
+    tok = jnp.asarray(x[:, 0])
+    np.testing.assert_allclose(
+        jnp.take(table, tok, axis=layout.batch_axis), layout.to_state(jnp.asarray(u[x[:, 0]]))
+    )
+
+
 def test_hadamard_layouts_are_factored_only_for_blocks_of_32_to_4096():
     def shape(cell):
         return cell_layout(cell).to_state(jnp.zeros((2, cell.hidden_size))).shape

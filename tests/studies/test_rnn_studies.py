@@ -36,6 +36,43 @@ def test_mnist_studies_small(tmp_path, study, model):
     assert summary["size_bits"] > 0
 
 
+def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
+    # full MNIST is read from the four IDX files in data.dir; here 8x8 digits written as
+    # IDX (the study takes the side from the files: 64 steps per sequence)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    labels = digits.target.astype(np.uint8)
+    idx = tmp_path / "mnist"
+    idx.mkdir()
+    for stem, arr in [
+        ("train-images-idx3-ubyte", images[:1500]),
+        ("train-labels-idx1-ubyte", labels[:1500]),
+        ("t10k-images-idx3-ubyte", images[1500:]),
+        ("t10k-labels-idx1-ubyte", labels[1500:]),
+    ]:
+        write_idx(idx / stem, arr, compress=stem.startswith("t10k"))
+    summary = run_experiment(
+        [
+            "experiment=smnist",
+            "model=hadamrnn",
+            "model.hidden=16",
+            f"data.dir={idx}",
+            "train.steps=4",
+            "train.eval_every=0",
+            "experiment.act_bits=[]",
+            "experiment.plot=false",
+            *SMALL,
+        ],
+        run_dir=tmp_path / "run",
+    )
+    assert summary["steps"] == 4 and summary["source"] == "idx"
+    table = (tmp_path / "run" / "results.md").read_text()
+    assert f"idx (1500 train / {len(images) - 1500} test)" in table
+    assert "(64 steps)" in table
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
