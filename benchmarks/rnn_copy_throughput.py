@@ -5,29 +5,39 @@ hidden 128, batch 128 (HadamRNN's reference setting), through the study's traini
 (``SequenceModel.stepwise_cross_entropy``: readout and loss inside the scan, states in
 the cell's layout). Baseline: the same HadamRNN with its recurrent matrix applied as a
 dense n x n matmul. The row "unfused" is the plain ``model(x)`` + cross-entropy path,
-which stores the ``(B, T, n)`` inputs and states. Steps of all models interleaved
-after warm-up (compile time reported separately), median over repeats. Peer figure
-(DESIGN.md, authors' PyTorch code on this kind of machine): 325-406 sequences/s at
-T = 1000 (3,000-3,700 at T = 100). Last column: throughput / dense-W HadamRNN.
+which stores the ``(B, T, n)`` inputs and states.
 
-    python benchmarks/rnn_copy_throughput.py [--quick] [--T 1000]
+The rows "data-parallel xK" split the host into ``K = --cpu-devices`` XLA devices
+(default: one per core) and give each device one shard of the batch, as
+``train.data_parallel=true train.cpu_devices=K`` does in the studies: the time loop is
+sequential, so on a single device XLA keeps one core busy. The other rows run on one
+device. Steps of all rows interleaved after warm-up (compile time reported
+separately), median over repeats. Peer figure (DESIGN.md, authors' PyTorch code on
+this kind of machine): 325-406 sequences/s at T = 1000 (3,000-3,700 at T = 100). Last
+column: throughput / dense-W HadamRNN on one device.
+
+    python benchmarks/rnn_copy_throughput.py [--quick] [--T 1000] [--cpu-devices K]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 import jax
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from omegaconf import OmegaConf
 
 import jaxorth.studies  # noqa: F401  (registers the model options)
 from jaxorth.data import copy_task_batch, copy_task_spec
-from jaxorth.studies._models import build_rnn, rnn_optimizer
+from jaxorth.studies._models import ORNNConfig, build_rnn, rnn_optimizer
 from jaxorth.studies._models_quant import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
+from jaxorth.train import set_cpu_devices
 
 
 class DenseCell(nnx.Module):
@@ -45,21 +55,33 @@ class DenseCell(nnx.Module):
         return self.inner.matrix()
 
 
-def make_step(model, model_cfg, lr, fused=True):
+def make_step(model, model_cfg, lr, fused=True, mesh=None):
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     # the option's own optimizer hook (e.g. the STE-projUNN projection after each step)
     tx = rnn_optimizer(model_cfg, optax.adam(lr))
     opt = tx.init(params)
 
+    def loss(p, x, y):
+        m = nnx.merge(graphdef, p, rest)
+        if fused:
+            return m.stepwise_cross_entropy(x, y)[0].mean()
+        return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+    value_and_grad = jax.value_and_grad(loss)
+    if mesh is not None:
+        # as jaxorth.train.fit with data_parallel: one batch shard per device, then pmean
+        value_and_grad = jax.shard_map(
+            lambda p, x, y: jax.lax.pmean(jax.value_and_grad(loss)(p, x, y), "data"),
+            mesh=mesh,
+            in_specs=(P(), P("data"), P("data")),
+            out_specs=P(),
+            check_vma=False,
+        )
+        params, opt = jax.device_put((params, opt), NamedSharding(mesh, P()))
+
     @jax.jit
     def step(params, opt, x, y):
-        def loss(p):
-            m = nnx.merge(graphdef, p, rest)
-            if fused:
-                return m.stepwise_cross_entropy(x, y)[0].mean()
-            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
-
-        value, g = jax.value_and_grad(loss)(params)
+        value, g = value_and_grad(params, x, y)
         upd, opt = tx.update(g, opt, params)
         return optax.apply_updates(params, upd), opt, value
 
@@ -73,7 +95,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--cpu-devices", type=int, default=len(os.sched_getaffinity(0)))
     args = p.parse_args()
+    set_cpu_devices(args.cpu_devices)  # before JAX runs anything
     T, B, n, reps = args.T, args.batch, args.hidden, args.repeats
     if args.quick:
         T, B, n, reps = 50, 16, 32, 2
@@ -87,22 +111,34 @@ def main() -> None:
         "qornn 4-bit projunn": QORNNConfig(hidden=n, method="projunn"),
     }
     if not args.quick:
-        from jaxorth.studies._models import ORNNConfig
-
         configs["ornn (expm)"] = ORNNConfig(hidden=n)
-    x, y = copy_task_batch(jax.random.key(0), B, T)
+    k = len(jax.devices())
+    mesh = None
+    if k > 1 and B % k == 0:
+        mesh = jax.sharding.Mesh(jax.devices(), ("data",))
+        configs[f"hadamrnn (FWHT), data-parallel x{k}"] = HadamRNNConfig(hidden=n)
+        configs[f"block_hadamrnn m=16, data-parallel x{k}"] = BlockHadamRNNConfig(
+            hidden=n, block=min(16, n)
+        )
+        configs[f"ornn (expm), data-parallel x{k}"] = ORNNConfig(hidden=n)
+    batch = copy_task_batch(jax.random.key(0), B, T)
     runs = {}
     for label, c in configs.items():
         model_cfg = OmegaConf.structured(c)
         model = build_rnn(model_cfg, spec["in_features"], spec["out_features"], 0)
         if "dense" in label:
             model.cell = DenseCell(model.cell)
-        step, params, opt = make_step(model, model_cfg, 1e-4, fused="unfused" not in label)
+        dp = "data-parallel" in label
+        step, params, opt = make_step(
+            model, model_cfg, 1e-4, fused="unfused" not in label, mesh=mesh if dp else None
+        )
+        xy = jax.device_put(batch, NamedSharding(mesh, P("data"))) if dp else batch
         t = time.perf_counter()
-        params, opt, loss = step(params, opt, x, y)
+        params, opt, loss = step(params, opt, *xy)
         loss.block_until_ready()
         runs[label] = {
             "step": step,
+            "batch": xy,
             "state": (params, opt),
             "compile": time.perf_counter() - t,
             "times": [],
@@ -111,11 +147,11 @@ def main() -> None:
         for r in runs.values():
             params, opt = r["state"]
             t = time.perf_counter()
-            params, opt, loss = r["step"](params, opt, x, y)
+            params, opt, loss = r["step"](params, opt, *r["batch"])
             loss.block_until_ready()
             r["times"].append(time.perf_counter() - t)
             r["state"] = (params, opt)
-    print(f"device: {jax.devices()[0].device_kind}; copy task T={T}, hidden {n}, batch {B}")
+    print(f"device: {jax.devices()[0].device_kind} x{k}; copy task T={T}, hidden {n}, batch {B}")
     print("| model | compile (s) | ms / step | sequences / s | / dense-W HadamRNN |")
     print("|---|---|---|---|---|")
     base = B / statistics.median(runs["hadamrnn (dense W)"]["times"])
@@ -124,11 +160,13 @@ def main() -> None:
         sps = B / (ms / 1e3)
         print(f"| {label} | {r['compile']:.1f} | {ms:.1f} | {sps:.0f} | {sps / base:.2f} |")
     if T == 1000 and B == 128 and n == 128:
-        sps = B / statistics.median(runs["hadamrnn (FWHT)"]["times"])
-        print(
-            f"HadamRNN {sps:.0f} seq/s = {sps / 406:.2f}x to {sps / 325:.2f}x the authors' "
-            "PyTorch figure (325-406 seq/s, DESIGN.md); target >= 3x"
-        )
+        for label in runs:
+            if label.startswith("hadamrnn (FWHT)") and "unfused" not in label:
+                sps = B / statistics.median(runs[label]["times"])
+                print(
+                    f"{label}: {sps:.0f} seq/s = {sps / 406:.2f}x to {sps / 325:.2f}x the "
+                    "authors' PyTorch figure (325-406 seq/s, DESIGN.md); target >= 3x"
+                )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from jaxorth.train import set_cpu_devices
 from jaxorth.train.tracking import dumps, make_tracker
 
 
@@ -48,6 +49,11 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
         )
     if cfg.seed < 0:
         raise ValueError(f"seed must be >= 0, got {cfg.seed}")
+    cpu_devices = int(cfg.train.cpu_devices) if "train" in cfg else 0
+    if cpu_devices < 0:
+        raise ValueError(f"train.cpu_devices must be >= 0, got {cpu_devices}")
+    if cpu_devices:
+        set_cpu_devices(cpu_devices)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)

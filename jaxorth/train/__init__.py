@@ -6,6 +6,7 @@ from .loop import LoopConfig as LoopConfig
 from .loop import NonFiniteError as NonFiniteError
 from .loop import fit as fit
 from .loop import make_optimizer as make_optimizer
+from .loop import set_cpu_devices as set_cpu_devices
 from .tracking import HistoryTracker as HistoryTracker
 from .tracking import JsonlTracker as JsonlTracker
 from .tracking import NullTracker as NullTracker
@@ -25,5 +26,6 @@ __all__ = [
     "WandbTracker",
     "fit",
     "make_optimizer",
+    "set_cpu_devices",
     "make_tracker",
 ]

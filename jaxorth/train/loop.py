@@ -11,8 +11,12 @@ Features
   :class:`NonFiniteError`; checkpoints written before stay untouched;
 - Orbax checkpoints every ``checkpoint_every`` steps (atomic), resume from the newest
   one when the same run directory is used again;
-- data parallelism over all local devices with ``jax.sharding`` (1-D mesh named
-  ``"data"``, batch split along its leading axis, parameters replicated);
+- data parallelism over all local devices: a 1-D mesh named ``"data"``, the batch
+  split along its leading axis, parameters replicated; each device runs the loss and
+  its gradient on its own shard (``jax.shard_map``) and the results are averaged
+  (``pmean``), so the loss must be a mean over the batch. A time loop (``lax.scan``)
+  then runs on each device without a collective per step. On a CPU-only machine,
+  :func:`set_cpu_devices` splits the host into several XLA devices;
 - periodic evaluation, a progress bar with live metrics, metrics sent to a tracker.
 """
 
@@ -86,6 +90,28 @@ def _to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def _tree_select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def set_cpu_devices(n: int) -> None:
+    """Split the host CPU into ``n`` XLA devices (``jax_num_cpu_devices``).
+
+    With ``train.data_parallel=true`` each device then trains on its share of the batch
+    in its own thread; a sequential program (the scan of an RNN) otherwise keeps one
+    core busy. Must run before JAX executes anything in the process; a later call that
+    asks for the count already in place is a no-op, another count is an error.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"train.cpu_devices must be a positive integer, got {n!r}")
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:
+        have = len(jax.devices("cpu"))
+        if have != n:
+            raise ValueError(
+                f"train.cpu_devices={n}: JAX already runs in this process with {have} CPU "
+                "device(s), and the count can only be set before its first operation; "
+                "start a new process (the jaxorth command does this)"
+            ) from None
 
 
 def _data_mesh() -> jax.sharding.Mesh:
@@ -167,11 +193,25 @@ def fit(
 
         return jax.tree.map(put, batch)
 
-    def train_step(state: dict[str, Any], rest: Any, batch: Any) -> tuple[dict, dict]:
+    def local_value_and_grad(params: Any, rest: Any, batch: Any) -> Any:
         def objective(p: Any) -> tuple[jax.Array, Mapping[str, jax.Array]]:
             return loss_fn(nnx.merge(graphdef, p, rest), batch)
 
-        (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        return jax.value_and_grad(objective, has_aux=True)(params)
+
+    value_and_grad = local_value_and_grad
+    if mesh is not None:
+        # one shard of the batch per device, then the mean of the (equal-size) shards'
+        # losses, metrics and gradients: the full-batch mean
+        def sharded(params: Any, rest: Any, batch: Any) -> Any:
+            return jax.lax.pmean(local_value_and_grad(params, rest, batch), "data")
+
+        value_and_grad = jax.shard_map(
+            sharded, mesh=mesh, in_specs=(P(), P(), P("data")), out_specs=P(), check_vma=False
+        )
+
+    def train_step(state: dict[str, Any], rest: Any, batch: Any) -> tuple[dict, dict]:
+        (loss, aux), grads = value_and_grad(state["params"], rest, batch)
         updates, new_opt = tx.update(grads, state["opt_state"], state["params"])
         new_params = optax.apply_updates(state["params"], updates)
         grad_ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxorth.data import copy_task_batch
+from jaxorth.rnn import HadamRNNCell, SequenceModel
 from jaxorth.train import LoopConfig, fit, make_optimizer
 
 rng = np.random.default_rng(0)
@@ -44,6 +46,29 @@ for dp in (False, True):
         LoopConfig(steps=30, log_every=30, data_parallel=dp, progress=False),
     )
     out[f"loss_dp{int(dp)}"] = res.train_metrics["loss"]
+
+
+# a scan-based model: per-step losses inside lax.scan, sharded batch of 8 sequences
+def rnn_loss(m, batch):
+    x, y = batch
+    ce, acc = m.stepwise_cross_entropy(x, y)
+    return ce.mean(), {"acc": acc.mean()}
+
+
+def rnn_batches(step):
+    return copy_task_batch(jax.random.fold_in(jax.random.key(0), step), 8, 6, 4, 3)
+
+
+for dp in (False, True):
+    res = fit(
+        SequenceModel(HadamRNNCell(32, rngs=nnx.Rngs(0)), 6, 5, rngs=nnx.Rngs(1)),
+        make_optimizer("adam", 1e-2),
+        rnn_loss,
+        rnn_batches,
+        LoopConfig(steps=10, log_every=10, data_parallel=dp, progress=False),
+    )
+    out[f"rnn_loss_dp{int(dp)}"] = res.train_metrics["loss"]
+    out[f"rnn_acc_dp{int(dp)}"] = res.train_metrics["acc"]
 try:
     fit(
         MLP(),

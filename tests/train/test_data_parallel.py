@@ -22,3 +22,20 @@ def test_data_parallel_matches_single_device():
     assert out["devices"] == 4
     assert abs(out["loss_dp0"] - out["loss_dp1"]) <= 1e-5 * max(1.0, abs(out["loss_dp0"]))
     assert "divisible by 4" in out["error"]
+    # the RNN's time loop runs per shard; losses and metrics are the full-batch means
+    assert abs(out["rnn_loss_dp0"] - out["rnn_loss_dp1"]) <= 1e-5 * max(1.0, out["rnn_loss_dp0"])
+    assert abs(out["rnn_acc_dp0"] - out["rnn_acc_dp1"]) <= 1e-6
+
+
+def test_set_cpu_devices_after_start_names_the_key():
+    import jax
+    import pytest
+
+    from jaxorth.train import set_cpu_devices
+
+    jax.numpy.zeros(1).block_until_ready()  # JAX has started in this process
+    set_cpu_devices(len(jax.devices("cpu")))  # the count in place: a no-op
+    with pytest.raises(ValueError, match=r"train.cpu_devices=7: JAX already runs"):
+        set_cpu_devices(7)
+    with pytest.raises(ValueError, match="train.cpu_devices must be a positive integer"):
+        set_cpu_devices(0)
