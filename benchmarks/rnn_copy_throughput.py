@@ -17,6 +17,10 @@ this kind of machine): 325-406 sequences/s at T = 1000 (3,000-3,700 at T = 100).
 column: throughput / dense-W HadamRNN on one device.
 
     python benchmarks/rnn_copy_throughput.py [--quick] [--T 1000] [--cpu-devices K]
+        [--only hadamrnn] [--repeats 5]
+
+``--only`` keeps the rows whose label contains one of the given words (the dense-W
+baseline row always runs).
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cpu-devices", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--only", nargs="*", default=None)
     args = p.parse_args()
     set_cpu_devices(args.cpu_devices)  # before JAX runs anything
     T, B, n, reps = args.T, args.batch, args.hidden, args.repeats
@@ -121,6 +126,12 @@ def main() -> None:
             hidden=n, block=min(16, n)
         )
         configs[f"ornn (expm), data-parallel x{k}"] = ORNNConfig(hidden=n)
+    if args.only:
+        configs = {
+            k: c
+            for k, c in configs.items()
+            if "dense" in k or any(word in k for word in args.only)
+        }
     batch = copy_task_batch(jax.random.key(0), B, T)
     runs = {}
     for label, c in configs.items():
