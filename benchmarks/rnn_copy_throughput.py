@@ -128,9 +128,7 @@ def main() -> None:
         configs[f"ornn (expm), data-parallel x{k}"] = ORNNConfig(hidden=n)
     if args.only:
         configs = {
-            k: c
-            for k, c in configs.items()
-            if "dense" in k or any(word in k for word in args.only)
+            k: c for k, c in configs.items() if "dense" in k or any(word in k for word in args.only)
         }
     batch = copy_task_batch(jax.random.key(0), B, T)
     runs = {}
