@@ -41,7 +41,7 @@ import jaxorth.studies  # noqa: F401  (registers the model options)
 from jaxorth.data import copy_task_batch, copy_task_spec
 from jaxorth.studies._models import ORNNConfig, build_rnn, rnn_optimizer
 from jaxorth.studies._models_quant import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
-from jaxorth.train import set_cpu_devices
+from jaxorth.train import set_cpu_devices, sharded_batch_mean
 
 
 class DenseCell(nnx.Module):
@@ -74,13 +74,7 @@ def make_step(model, model_cfg, lr, fused=True, mesh=None):
     value_and_grad = jax.value_and_grad(loss)
     if mesh is not None:
         # as jaxorth.train.fit with data_parallel: one batch shard per device, then pmean
-        value_and_grad = jax.shard_map(
-            lambda p, x, y: jax.lax.pmean(jax.value_and_grad(loss)(p, x, y), "data"),
-            mesh=mesh,
-            in_specs=(P(), P("data"), P("data")),
-            out_specs=P(),
-            check_vma=False,
-        )
+        value_and_grad = sharded_batch_mean(value_and_grad, mesh, n_replicated=1)
         params, opt = jax.device_put((params, opt), NamedSharding(mesh, P()))
 
     @jax.jit

@@ -50,9 +50,7 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
     if cfg.seed < 0:
         raise ValueError(f"seed must be >= 0, got {cfg.seed}")
     cpu_devices = int(cfg.train.cpu_devices) if "train" in cfg else 0
-    if cpu_devices < 0:
-        raise ValueError(f"train.cpu_devices must be >= 0, got {cpu_devices}")
-    if cpu_devices:
+    if cpu_devices:  # 0: JAX's default
         set_cpu_devices(cpu_devices)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

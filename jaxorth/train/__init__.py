@@ -7,6 +7,7 @@ from .loop import NonFiniteError as NonFiniteError
 from .loop import fit as fit
 from .loop import make_optimizer as make_optimizer
 from .loop import set_cpu_devices as set_cpu_devices
+from .loop import sharded_batch_mean as sharded_batch_mean
 from .tracking import HistoryTracker as HistoryTracker
 from .tracking import JsonlTracker as JsonlTracker
 from .tracking import NullTracker as NullTracker
@@ -27,5 +28,6 @@ __all__ = [
     "fit",
     "make_optimizer",
     "set_cpu_devices",
+    "sharded_batch_mean",
     "make_tracker",
 ]

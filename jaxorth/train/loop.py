@@ -115,6 +115,31 @@ def set_cpu_devices(n: int) -> None:
             ) from None
 
 
+def sharded_batch_mean(
+    fn: Callable[..., Any], mesh: jax.sharding.Mesh, n_replicated: int
+) -> Callable[..., Any]:
+    """``fn`` run on one shard of the batch per device, its outputs averaged (``pmean``).
+
+    The first ``n_replicated`` arguments (parameters...) are replicated; the others are
+    split along their leading axis over the mesh axis ``"data"``. When ``fn`` returns
+    means over the batch (a loss, its gradient, metrics) and the shards have equal
+    sizes, the result is the full-batch value. Each device runs ``fn`` as written, so a
+    ``lax.scan`` inside it has no collective per step (GSPMD sharding of the same
+    program puts one in every time step of an RNN).
+    """
+
+    def local(*args: Any) -> Any:
+        return jax.lax.pmean(fn(*args), "data")
+
+    def run(*args: Any) -> Any:
+        specs = tuple(P() if i < n_replicated else P("data") for i in range(len(args)))
+        return jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P(), check_vma=False)(
+            *args
+        )
+
+    return run
+
+
 def _data_mesh() -> jax.sharding.Mesh:
     devices = np.asarray(jax.devices())
     return jax.sharding.Mesh(devices, ("data",))
@@ -202,14 +227,7 @@ def fit(
 
     value_and_grad = local_value_and_grad
     if mesh is not None:
-        # one shard of the batch per device, then the mean of the (equal-size) shards'
-        # losses, metrics and gradients: the full-batch mean
-        def sharded(params: Any, rest: Any, batch: Any) -> Any:
-            return jax.lax.pmean(local_value_and_grad(params, rest, batch), "data")
-
-        value_and_grad = jax.shard_map(
-            sharded, mesh=mesh, in_specs=(P(), P(), P("data")), out_specs=P(), check_vma=False
-        )
+        value_and_grad = sharded_batch_mean(local_value_and_grad, mesh, n_replicated=2)
 
     def train_step(state: dict[str, Any], rest: Any, batch: Any) -> tuple[dict, dict]:
         (loss, aux), grads = value_and_grad(state["params"], rest, batch)

@@ -66,6 +66,7 @@ def test_token_inputs_follow_the_dense_float64_recurrence(x64, name):
     # batch axis); the result must be the plain recurrence with a dense W in numpy.
     model = _model(name)
     cell = model.cell
+    model.b[...] = jax.random.normal(jax.random.key(5), (cell.hidden_size,))  # b is in the table
     x = np.asarray(jax.random.randint(jax.random.key(2), (3, 9), 0, 6))
     w = _dense_signed_hadamard(cell)
     u = np.asarray(model.input_matrix())

@@ -80,6 +80,7 @@ def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
         (["experiment=copy_task", "model=qornn", "model.bits=1"], "model.bits"),
         (["experiment=smnist", "data.permute=true"], "experiment=pmnist"),
         (["experiment=smnist", "experiment.act_bits=[1]"], "act_bits"),
+        (["experiment=copy_task", "train.cpu_devices=-1"], "train.cpu_devices must be a positive"),
     ],
 )
 def test_bad_configs_fail_early(tmp_path, overrides, match):

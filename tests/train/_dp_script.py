@@ -10,7 +10,7 @@ from flax import nnx
 
 from jaxorth.data import copy_task_batch
 from jaxorth.rnn import HadamRNNCell, SequenceModel
-from jaxorth.train import LoopConfig, fit, make_optimizer
+from jaxorth.train import LoopConfig, fit, make_optimizer, sharded_batch_mean
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(256, 6)).astype(np.float32)
@@ -46,6 +46,24 @@ for dp in (False, True):
         LoopConfig(steps=30, log_every=30, data_parallel=dp, progress=False),
     )
     out[f"loss_dp{int(dp)}"] = res.train_metrics["loss"]
+
+
+# sharded_batch_mean against the same means in numpy float64 over the whole batch
+mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("data",))
+w = rng.normal(size=(6, 3)).astype(np.float32)
+
+
+def batch_means(w, x, y):
+    r = x @ w - y
+    return jnp.mean(r**2), jnp.mean(r, axis=0)
+
+
+got = sharded_batch_mean(batch_means, mesh, n_replicated=1)(w, X, Y)
+r64 = X.astype(np.float64) @ w.astype(np.float64) - Y
+out["sharded_err"] = max(
+    abs(float(got[0]) - float(np.mean(r64**2))),
+    float(np.max(np.abs(np.asarray(got[1]) - r64.mean(0)))),
+)
 
 
 # a scan-based model: per-step losses inside lax.scan, sharded batch of 8 sequences
