@@ -39,8 +39,8 @@ from omegaconf import OmegaConf
 
 import jaxorth.studies  # noqa: F401  (registers the model options)
 from jaxorth.data import copy_task_batch, copy_task_spec
-from jaxorth.studies._models import ORNNConfig, build_rnn, rnn_optimizer
-from jaxorth.studies._models_quant import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
+from jaxorth.studies.rnn_models import ORNNConfig, build_rnn, rnn_optimizer
+from jaxorth.studies.rnn_models import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
 from jaxorth.train import set_cpu_devices, sharded_batch_mean
 
 

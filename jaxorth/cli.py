@@ -70,7 +70,7 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
     ctx = studies.RunContext(run_dir=run_dir, tracker=tracker, echo=echo)
     t0 = time.perf_counter()
     try:
-        summary = dict(studies.STUDIES[name](cfg, ctx) or {})
+        summary = studies.run_study(studies.STUDIES[name], cfg, ctx)
         summary.setdefault("experiment", name)
         summary.setdefault("seed", int(cfg.seed))
         summary["wall_seconds"] = round(time.perf_counter() - t0, 3)

@@ -15,6 +15,7 @@ from ._tasks import adding_task_baseline as adding_task_baseline
 from ._tasks import adding_task_batch as adding_task_batch
 from ._tasks import copy_task_baseline as copy_task_baseline
 from ._tasks import copy_task_batch as copy_task_batch
+from ._tasks import copy_task_metrics as copy_task_metrics
 from ._tasks import copy_task_spec as copy_task_spec
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "as_pixel_sequences",
     "copy_task_baseline",
     "copy_task_batch",
+    "copy_task_metrics",
     "copy_task_spec",
     "epoch_batch_indices",
     "load_images",

@@ -7,6 +7,7 @@ Both are pure functions of a PRNG key, so a training run that draws batch ``s`` 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +86,20 @@ def copy_task_baseline(T: int, n_symbols: int = 8, n_recall: int = 10) -> float:
     """
     _check_positive("T", T)
     return n_recall * math.log(n_symbols) / (T + 2 * n_recall)
+
+
+def copy_task_metrics(
+    model: Any, x: Int[Array, "B L"], targets: Int[Array, "B L"], n_recall: int
+) -> dict[str, Array]:
+    """Copy-task cross-entropy over all steps and accuracy over the recall window.
+
+    ``model`` is a sequence model with ``stepwise_cross_entropy(x, targets) -> (ce_t,
+    acc_t)`` (per-step batch means, as :class:`jaxorth.rnn.SequenceModel` has): computed
+    inside the scan, so the ``(B, T + 20, n)`` states and logits are never stored.
+    Returns ``{"ce": mean_t ce_t, "recall_acc": mean of acc_t over the last n_recall}``.
+    """
+    ce_t, acc_t = model.stepwise_cross_entropy(x, targets)
+    return {"ce": ce_t.mean(), "recall_acc": acc_t[-n_recall:].mean()}
 
 
 def adding_task_batch(

@@ -1,8 +1,10 @@
-"""Studies: one module per ``experiment=NAME``, auto-registered on import.
+"""Studies: one module per ``experiment=NAME``, each implementing the study protocol.
 
-Each module registers a structured-config schema and a ``run(cfg, ctx)`` function with
-:func:`jaxorth.studies._registry.register_study`. Importing this package imports every
-study module, so the Hydra ConfigStore knows every ``experiment=`` option.
+A study module builds a :class:`Study` (schema, check, run, report) and registers it
+with :func:`register_study`; :func:`run_study` runs it. Importing this package imports
+every study module, so the Hydra ConfigStore knows every ``experiment=`` option.
+Modules whose name starts with ``_`` are shared helpers, not studies. The recipe for a
+new study is in CONTRIBUTING.md.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import pkgutil
 from jaxorth.config import register_configs
 
 from ._context import RunContext as RunContext
-from ._context import format_table as format_table
-from ._registry import SCHEMAS as SCHEMAS
+from ._protocol import Study as Study
+from ._protocol import StudyResult as StudyResult
+from ._protocol import Table as Table
+from ._protocol import config_key as config_key
+from ._protocol import run_study as run_study
 from ._registry import STUDIES as STUDIES
 from ._registry import register_option as register_option
 from ._registry import register_study as register_study
@@ -22,7 +27,17 @@ from ._registry import register_study as register_study
 register_configs()
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if not _info.name.startswith("__"):
+    if not _info.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["SCHEMAS", "STUDIES", "RunContext", "format_table", "register_option", "register_study"]
+__all__ = [
+    "STUDIES",
+    "RunContext",
+    "Study",
+    "StudyResult",
+    "Table",
+    "config_key",
+    "register_option",
+    "register_study",
+    "run_study",
+]

@@ -1,4 +1,4 @@
-"""Builders shared by the training studies: optimizer and loop settings from ``cfg``."""
+"""Builders and checks shared by the studies: optimizer, loop settings, the data option."""
 
 from __future__ import annotations
 
@@ -6,8 +6,18 @@ from typing import Any
 
 import optax
 
-from jaxorth._precision import float64 as float64
 from jaxorth.train import LoopConfig, make_optimizer
+
+
+def check_data_name(cfg: Any, expected: str) -> Any:
+    """``cfg.data`` if it is the ``data=expected`` option; else a message naming both."""
+    data = cfg.get("data")
+    name = None if data is None else data.get("name")
+    if name != expected:
+        raise ValueError(
+            f"experiment={cfg.experiment.name} needs data={expected}, got data={name}"
+        )
+    return data
 
 
 def optimizer_from_cfg(cfg: Any) -> optax.GradientTransformation:

@@ -1,70 +1,47 @@
-"""Registry of studies: one function per Hydra ``experiment=NAME`` option.
+"""Registry of studies (``experiment=NAME``) and of config options (``model=NAME``, ...).
 
-A study is a module in :mod:`jaxorth.studies` that defines a structured-config schema
-(a dataclass whose ``name`` field equals the study name) and a ``run`` function::
+A study module builds one :class:`~jaxorth.studies.Study` and registers it::
 
-    @dataclasses.dataclass
-    class ScalabilityConfig:
-        name: str = "orthconv_scalability"
-        sizes: list[int] = dataclasses.field(default_factory=lambda: [8, 16, 32])
-
-    @register_study("orthconv_scalability", ScalabilityConfig)
-    def run(cfg: DictConfig, ctx: RunContext) -> dict:
-        ...  # cfg.experiment is the validated ScalabilityConfig node
-        ctx.table(rows, title="...")       # prints, writes <name>.md and <name>.csv
-        ctx.save_figure(fig, "scaling")    # writes scaling.png, logs it to the tracker
-        ctx.tracker.log({"err_s": 0.1}, step=0)
-        return {"max_err_s": ...}          # merged into summary.json
+    STUDY = register_study(Study("orthconv_scalability", ScalabilityConfig, run, check, report))
 
 Registration stores the schema in Hydra's ConfigStore as ``schema/experiment/NAME``;
-``conf/experiment/NAME.yaml`` attaches it with
-``- /schema/experiment/NAME@experiment`` in its defaults list (``# @package _global_``),
-so that an unknown key or a wrong type fails at composition with Hydra's message.
-Extra model / data options are registered with :func:`register_option`.
+``conf/experiment/NAME.yaml`` attaches it with ``- /schema/experiment/NAME@experiment``
+in its defaults list (``# @package _global_``), so that an unknown key or a wrong type
+fails at composition with Hydra's message. Options of the other groups (a recurrent
+model, a data source) are registered with :func:`register_option`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-StudyFn = Callable[..., dict[str, Any]]
+from jaxorth.studies._protocol import Study
 
-STUDIES: dict[str, StudyFn] = {}
-SCHEMAS: dict[str, type] = {}
+STUDIES: dict[str, Study] = {}
 
 
-def register_study(name: str, schema: type) -> Callable[[StudyFn], StudyFn]:
-    """Register ``run(cfg, ctx) -> dict`` as the study ``experiment=name``.
+def register_study(study: Study, _legacy_schema: type | None = None) -> Study:
+    """Register ``study`` as the Hydra option ``experiment=study.name``; return it."""
+    if isinstance(study, str):  # TEMPORARY shim while studies move to the protocol
+        from jaxorth.studies._protocol import StudyResult
 
-    Parameters
-    ----------
-    name : str
-        The Hydra option name, ``experiment=name``; must equal ``schema.name``'s default.
-    schema : type
-        A dataclass: the structured-config schema of ``cfg.experiment``.
-    """
-    if not dataclasses.is_dataclass(schema):
-        raise TypeError(f"schema for study {name!r} must be a dataclass, got {schema!r}")
-    default_name = {f.name: f.default for f in dataclasses.fields(schema)}.get("name")
-    if default_name != name:
-        raise ValueError(
-            f"schema {schema.__name__} must have a field `name: str = {name!r}`, "
-            f"got {default_name!r}"
-        )
+        def deco(fn):
+            def run(cfg, ctx):
+                return StudyResult(summary=dict(fn(cfg, ctx) or {}))
 
-    def decorator(fn: StudyFn) -> StudyFn:
-        if name in STUDIES and STUDIES[name] is not fn:
-            raise ValueError(f"study {name!r} is registered twice")
-        STUDIES[name] = fn
-        SCHEMAS[name] = schema
-        ConfigStore.instance().store(group="schema/experiment", name=name, node=schema)
-        return fn
+            register_study(Study(study, _legacy_schema, run=run))
+            return fn
 
-    return decorator
+        return deco
+    if not isinstance(study, Study):
+        raise TypeError(f"register_study takes a Study, got {type(study).__name__}")
+    if study.name in STUDIES and STUDIES[study.name] is not study:
+        raise ValueError(f"study {study.name!r} is registered twice")
+    STUDIES[study.name] = study
+    ConfigStore.instance().store(group="schema/experiment", name=study.name, node=study.schema)
+    return study
 
 
 def register_option(group: str, name: str, schema: type) -> None:

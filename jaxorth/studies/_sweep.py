@@ -9,7 +9,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from jaxorth.studies._context import format_table
+from jaxorth.report import format_table
 
 
 def collect_summaries(sweep_dir: str | Path) -> list[dict[str, Any]]:

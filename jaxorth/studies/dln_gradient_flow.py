@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from jaxorth import dln
-from jaxorth.studies._common import float64
+from jaxorth._precision import float64
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._registry import register_study
 

@@ -31,7 +31,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from jaxorth import orthconv
-from jaxorth.studies._common import float64
+from jaxorth._precision import float64
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._registry import register_study
 

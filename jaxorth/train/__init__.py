@@ -1,6 +1,7 @@
 """Training infrastructure: loop, trackers, checkpoints."""
 
 from .checkpoint import Checkpointer as Checkpointer
+from .evaluate import jit_metrics as jit_metrics
 from .loop import FitResult as FitResult
 from .loop import LoopConfig as LoopConfig
 from .loop import NonFiniteError as NonFiniteError
@@ -26,6 +27,7 @@ __all__ = [
     "Tracker",
     "WandbTracker",
     "fit",
+    "jit_metrics",
     "make_optimizer",
     "set_cpu_devices",
     "sharded_batch_mean",

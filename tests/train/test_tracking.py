@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from jaxorth.studies import RunContext, format_table
+from jaxorth.report import format_table
+from jaxorth.studies import RunContext
 from jaxorth.studies._sweep import collect_summaries
 from jaxorth.train import HistoryTracker, JsonlTracker, NullTracker, make_tracker
 from jaxorth.train.tracking import Tracker

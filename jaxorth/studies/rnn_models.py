@@ -1,15 +1,23 @@
-"""Quantized recurrent model options: ``model=hadamrnn``, ``block_hadamrnn``, ``qornn``.
+"""Recurrent model options (``model=NAME``): structured schemas and builders.
 
-HadamRNN / Block-HadamRNN (Foucault, Mamalet and Malgouyres, ICLR 2025) and QORNN
-(Foucault, Mamalet and Malgouyres 2024). The input and output matrices ``U`` and ``V``
-are quantized to ``in_bits`` / ``out_bits`` (4 by default, one scale per tensor, STE);
-``null`` keeps them in full precision. Every size constraint is checked when the model
-is built, before any compute.
+``model=ornn`` (full-precision orthogonal RNN), ``model=hadamrnn``,
+``model=block_hadamrnn`` (Foucault, Mamalet and Malgouyres, ICLR 2025) and
+``model=qornn`` (Foucault, Mamalet and Malgouyres 2024). For the quantized models the
+input and output matrices ``U`` and ``V`` are quantized to ``in_bits`` / ``out_bits``
+(4 by default, one scale per tensor, STE); ``null`` keeps them in full precision. Every
+size constraint is checked when the model is built, before any compute.
+
+Each option is a dataclass registered in Hydra's ConfigStore as ``model=NAME`` and a
+builder ``build(model_cfg, in_features, out_features, rngs) -> SequenceModel``
+registered in :data:`RNN_BUILDERS`; an option may also register an optimizer hook
+``hook(model_cfg, tx) -> tx`` (e.g. a projection after each step) in
+:data:`RNN_OPTIMIZERS`. Studies call :func:`build_rnn` and :func:`rnn_optimizer`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -20,11 +28,72 @@ from jaxorth.quant import KBitSTE, check_bits
 from jaxorth.rnn import (
     BlockHadamRNNCell,
     HadamRNNCell,
+    ORNNCell,
     QORNNCell,
     SequenceModel,
     project_orthogonal,
 )
-from jaxorth.studies._models import register_rnn
+from jaxorth.studies._registry import register_option
+
+RNN_BUILDERS: dict[str, Callable[..., SequenceModel]] = {}
+OptimizerHook = Callable[[Any, optax.GradientTransformation], optax.GradientTransformation]
+RNN_OPTIMIZERS: dict[str, OptimizerHook] = {}
+
+
+def register_rnn(
+    name: str, schema: type, optimizer: OptimizerHook | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``schema`` as ``model=name`` and the decorated function as its builder.
+
+    ``optimizer``, if given, is the option's hook ``(model_cfg, tx) -> tx`` applied by
+    :func:`rnn_optimizer` on top of the study's optimizer.
+    """
+
+    def decorator(fn: Callable[..., SequenceModel]) -> Callable[..., SequenceModel]:
+        RNN_BUILDERS[name] = fn
+        if optimizer is not None:
+            RNN_OPTIMIZERS[name] = optimizer
+        register_option("model", name, schema)
+        return fn
+
+    return decorator
+
+
+def rnn_optimizer(model_cfg: Any, tx: optax.GradientTransformation) -> optax.GradientTransformation:
+    """The optimizer ``cfg.model`` needs on top of ``tx`` (``cfg.optim``).
+
+    ``tx`` unchanged unless the model option registered a hook (:func:`register_rnn`).
+    """
+    hook = None if model_cfg is None else RNN_OPTIMIZERS.get(str(model_cfg.get("name")))
+    return tx if hook is None else hook(model_cfg, tx)
+
+
+def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) -> SequenceModel:
+    """Build the sequence model described by ``cfg.model``."""
+    if model_cfg is None:
+        raise ValueError("this experiment needs a model: add model=<name> (e.g. model=ornn)")
+    name = model_cfg.name
+    if name not in RNN_BUILDERS:
+        raise ValueError(
+            f"model.name={name!r} is not a recurrent model; known: {sorted(RNN_BUILDERS)}"
+        )
+    return RNN_BUILDERS[name](model_cfg, in_features, out_features, nnx.Rngs(seed))
+
+
+@dataclasses.dataclass
+class ORNNConfig:
+    """Full-precision orthogonal RNN: ``W = expm(skew A)`` (expRNN) or Cayley."""
+
+    name: str = "ornn"
+    hidden: int = 128
+    param: str = "expm"
+    init: str = "henaff"
+
+
+@register_rnn("ornn", ORNNConfig)
+def _build_ornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> SequenceModel:
+    cell = ORNNCell(int(cfg.hidden), param=str(cfg.param), init=str(cfg.init), rngs=rngs)
+    return SequenceModel(cell, in_features, out_features, rngs=rngs)
 
 
 def _transform(bits: Any, key: str) -> KBitSTE | None:
@@ -63,7 +132,6 @@ class HadamRNNConfig:
 
 @register_rnn("hadamrnn", HadamRNNConfig)
 def _build_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    _transform(cfg.in_bits, "in_bits"), _transform(cfg.out_bits, "out_bits")
     cell = HadamRNNCell(
         int(cfg.hidden), clip=_clip(cfg), init=str(cfg.init), radix=int(cfg.radix), rngs=rngs
     )
@@ -86,7 +154,6 @@ class BlockHadamRNNConfig:
 
 @register_rnn("block_hadamrnn", BlockHadamRNNConfig)
 def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    _transform(cfg.in_bits, "in_bits"), _transform(cfg.out_bits, "out_bits")
     cell = BlockHadamRNNCell(
         int(cfg.hidden),
         int(cfg.block),
@@ -133,7 +200,7 @@ def recurrent_weight_mask(params: Any) -> Any:
 def qornn_optimizer(
     model_cfg: Any, tx: optax.GradientTransformation
 ) -> optax.GradientTransformation:
-    """Optimizer hook of ``model=qornn`` (see :func:`jaxorth.studies._models.rnn_optimizer`).
+    """Optimizer hook of ``model=qornn`` (see :func:`rnn_optimizer`).
 
     ``method=projunn`` (STE-projUNN, Foucault, Mamalet and Malgouyres 2024):
     after each step of ``tx`` the recurrent parameter ``W`` is projected back onto
@@ -148,7 +215,6 @@ def qornn_optimizer(
 
 @register_rnn("qornn", QORNNConfig, optimizer=qornn_optimizer)
 def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    _transform(cfg.in_bits, "in_bits"), _transform(cfg.out_bits, "out_bits")
     cell = QORNNCell(
         int(cfg.hidden),
         check_bits(int(cfg.bits), "model.bits"),

@@ -1,0 +1,92 @@
+"""Argument checks shared by every package: the one home of "must be a positive int".
+
+Each helper raises :class:`ValueError` *before any compute*, with a message that names
+the caller's own parameter (``hidden_size must be ...``), never a config key: a study
+that validates a config re-words the message with its key (see
+:func:`jaxorth.studies.reword`). Helpers return the checked value converted to a plain
+Python type, so ``n = positive_int(n, "n")`` both checks and normalises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "int_at_least",
+    "is_power_of_two",
+    "number_at_least",
+    "one_of",
+    "positive_int",
+    "positive_number",
+    "power_of_two",
+]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def int_at_least(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an ``int`` if it is an integer ``>= minimum`` (bools are rejected)."""
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (bools are rejected)."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def is_power_of_two(n: Any) -> bool:
+    """Whether ``n`` is a positive integer power of two (``1, 2, 4, ...``)."""
+    return _is_int(n) and n >= 1 and (int(n) & (int(n) - 1)) == 0
+
+
+def power_of_two(value: Any, name: str, purpose: str = "") -> int:
+    """``value`` as an ``int`` if it is a power of two; the message names the nearest ones.
+
+    ``purpose`` completes the sentence: ``"n must be a power of 2 for <purpose>"``.
+    """
+    if not is_power_of_two(value):
+        near = ""
+        if _is_int(value) and value > 1:
+            lo = 2 ** int(math.floor(math.log2(int(value))))
+            near = f" (nearest: {lo} or {2 * lo})"
+        what = f" for {purpose}" if purpose else ""
+        raise ValueError(f"{name} must be a power of 2{what}, got {value!r}{near}")
+    return int(value)
+
+
+def number_at_least(value: Any, name: str, minimum: float, *, strict: bool = False) -> float:
+    """``value`` as a finite ``float`` that is ``>= minimum`` (``> minimum`` if ``strict``)."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    ok = ok and math.isfinite(float(value))
+    ok = ok and (float(value) > minimum if strict else float(value) >= minimum)
+    if not ok:
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {rel} {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def positive_number(value: Any, name: str) -> float:
+    """``value`` as a finite ``float`` if it is ``> 0``."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def one_of(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``; the message lists them."""
+    choices = tuple(choices)
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+    return value

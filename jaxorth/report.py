@@ -1,0 +1,312 @@
+r"""Tables and figures: the one place where results become Markdown, CSV and PNG.
+
+Every study reports through these helpers, so every table and figure of the project
+looks the same and nothing else chooses a matplotlib backend.
+
+- :func:`format_table` renders rows as a GitHub-flavoured Markdown table (``|`` inside
+  a cell is escaped, floats get 4 significant digits);
+  :func:`write_table` also writes ``<name>.md`` and ``<name>.csv``.
+- :func:`subplots` returns a figure on the non-interactive Agg backend (chosen once, the
+  first time a figure is made; importing :mod:`jaxorth` loads no matplotlib), in the
+  project's style: a colour cycle of :data:`COLORS` (11 distinct colours, so the 11
+  methods of a study never share one), grid, mathtext labels such as
+  ``r"$\mathrm{err}_F / N^{d/2}$"``.
+- :func:`save_figure` writes the PNG and closes the figure; :func:`log_scale_if_wide`
+  switches an axis to log scale when its positive values span decades.
+- :func:`panels_figure` draws a declarative figure: :class:`Panel` s of
+  :class:`Curve` s and :class:`HLine` s. Studies describe *what* to draw with these and
+  never call matplotlib themselves, so every figure gets the same style, colours and
+  axis rules (``yscale="auto"``: log when the values span two decades).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "COLORS",
+    "Curve",
+    "HLine",
+    "Panel",
+    "panels_figure",
+    "color",
+    "format_table",
+    "format_value",
+    "log_scale_if_wide",
+    "save_figure",
+    "subplots",
+    "write_table",
+]
+
+#: Eleven colours that stay distinct side by side (tab10 and a dark olive), in the order
+#: the colour cycle uses them.
+COLORS: tuple[str, ...] = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#3b4a1f",
+)
+
+_STYLE = {
+    "axes.prop_cycle": None,  # filled in by _pyplot (needs matplotlib's cycler)
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 100,
+    "savefig.dpi": 120,
+    "savefig.bbox": "tight",
+    "legend.fontsize": 8,
+    "mathtext.fontset": "dejavusans",
+}
+
+
+def color(i: int) -> str:
+    """The ``i``-th colour of the cycle (wraps after :data:`COLORS`)."""
+    return COLORS[i % len(COLORS)]
+
+
+def format_value(value: Any) -> str:
+    """One table cell: floats with 4 significant digits (scientific below 1e-3 or from 1e5)."""
+    if isinstance(value, float):
+        if math.isfinite(value) and value != 0.0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        cols.extend(k for k in row if k not in cols)
+    return cols
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> str:
+    """Rows (dicts; keys in first-seen order) as a GitHub-flavoured Markdown table.
+
+    A ``|`` inside a header or cell is escaped (``\\|``) so it cannot split the cell; a
+    missing key gives an empty cell.
+    """
+    head = f"### {_cell(title)}\n" if title else ""
+    if not rows:
+        return f"{head}(no rows)\n"
+    cols = _columns(rows)
+    header = [_cell(c) for c in cols]
+    cells = [[_cell(format_value(row.get(c, ""))) for c in cols] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |" for r in cells]
+    return head + "\n".join(lines) + "\n"
+
+
+def write_table(
+    run_dir: str | Path,
+    rows: Sequence[Mapping[str, Any]],
+    name: str = "results",
+    title: str | None = None,
+) -> str:
+    """Write ``<name>.md`` (and ``<name>.csv`` when there are rows); return the Markdown."""
+    run_dir = Path(run_dir)
+    text = format_table(rows, title)
+    _atomic_write(run_dir / f"{name}.md", text)
+    if rows:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=_columns(rows))
+        writer.writeheader()
+        writer.writerows(dict(r) for r in rows)
+        _atomic_write(run_dir / f"{name}.csv", buf.getvalue())
+    return text
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() != "agg":
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from cycler import cycler
+
+    style = dict(_STYLE, **{"axes.prop_cycle": cycler(color=list(COLORS))})
+    plt.rcParams.update(style)
+    return plt
+
+
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any
+) -> tuple[Any, Any]:
+    """``plt.subplots`` on the Agg backend in the project's style (``(fig, axes)``).
+
+    ``figsize`` defaults to 5 x 3.8 inches per panel.
+    """
+    plt = _pyplot()
+    if figsize is None:
+        figsize = (5.0 * ncols, 3.8 * nrows)
+    return plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save ``fig`` as a PNG at ``path`` (``.png`` added if missing) and close it."""
+    plt = _pyplot()
+    path = Path(path)
+    if path.suffix != ".png":
+        path = path.with_name(path.name + ".png")
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def log_scale_if_wide(ax: Any, values: Iterable[float], axis: str = "y", decades: float = 2.0) -> bool:
+    """Put ``axis`` of ``ax`` on a log scale when the positive ``values`` span ``decades``.
+
+    Returns whether the scale was switched. Values ``<= 0`` or non-finite are ignored
+    (they cannot be drawn on a log axis; a symlog axis would hide the spread).
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    pos = [float(v) for v in values if math.isfinite(float(v)) and float(v) > 0]
+    if len(pos) < 2 or math.log10(max(pos) / min(pos)) < decades:
+        return False
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """One series of a :class:`Panel`.
+
+    ``kind``: ``"line"`` (``fmt`` as in ``ax.plot``, e.g. ``"o-"``), ``"scatter"`` or
+    ``"hist"`` (``y`` holds the samples, ``x`` the bin count or edges). ``color``: a
+    colour or an index into :data:`COLORS` (default: the next in the cycle).
+    """
+
+    x: Sequence[float] | Any
+    y: Sequence[float] | Any
+    label: str | None = None
+    fmt: str = "-"
+    kind: str = "line"
+    color: str | int | None = None
+    alpha: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HLine:
+    """A horizontal reference line (a theoretical value, a baseline)."""
+
+    y: float
+    label: str | None = None
+    color: str | int = "k"
+    style: str = "--"
+    width: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One axes of a figure: curves, reference lines, labels (mathtext allowed), scales.
+
+    ``xscale`` / ``yscale``: ``"linear"``, ``"log"``, ``"symlog"`` (with ``linthresh``)
+    or ``"auto"`` (log when the positive values span two decades). ``xticks``: optional
+    ``(positions, labels)``.
+    """
+
+    curves: Sequence[Curve] = ()
+    hlines: Sequence[HLine] = ()
+    title: str | None = None
+    xlabel: str | None = None
+    ylabel: str | None = None
+    xscale: str = "linear"
+    yscale: str = "auto"
+    linthresh: float = 1e-6
+    xticks: tuple[Sequence[float], Sequence[str]] | None = None
+    legend: bool = True
+
+
+def _resolve_color(c: str | int | None) -> str | None:
+    return color(c) if isinstance(c, int) else c
+
+
+def _draw(ax: Any, panel: Panel) -> None:
+    ys: list[float] = []
+    xs: list[float] = []
+    for i, c in enumerate(panel.curves):
+        col = _resolve_color(c.color) or color(i)
+        if c.kind == "line":
+            ax.plot(c.x, c.y, c.fmt, label=c.label, color=col, alpha=c.alpha)
+        elif c.kind == "scatter":
+            ax.scatter(c.x, c.y, label=c.label, color=col, alpha=c.alpha, s=12)
+        elif c.kind == "hist":
+            ax.hist(c.y, bins=c.x, label=c.label, color=col, alpha=c.alpha)
+            continue
+        else:
+            raise ValueError(f"Curve.kind must be 'line', 'scatter' or 'hist', got {c.kind!r}")
+        ys.extend(float(v) for v in _flat(c.y))
+        xs.extend(float(v) for v in _flat(c.x))
+    for h in panel.hlines:
+        ax.axhline(h.y, color=_resolve_color(h.color), ls=h.style, lw=h.width, label=h.label)
+        ys.append(float(h.y))
+    for axis, scale, values in (("x", panel.xscale, xs), ("y", panel.yscale, ys)):
+        if scale == "auto":
+            log_scale_if_wide(ax, values, axis=axis)
+        elif scale == "symlog":
+            (ax.set_xscale if axis == "x" else ax.set_yscale)("symlog", linthresh=panel.linthresh)
+        elif scale in ("linear", "log"):
+            (ax.set_xscale if axis == "x" else ax.set_yscale)(scale)
+        else:
+            raise ValueError(f"{axis}scale must be linear, log, symlog or auto; got {scale!r}")
+    if panel.title:
+        ax.set_title(panel.title)
+    if panel.xlabel:
+        ax.set_xlabel(panel.xlabel)
+    if panel.ylabel:
+        ax.set_ylabel(panel.ylabel)
+    if panel.xticks is not None:
+        ax.set_xticks(list(panel.xticks[0]), list(panel.xticks[1]))
+    if panel.legend and any(c.label for c in panel.curves) | any(h.label for h in panel.hlines):
+        ax.legend()
+
+
+def _flat(values: Any) -> list[float]:
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float).ravel()
+    return [float(v) for v in arr if math.isfinite(v)]
+
+
+def panels_figure(
+    panels: Sequence[Panel], ncols: int | None = None, *, figsize: tuple[float, float] | None = None
+) -> Any:
+    """A figure with one axes per :class:`Panel` (``ncols`` per row, default all in one)."""
+    if not panels:
+        raise ValueError("panels_figure needs at least one Panel")
+    ncols = len(panels) if ncols is None else max(1, min(int(ncols), len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax, panel in zip(flat, panels):
+        _draw(ax, panel)
+    for ax in flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
