@@ -39,8 +39,14 @@ from omegaconf import OmegaConf
 
 import jaxorth.studies  # noqa: F401  (registers the model options)
 from jaxorth.data import copy_task_batch, copy_task_spec
-from jaxorth.studies.rnn_models import ORNNConfig, build_rnn, rnn_optimizer
-from jaxorth.studies.rnn_models import BlockHadamRNNConfig, HadamRNNConfig, QORNNConfig
+from jaxorth.studies.rnn_models import (
+    BlockHadamRNNConfig,
+    HadamRNNConfig,
+    ORNNConfig,
+    QORNNConfig,
+    build_rnn,
+    rnn_optimizer,
+)
 from jaxorth.train import set_cpu_devices, sharded_batch_mean
 
 

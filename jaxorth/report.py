@@ -98,7 +98,7 @@ def _cell(text: str) -> str:
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> str:
-    """Rows (dicts; keys in first-seen order) as a GitHub-flavoured Markdown table.
+    r"""Rows (dicts; keys in first-seen order) as a GitHub-flavoured Markdown table.
 
     A ``|`` inside a header or cell is escaped (``\\|``) so it cannot split the cell; a
     missing key gives an empty cell.
@@ -178,7 +178,9 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def log_scale_if_wide(ax: Any, values: Iterable[float], axis: str = "y", decades: float = 2.0) -> bool:
+def log_scale_if_wide(
+    ax: Any, values: Iterable[float], axis: str = "y", decades: float = 2.0
+) -> bool:
     """Put ``axis`` of ``ax`` on a log scale when the positive ``values`` span ``decades``.
 
     Returns whether the scale was switched. Values ``<= 0`` or non-finite are ignored

@@ -14,9 +14,7 @@ def check_data_name(cfg: Any, expected: str) -> Any:
     data = cfg.get("data")
     name = None if data is None else data.get("name")
     if name != expected:
-        raise ValueError(
-            f"experiment={cfg.experiment.name} needs data={expected}, got data={name}"
-        )
+        raise ValueError(f"experiment={cfg.experiment.name} needs data={expected}, got data={name}")
     return data
 
 

@@ -43,7 +43,7 @@ class RunContext:
         return text
 
     def save_figure(self, fig: Any, name: str) -> Path:
-        """Save a figure as ``<name>.png`` in the run dir (:func:`jaxorth.report.save_figure`) and log it."""
+        """Save a figure as ``<name>.png`` in the run dir and log it to the tracker."""
         path = report.save_figure(fig, self.run_dir / f"{name}.png")
         self.tracker.log_image(name, path)
         return path

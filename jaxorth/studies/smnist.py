@@ -30,8 +30,8 @@ from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
 from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
-from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
 from jaxorth.studies._registry import register_study
+from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
 from jaxorth.train import HistoryTracker, fit
 
 

@@ -12,7 +12,9 @@ from flax import nnx
 MetricFn = Callable[..., Mapping[str, jax.Array]]
 
 
-def jit_metrics(fn: MetricFn, static_argnums: tuple[int, ...] = ()) -> Callable[..., dict[str, float]]:
+def jit_metrics(
+    fn: MetricFn, static_argnums: tuple[int, ...] = ()
+) -> Callable[..., dict[str, float]]:
     """``evaluate(model, *args) -> {name: float}``: ``fn(model, *args)`` under ``jax.jit``.
 
     The model is split into its graph definition (static) and state (traced), so calling

@@ -7,8 +7,7 @@ from omegaconf import OmegaConf
 
 from jaxorth.cli import run_experiment
 from jaxorth.data import copy_task_batch
-from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
-from jaxorth.studies.rnn_models import QORNNConfig
+from jaxorth.studies.rnn_models import QORNNConfig, build_rnn, rnn_optimizer
 
 SMALL = ["train.batch_size=16", "train.log_every=5", "train.checkpoint_every=0"]
 
