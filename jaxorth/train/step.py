@@ -54,7 +54,7 @@ class TrainState(NamedTuple):
         return {name: getattr(self, name) for name in _CHECKPOINTED}
 
     def with_checkpoint(self, tree: Mapping[str, Any]) -> TrainState:
-        """This state with the fields of a restored :meth:`checkpoint_tree`."""
+        """Return the state with the fields of a restored :meth:`checkpoint_tree`."""
         return self._replace(**{name: tree[name] for name in _CHECKPOINTED})
 
 
