@@ -52,7 +52,11 @@ def test_all_is_exactly_the_reexports(name):
     assert len(listed) == len(set(listed)), f"{name}.__all__ has duplicates"
     for public in listed:
         assert hasattr(module, public), f"{name}.__all__ names {public!r}, which does not resolve"
-    assert set(listed) == _declared_public(module), name
+    declared = _declared_public(module)
+    assert set(listed) == declared, (
+        f"{name}: re-exported but not in __all__: {sorted(declared - set(listed))}; "
+        f"in __all__ but not re-exported: {sorted(set(listed) - declared)}"
+    )
     # every public non-module attribute that the package itself defines or re-exports
     # is listed (a name imported for internal use, defined elsewhere, may stay unlisted)
     for attr, obj in vars(module).items():
