@@ -12,28 +12,10 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _mlp import make_loss, mlp
 from _timing import header, interleaved, print_table, timed
 
 from jaxorth import hessian as hs
-
-
-def mlp(key, sizes):
-    keys = jax.random.split(key, len(sizes))
-    return [
-        (jax.random.normal(k, (a, b)) / jnp.sqrt(a), jnp.zeros(b))
-        for k, a, b in zip(keys, sizes[:-1], sizes[1:])
-    ]
-
-
-def make_loss(x, y):
-    def loss(p):
-        h = x
-        for w, b in p[:-1]:
-            h = jnp.tanh(h @ w + b)
-        w, b = p[-1]
-        return jnp.mean((h @ w + b - y) ** 2)
-
-    return loss
 
 
 def setup(sizes, batch):
