@@ -20,34 +20,14 @@ The last column is the ratio variant / baseline. Compile times are printed separ
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import header, interleaved, print_table
 from flax import nnx
 
 from jaxorth.orthconv import OrthConv, conv
-
-
-def _time(fn, *args):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
-
-
-def _compile_time(fn, *args):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
-
-
-def _interleaved(fa, args_a, fb, args_b, repeats):
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(_time(fa, *args_a))
-        tb.append(_time(fb, *args_b))
-    return float(np.median(ta)), float(np.median(tb))
 
 
 def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
@@ -72,15 +52,8 @@ def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
     orth_cached = jax.jit(lambda kernel, x: nnx.merge(graphdef, state)(x, kernel=kernel))
     orth_rebuilt = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
 
-    compile_s = {
-        "train": _compile_time(orth_train, state, x),
-        "infer-rebuilt": _compile_time(orth_rebuilt, state, x),
-    }
-    _compile_time(plain_train, plain_kernel, x)
-    _compile_time(plain_infer, plain_kernel, x)
     cached = orth_kernel(state)
-    compile_s["infer-cached"] = _compile_time(orth_cached, cached, x)
-    kernel_ms = 1e3 * float(np.median([_time(orth_kernel, state) for _ in range(repeats)]))
+    kernel_ms = 1e3 * interleaved({"kernel": lambda: orth_kernel(state)}, repeats)["kernel"].median
 
     rows = []
     cases = [
@@ -89,41 +62,34 @@ def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
         ("infer-rebuilt", plain_infer, (plain_kernel, x), orth_rebuilt, (state, x)),
     ]
     for name, fb, args_b, fa, args_a in cases:
-        for _ in range(2):  # warm-up
-            _time(fb, *args_b)
-            _time(fa, *args_a)
-        t_orth, t_plain = _interleaved(fa, args_a, fb, args_b, repeats)
+        t = interleaved(
+            {"orth": lambda f=fa, a=args_a: f(*a), "plain": lambda f=fb, a=args_b: f(*a)},
+            repeats,
+            warmup=2,
+        )
         rows.append(
             {
                 "C=M": channels,
                 "S": stride,
                 "method": method,
                 "mode": name,
-                "compile_s": compile_s[name],
+                "compile_s": t["orth"].first,
                 "kernel_ms": kernel_ms,
-                "plain_ms": 1e3 * t_plain,
-                "orth_ms": 1e3 * t_orth,
-                "ratio": t_orth / t_plain,
+                "plain_ms": 1e3 * t["plain"].median,
+                "orth_ms": 1e3 * t["orth"].median,
+                "ratio": t["orth"].median / t["plain"].median,
             }
         )
     return rows
 
 
-def print_table(rows):
-    cols = list(rows[0])
-    fmt = {
-        "compile_s": "{:.2f}",
-        "kernel_ms": "{:.2f}",
-        "plain_ms": "{:.1f}",
-        "orth_ms": "{:.1f}",
-        "ratio": "{:.2f}x",
-    }
-    cells = [[fmt.get(c, "{}").format(r[c]) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells:
-        print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
+FORMATS = {
+    "compile_s": "{:.2f}",
+    "kernel_ms": "{:.2f}",
+    "plain_ms": "{:.1f}",
+    "orth_ms": "{:.1f}",
+    "ratio": "{:.2f}x",
+}
 
 
 def main(argv=None):
@@ -139,9 +105,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.size, args.channels, args.repeats = 4, 8, [8], 3
-    print(
-        f"# devices: {jax.devices()}; batch={args.batch}, {args.size}x{args.size}, "
-        f"k={args.kernel_size}, float32, median of {args.repeats} interleaved runs"
+    header(
+        f"batch={args.batch}, {args.size}x{args.size}, k={args.kernel_size}, float32, "
+        f"median of {args.repeats} interleaved runs"
     )
     rows = []
     for channels in args.channels:
@@ -150,7 +116,7 @@ def main(argv=None):
                 rows += bench_row(
                     args.batch, args.size, channels, args.kernel_size, stride, method, args.repeats
                 )
-    print_table(rows)
+    print_table(rows, formats=FORMATS)
     return rows
 
 

@@ -23,12 +23,11 @@ goes further).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import header, interleaved, print_table, timed
 
 from jaxorth.orthconv import conv_matrix, singular_values
 
@@ -47,20 +46,6 @@ def numpy_reference(kernel: np.ndarray, input_size: int, stride: int) -> np.ndar
     return np.sort(np.linalg.svd(sym, compute_uv=False).ravel())[::-1]
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - t0
-
-
-def interleaved(fa, fb, repeats: int) -> tuple[float, float]:
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(timed(fa))
-        tb.append(timed(fb))
-    return statistics.median(ta), statistics.median(tb)
-
-
 def make_kernel(m: int, c: int, k: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((m, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
@@ -68,12 +53,15 @@ def make_kernel(m: int, c: int, k: int, seed: int = 0) -> np.ndarray:
 
 def compare(rows, label, kernel, input_size, stride, baseline, repeats):
     kj = jnp.asarray(kernel)
-    t0 = time.perf_counter()
+    t = interleaved(
+        {"jaxorth": lambda: singular_values(kj, input_size, stride), "baseline": baseline},
+        repeats,
+        warmup=0,  # the first calls are the warm-up
+    )
+    compile_s, ta, tb = t["jaxorth"].first, t["jaxorth"].median, t["baseline"].median
     ours = np.asarray(singular_values(kj, input_size, stride))
-    compile_s = time.perf_counter() - t0
-    ref = baseline()  # warm-up (and the values, for the accuracy column)
+    ref = baseline()  # the values, for the accuracy column
     err = float(np.max(np.abs(ours - ref[: ours.size])) / ref[0])
-    ta, tb = interleaved(lambda: singular_values(kj, input_size, stride), baseline, repeats)
     m, c, k, _ = kernel.shape
     rows.append(
         {
@@ -109,25 +97,15 @@ def largest_within(budget: float, m: int, k: int, stride: int, sizes, which: str
             )
             break
         if which == "jaxorth":
-            jax.block_until_ready(singular_values(kj, size, stride))  # compile
-            t = timed(lambda s=size: singular_values(kj, s, stride))
+            timed(singular_values, kj, size, stride)  # compile
+            _, t = timed(singular_values, kj, size, stride)
         else:
-            t = timed(lambda s=size: numpy_reference(kernel, s, stride))
+            _, t = timed(numpy_reference, kernel, size, stride)
         print(f"  {which} M=C={m} S={stride} input {size}x{size}: {t:.2f} s", flush=True)
         if t > budget:
             break
         best, best_t = size, t
     return best, best_t
-
-
-def print_table(rows, title):
-    cols = list(rows[0])
-    widths = [max(len(col), *(len(str(r[col])) for r in rows)) for col in cols]
-    print(f"\n### {title}")
-    print("| " + " | ".join(col.ljust(w) for col, w in zip(cols, widths)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(r[col]).ljust(w) for col, w in zip(cols, widths)) + " |")
 
 
 def main() -> None:
@@ -137,7 +115,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds (largest size)")
     args = parser.parse_args()
     repeats = args.repeats or 3
-    print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
+    header(f"backend {jax.default_backend()}, median of {repeats} interleaved runs")
 
     rows = []
     dense_cases = (

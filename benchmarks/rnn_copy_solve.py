@@ -17,6 +17,7 @@ import time
 
 import jax
 import optax
+from _timing import header, timed
 from flax import nnx
 
 from jaxorth.data import copy_task_baseline, copy_task_batch, copy_task_spec
@@ -79,10 +80,8 @@ def main() -> None:
         return optax.apply_updates(p, u), o, v
 
     evaluate = jax.jit(ce)
-    t = time.perf_counter()
-    params, opt, loss = step(params, opt, jax.random.key(0))
-    loss.block_until_ready()
-    compile_s = time.perf_counter() - t
+    header(f"{a.model}, copy task T={a.T}, hidden {a.hidden}, batch {a.batch}")
+    (params, opt, loss), compile_s = timed(step, params, opt, jax.random.key(0))
     t0 = time.perf_counter()
     hist = []
     solved_at = None

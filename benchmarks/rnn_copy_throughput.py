@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import jax
 import optax
+from _timing import header, interleaved, print_table
 from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -92,6 +91,19 @@ def make_step(model, model_cfg, lr, fused=True, mesh=None):
     return step, params, opt
 
 
+def _training(step, state, batch):
+    """A no-argument call running one training step from the previous call's state."""
+    box = [state]
+
+    def call():
+        params, opt = box[0]
+        params, opt, loss = step(params, opt, *batch)
+        box[0] = (params, opt)
+        return params, opt, loss
+
+    return call
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
@@ -106,6 +118,7 @@ def main() -> None:
     T, B, n, reps = args.T, args.batch, args.hidden, args.repeats
     if args.quick:
         T, B, n, reps = 50, 16, 32, 2
+    header(f"copy task T={T}, hidden {n}, batch {B}, median of {reps} interleaved steps")
     spec = copy_task_spec()
     configs = {
         "hadamrnn (dense W)": HadamRNNConfig(hidden=n),
@@ -131,7 +144,7 @@ def main() -> None:
             k: c for k, c in configs.items() if "dense" in k or any(word in k for word in args.only)
         }
     batch = copy_task_batch(jax.random.key(0), B, T)
-    runs = {}
+    calls = {}
     for label, c in configs.items():
         model_cfg = OmegaConf.structured(c)
         model = build_rnn(model_cfg, spec["in_features"], spec["out_features"], 0)
@@ -142,36 +155,26 @@ def main() -> None:
             model, model_cfg, 1e-4, fused="unfused" not in label, mesh=mesh if dp else None
         )
         xy = jax.device_put(batch, NamedSharding(mesh, P("data"))) if dp else batch
-        t = time.perf_counter()
-        params, opt, loss = step(params, opt, *xy)
-        loss.block_until_ready()
-        runs[label] = {
-            "step": step,
-            "batch": xy,
-            "state": (params, opt),
-            "compile": time.perf_counter() - t,
-            "times": [],
-        }
-    for _ in range(reps):
-        for r in runs.values():
-            params, opt = r["state"]
-            t = time.perf_counter()
-            params, opt, loss = r["step"](params, opt, *r["batch"])
-            loss.block_until_ready()
-            r["times"].append(time.perf_counter() - t)
-            r["state"] = (params, opt)
-    print(f"device: {jax.devices()[0].device_kind} x{k}; copy task T={T}, hidden {n}, batch {B}")
-    print("| model | compile (s) | ms / step | sequences / s | / dense-W HadamRNN |")
-    print("|---|---|---|---|---|")
-    base = B / statistics.median(runs["hadamrnn (dense W)"]["times"])
+        calls[label] = _training(step, (params, opt), xy)
+    runs = interleaved(calls, reps, warmup=0)
+    base = B / runs["hadamrnn (dense W)"].median
+    rows = []
     for label, r in runs.items():
-        ms = statistics.median(r["times"]) * 1e3
-        sps = B / (ms / 1e3)
-        print(f"| {label} | {r['compile']:.1f} | {ms:.1f} | {sps:.0f} | {sps / base:.2f} |")
+        sps = B / r.median
+        rows.append(
+            {
+                "model": label,
+                "compile (s)": f"{r.first:.1f}",
+                "ms / step": f"{r.median * 1e3:.1f}",
+                "sequences / s": f"{sps:.0f}",
+                "/ dense-W HadamRNN": f"{sps / base:.2f}",
+            }
+        )
+    print_table(rows)
     if T == 1000 and B == 128 and n == 128:
         for label in runs:
             if label.startswith("hadamrnn (FWHT)") and "unfused" not in label:
-                sps = B / statistics.median(runs[label]["times"])
+                sps = B / runs[label].median
                 print(
                     f"{label}: {sps:.0f} seq/s = {sps / 406:.2f}x to {sps / 325:.2f}x the "
                     "authors' PyTorch figure (325-406 seq/s, DESIGN.md); target >= 3x"

@@ -14,11 +14,10 @@ Kronecker factors ``H_a``, ``H_b``, no transpose per step). Last column: layout 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
+from _timing import header, interleaved, print_table, timed
 from flax import nnx
 
 from jaxorth.rnn import HadamRNNCell, cell_layout
@@ -47,12 +46,8 @@ def main() -> None:
     T = 10 if args.quick else args.steps
     reps = 3 if args.quick else args.repeats
     B = args.batch
-    print(f"device: {jax.devices()[0].device_kind}, batch {B}, {T} steps per call")
-    print(
-        "| n | compile radix / layout / dense (s) | radix us/step | layout us/step "
-        "| dense us/step | radix / dense | layout / dense |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    header(f"batch {B}, {T} steps per call, median of {reps} interleaved runs")
+    rows = []
     for n in sizes:
         cell = HadamRNNCell(n, rngs=nnx.Rngs(0))
         w_t = cell.matrix().T
@@ -66,24 +61,27 @@ def main() -> None:
             "layout": (scan_fn(layout.step), layout.to_state(h0), jax.vmap(layout.to_state)(drive)),
             "dense": (scan_fn(lambda h, w_t=w_t: h @ w_t), h0, drive),
         }
-        comp, outs = {}, {}
-        for name, (f, h, d) in ins.items():
-            t = time.perf_counter()
-            outs[name] = f(h, d).block_until_ready()
-            comp[name] = time.perf_counter() - t
+        t = interleaved({name: lambda v=v: v[0](v[1], v[2]) for name, v in ins.items()}, reps)
+        outs = {name: timed(*v)[0] for name, v in ins.items()}
         outs["layout"] = layout.to_vectors(outs["layout"])
         for name in ("radix", "layout"):
             err = float(jnp.max(jnp.abs(outs[name] - outs["dense"])))
             assert err < 1e-3 * n, (name, err)
-        times = {name: [] for name in ins}
-        for _ in range(reps):
-            for name, (f, h, d) in ins.items():
-                t = time.perf_counter()
-                f(h, d).block_until_ready()
-                times[name].append((time.perf_counter() - t) / T * 1e6)
-        tr, tl, td = (statistics.median(times[k]) for k in ("radix", "layout", "dense"))
-        c = " / ".join(f"{comp[k]:.2f}" for k in ("radix", "layout", "dense"))
-        print(f"| {n} | {c} | {tr:.1f} | {tl:.1f} | {td:.1f} | {tr / td:.3f} | {tl / td:.3f} |")
+        us = {name: t[name].median / T * 1e6 for name in ins}
+        rows.append(
+            {
+                "n": n,
+                "compile radix / layout / dense (s)": " / ".join(
+                    f"{t[k].first:.2f}" for k in ("radix", "layout", "dense")
+                ),
+                "radix us/step": f"{us['radix']:.1f}",
+                "layout us/step": f"{us['layout']:.1f}",
+                "dense us/step": f"{us['dense']:.1f}",
+                "radix / dense": f"{us['radix'] / us['dense']:.3f}",
+                "layout / dense": f"{us['layout'] / us['dense']:.3f}",
+            }
+        )
+    print_table(rows)
 
 
 if __name__ == "__main__":

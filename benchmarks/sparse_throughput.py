@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import header, interleaved, print_table, timed
 
 from jaxorth import sparse
 
@@ -76,30 +76,6 @@ def np_iht(A, y, k, n_iter, step):
     return x
 
 
-def timed(fn):
-    t = time.perf_counter()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - t
-
-
-def interleave(fns, repeats):
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
-    return {name: float(np.median(v)) for name, v in times.items()}
-
-
-def table(rows):
-    cols = list(rows[0])
-    w = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
-    print("| " + " | ".join(c.ljust(x) for c, x in zip(cols, w)) + " |")
-    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(r[c]).ljust(x) for c, x in zip(cols, w)) + " |")
-    print()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -113,8 +89,11 @@ def main():
     ys = jax.vmap(lambda kk, a: sparse.sparse_problem(kk, a, k, noise_std=0.01).y)(keys, As)
     As_np, ys_np = np.asarray(As), np.asarray(ys)
     steps = np.asarray(jax.vmap(lambda a: 1.0 / jnp.linalg.eigvalsh(a @ a.T)[-1])(As))
-    print(f"B={B} problems, Gaussian {m}x{n}, k={k}, SEA n_iter={sea_iter}, IHT/HTP n_iter={it}")
-    print(f"devices: {jax.devices()}, float32\n")
+    header(
+        f"B={B} problems, Gaussian {m}x{n}, k={k}, SEA n_iter={sea_iter}, IHT/HTP n_iter={it}, "
+        f"float32, median of {repeats} interleaved runs"
+    )
+    print()
 
     solvers = {
         "omp": (lambda A, y: sparse.omp(A, y, k), lambda A, y, s: np_omp(A, y, k)),
@@ -128,12 +107,12 @@ def main():
     rows = []
     for name, (jfn, nfn) in solvers.items():
         batched = jax.jit(jax.vmap(jfn))
-        compile_s = timed(lambda b=batched: b(As, ys))
+        compile_s = timed(batched, As, ys)[1]
         fns = {
             "jax": lambda b=batched: b(As, ys).x,
             "numpy": lambda f=nfn: [f(As_np[i], ys_np[i], steps[i]) for i in range(B)],
         }
-        med = interleave(fns, repeats)
+        med = {name: t.median for name, t in interleaved(fns, repeats, warmup=0).items()}
         res = batched(As, ys)
         ref = np.stack([nfn(As_np[i], ys_np[i], steps[i]) for i in range(B)])
         agree = np.mean(np.all((np.asarray(res.x) != 0) == (ref != 0), axis=1))
@@ -147,7 +126,8 @@ def main():
                 "time ratio jax/numpy": f"{med['jax'] / med['numpy']:.3f}",
             }
         )
-    table(rows)
+    print_table(rows)
+    print()
 
     from sklearn.linear_model import OrthogonalMatchingPursuit
 
@@ -158,19 +138,19 @@ def main():
     sea_one = jax.jit(functools.partial(sparse.sea, k=k, n_iter=sea_iter))
     sea_batched = jax.jit(jax.vmap(functools.partial(sparse.sea, k=k, n_iter=sea_iter)))
     omp_one = jax.jit(functools.partial(sparse.omp, k=k))
-    compile_one = timed(lambda: sea_one(As[0], ys[0]))
-    timed(lambda: sea_batched(As, ys))
-    timed(lambda: omp_one(As[0], ys[0]))
+    compile_one = timed(sea_one, As[0], ys[0])[1]
+    timed(sea_batched, As, ys)
+    timed(omp_one, As[0], ys[0])
     fns = {
         "sklearn OMP (loop)": lambda: [skl(i) for i in range(n_skl)],
         "SEA one problem per call": lambda: [sea_one(As[i], ys[i]).x for i in range(n_skl)],
         "SEA vmapped batch": lambda: sea_batched(As, ys).x,
         "OMP (ours) one per call": lambda: [omp_one(As[i], ys[i]).x for i in range(n_skl)],
     }
-    med = interleave(fns, repeats)
+    med = {name: t.median for name, t in interleaved(fns, repeats, warmup=0).items()}
     per = {name: med[name] / (B if name == "SEA vmapped batch" else n_skl) for name in fns}
     base = per["sklearn OMP (loop)"]
-    table(
+    print_table(
         [
             {
                 "variant": name,
@@ -180,6 +160,7 @@ def main():
             for name, t in per.items()
         ]
     )
+    print()
     print(f"SEA single-problem compile: {compile_one:.2f} s")
 
 

@@ -1,4 +1,9 @@
-"""Training infrastructure: loop, trackers, checkpoints."""
+"""Training infrastructure: loop, step, data parallelism, optimizers, trackers, checkpoints.
+
+Modules: ``loop`` (:func:`fit`), ``step`` (:class:`TrainState`, the jitted step with its
+NaN guard), ``parallel`` (devices, mesh, batch sharding), ``optim``
+(:func:`make_optimizer`), ``tracking``, ``checkpoint``, ``evaluate``.
+"""
 
 from .checkpoint import Checkpointer as Checkpointer
 from .evaluate import jit_metrics as jit_metrics
@@ -6,9 +11,12 @@ from .loop import FitResult as FitResult
 from .loop import LoopConfig as LoopConfig
 from .loop import NonFiniteError as NonFiniteError
 from .loop import fit as fit
-from .loop import make_optimizer as make_optimizer
-from .loop import set_cpu_devices as set_cpu_devices
-from .loop import sharded_batch_mean as sharded_batch_mean
+from .optim import make_optimizer as make_optimizer
+from .parallel import set_cpu_devices as set_cpu_devices
+from .parallel import sharded_batch_mean as sharded_batch_mean
+from .step import TrainState as TrainState
+from .step import init_train_state as init_train_state
+from .step import make_train_step as make_train_step
 from .tracking import HistoryTracker as HistoryTracker
 from .tracking import JsonlTracker as JsonlTracker
 from .tracking import NullTracker as NullTracker
@@ -25,10 +33,13 @@ __all__ = [
     "NonFiniteError",
     "NullTracker",
     "Tracker",
+    "TrainState",
     "WandbTracker",
     "fit",
+    "init_train_state",
     "jit_metrics",
     "make_optimizer",
+    "make_train_step",
     "set_cpu_devices",
     "sharded_batch_mean",
     "make_tracker",

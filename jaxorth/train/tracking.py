@@ -19,7 +19,11 @@ import numpy as np
 
 @runtime_checkable
 class Tracker(Protocol):
-    """What a run reports to: metrics by step, images, a final summary."""
+    """What a run reports to: metrics by step, images, a final summary.
+
+    ``truncate_after(step)`` forgets what was logged after ``step``; :func:`fit` calls
+    it when it resumes from the checkpoint of ``step``, so no step is logged twice.
+    """
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None: ...
 
@@ -30,6 +34,8 @@ class Tracker(Protocol):
     def summary(self, values: Mapping[str, Any]) -> None: ...
 
     def finish(self) -> None: ...
+
+    def truncate_after(self, step: int) -> None: ...
 
 
 def to_scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,6 +97,10 @@ class NullTracker:
 
     def finish(self) -> None:
         pass
+
+    def truncate_after(self, step: int) -> None:
+        """Nothing is kept, so nothing to drop."""
+        del step
 
 
 class JsonlTracker:
@@ -173,6 +183,7 @@ class WandbTracker:
         self._jsonl = JsonlTracker(run_dir) if jsonl else None
 
     def truncate_after(self, step: int) -> None:
+        """Drop the JSONL lines after ``step`` (W&B itself ignores re-logged steps)."""
         if self._jsonl is not None:
             self._jsonl.truncate_after(step)
 
@@ -220,10 +231,9 @@ class HistoryTracker:
         self.history: list[dict[str, Any]] = []
 
     def truncate_after(self, step: int) -> None:
+        """Drop the records after ``step`` here and in the inner tracker."""
         self.history = [r for r in self.history if r["step"] <= step]
-        truncate = getattr(self.inner, "truncate_after", None)
-        if truncate is not None:
-            truncate(step)
+        self.inner.truncate_after(step)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         self.history.append({"step": int(step), **to_scalars(metrics)})

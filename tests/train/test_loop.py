@@ -177,15 +177,35 @@ def test_loop_config_bad_input(tmp_path):
         )
 
 
-def test_schedules_shape():
-    tx = make_optimizer("sgd", 1.0, schedule="cosine", warmup_steps=2, total_steps=10)
+def _warmup_cosine(t, peak, warmup, total):
+    """Linear warm-up from 0 to ``peak`` over ``warmup`` steps, then a half cosine to 0
+    at step ``total``, 0 after (closed form, float64)."""
+    t = np.asarray(t, np.float64)
+    rise = peak * t / warmup
+    frac = np.clip((t - warmup) / (total - warmup), 0.0, 1.0)
+    decay = peak * 0.5 * (1.0 + np.cos(np.pi * frac))
+    return np.where(t < warmup, rise, decay)
+
+
+@pytest.mark.parametrize(("warmup", "total"), [(2, 10), (3, 12)])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_schedules_shape(warmup, total, momentum):
+    peak = 0.5
+    tx = make_optimizer(
+        "sgd", peak, schedule="cosine", warmup_steps=warmup, total_steps=total, momentum=momentum
+    )
     params = {"w": jnp.zeros(())}
     state = tx.init(params)
-    lrs = []
-    for _ in range(10):
+    updates = []
+    for _ in range(total + 3):  # a few steps past the end: the rate stays at 0
         upd, state = tx.update({"w": jnp.ones(())}, state, params)
-        lrs.append(-float(upd["w"]))
-    assert lrs[0] == 0.0 and max(lrs) > 0.5
+        updates.append(-float(upd["w"]))
+    t = np.arange(total + 3)
+    # with a unit gradient, SGD with momentum m moves by lr(t) * sum_i m^i (heavy ball)
+    trace = np.cumsum(momentum ** np.arange(total + 3)) if momentum else np.ones(total + 3)
+    expected = _warmup_cosine(t, peak, warmup, total) * trace
+    np.testing.assert_allclose(updates, expected, rtol=1e-5, atol=1e-7)
+    assert updates[0] == 0.0 and max(updates[: total + 1]) > 0
 
 
 def test_train_step_traced_once():

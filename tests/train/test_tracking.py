@@ -72,3 +72,19 @@ def test_collect_summaries(tmp_path):
     rows = collect_summaries(tmp_path)
     assert [r["test_ce"] for r in rows] == [0.1, 0.01]
     assert "nested" not in rows[0] and rows[0]["job"] == "0_optim.lr=0.1"
+
+
+def test_truncate_after_is_part_of_the_protocol(tmp_path):
+    class WithoutTruncate:
+        def log(self, metrics, step): ...
+        def log_image(self, name, path, step=None): ...
+        def summary(self, values): ...
+        def finish(self): ...
+
+    assert not isinstance(WithoutTruncate(), Tracker)
+    h = HistoryTracker(NullTracker())
+    assert isinstance(h, Tracker) and isinstance(NullTracker(), Tracker)
+    h.log({"x": 1.0}, step=1)
+    h.log({"x": 2.0}, step=2)
+    h.truncate_after(1)  # forwards to NullTracker.truncate_after, a no-op
+    assert h.series("x") == ([1], [1.0])

@@ -1,0 +1,57 @@
+"""Optimizers from the ``optim`` config group (optax)."""
+
+from __future__ import annotations
+
+import math
+
+import optax
+
+
+def make_optimizer(
+    name: str = "adam",
+    lr: float = 1e-3,
+    *,
+    weight_decay: float = 0.0,
+    grad_clip: float | None = None,
+    schedule: str = "constant",
+    warmup_steps: int = 0,
+    total_steps: int = 1,
+    momentum: float = 0.9,
+) -> optax.GradientTransformation:
+    """Build an optax optimizer from the ``optim`` config group.
+
+    ``schedule`` is ``"constant"`` or ``"cosine"`` (to 0 at ``total_steps``), both after
+    a linear warm-up of ``warmup_steps``.
+    """
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"optim.lr must be a positive number, got {lr}")
+    if warmup_steps < 0:
+        raise ValueError(f"optim.warmup_steps must be >= 0, got {warmup_steps}")
+    if schedule == "constant":
+        sched: optax.Schedule | float = lr
+        if warmup_steps:
+            sched = optax.join_schedules(
+                [optax.linear_schedule(0.0, lr, warmup_steps), optax.constant_schedule(lr)],
+                [warmup_steps],
+            )
+    elif schedule == "cosine":
+        sched = optax.warmup_cosine_decay_schedule(
+            0.0, lr, max(warmup_steps, 1), max(total_steps, warmup_steps + 1)
+        )
+    else:
+        raise ValueError(f"optim.schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if name == "adam":
+        core = optax.adam(sched)
+    elif name == "adamw":
+        core = optax.adamw(sched, weight_decay=weight_decay)
+    elif name == "sgd":
+        core = optax.sgd(sched, momentum=momentum or None)
+    elif name == "rmsprop":
+        core = optax.rmsprop(sched)
+    else:
+        raise ValueError(f"optim.name must be one of adam, adamw, sgd, rmsprop; got {name!r}")
+    if grad_clip is not None:
+        if grad_clip <= 0:
+            raise ValueError(f"optim.grad_clip must be > 0 or null, got {grad_clip}")
+        return optax.chain(optax.clip_by_global_norm(grad_clip), core)
+    return core
