@@ -79,5 +79,5 @@ def test_predicted_escape_time_asymptotics():
     np.testing.assert_allclose(
         dln.predicted_escape_time(2, 1e-2, 2.0), np.log(2 / 1e-4 - 1) / 8, rtol=1e-12
     )
-    with pytest.raises(ValueError, match="depth >= 2"):
+    with pytest.raises(ValueError, match="depth must be an integer >= 2, got 1"):
         dln.predicted_escape_time(1, 0.1, 1.0)
