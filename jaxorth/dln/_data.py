@@ -58,8 +58,10 @@ def _check_data(X: Array, Y: Array) -> None:
 def _sigma_eigh(Sxx: Array, Syx: Array, xp=jnp) -> tuple[Array, Array, Array]:
     """``Sigma = S_yx S_xx^{-1} S_xy`` (AMG24, Assumption H) and its eigenpairs.
 
-    The one place ``Sigma`` is formed: symmetrised (``(Sigma + Sigma^T) / 2``), then
-    ``eigh``. ``xp`` is ``jax.numpy`` (default, jittable) or ``numpy`` (host float64).
+    The one place ``Sigma`` is formed. The computed product is symmetric up to rounding;
+    ``eigh`` reads its lower triangle (``numpy``) or symmetrises it (``jax.numpy``), and
+    the returned ``sigma`` is ``(Sigma + Sigma^T) / 2``. ``xp`` is ``jax.numpy``
+    (default, jittable) or ``numpy`` (host float64).
 
     Returns
     -------
@@ -70,9 +72,8 @@ def _sigma_eigh(Sxx: Array, Syx: Array, xp=jnp) -> tuple[Array, Array, Array]:
         ``U``, columns matching ``eigenvalues``.
     """
     Sigma = Syx @ xp.linalg.solve(Sxx, Syx.T)
-    Sigma = 0.5 * (Sigma + Sigma.T)
     lam, U = xp.linalg.eigh(Sigma)
-    return Sigma, lam[::-1], U[:, ::-1]
+    return 0.5 * (Sigma + Sigma.T), lam[::-1], U[:, ::-1]
 
 
 def spectrum(X: Array, Y: Array) -> DataSpectrum:
