@@ -201,7 +201,8 @@ class Curve:
 
     ``kind``: ``"line"`` (``fmt`` as in ``ax.plot``, e.g. ``"o-"``), ``"scatter"`` or
     ``"hist"`` (``y`` holds the samples, ``x`` the bin count or edges). ``color``: a
-    colour or an index into :data:`COLORS` (default: the next in the cycle).
+    colour or an index into :data:`COLORS` (default: the next in the cycle). ``size``:
+    marker area of a scatter (default 12).
     """
 
     x: Sequence[float] | Any
@@ -211,6 +212,7 @@ class Curve:
     kind: str = "line"
     color: str | int | None = None
     alpha: float = 1.0
+    size: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +232,8 @@ class Panel:
 
     ``xscale`` / ``yscale``: ``"linear"``, ``"log"``, ``"symlog"`` (with ``linthresh``)
     or ``"auto"`` (log when the positive values span two decades). ``xticks``: optional
-    ``(positions, labels)``.
+    ``(positions, labels)``. ``ylim``: optional ``(bottom, top)``. ``legend_columns``:
+    number of legend columns.
     """
 
     curves: Sequence[Curve] = ()
@@ -243,6 +246,8 @@ class Panel:
     linthresh: float = 1e-6
     xticks: tuple[Sequence[float], Sequence[str]] | None = None
     legend: bool = True
+    ylim: tuple[float, float] | None = None
+    legend_columns: int = 1
 
 
 def _resolve_color(c: str | int | None) -> str | None:
@@ -257,7 +262,14 @@ def _draw(ax: Any, panel: Panel) -> None:
         if c.kind == "line":
             ax.plot(c.x, c.y, c.fmt, label=c.label, color=col, alpha=c.alpha)
         elif c.kind == "scatter":
-            ax.scatter(c.x, c.y, label=c.label, color=col, alpha=c.alpha, s=12)
+            ax.scatter(
+                c.x,
+                c.y,
+                label=c.label,
+                color=col,
+                alpha=c.alpha,
+                s=12 if c.size is None else c.size,
+            )
         elif c.kind == "hist":
             ax.hist(c.y, bins=c.x, label=c.label, color=col, alpha=c.alpha)
             continue
@@ -285,8 +297,10 @@ def _draw(ax: Any, panel: Panel) -> None:
         ax.set_ylabel(panel.ylabel)
     if panel.xticks is not None:
         ax.set_xticks(list(panel.xticks[0]), list(panel.xticks[1]))
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
     if panel.legend and any(c.label for c in panel.curves) | any(h.label for h in panel.hlines):
-        ax.legend()
+        ax.legend(ncol=panel.legend_columns)
 
 
 def _flat(values: Any) -> list[float]:

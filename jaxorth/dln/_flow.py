@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from jaxorth._checks import int_at_least, positive_int, positive_number
+
 from ._model import Weights, check_shapes, gradient, loss
 
 
@@ -146,8 +148,9 @@ def gradient_descent(
         ``ts = lr * step``, so curves are comparable with :func:`gradient_flow`.
     """
     check_shapes(weights, X, Y)
-    if lr <= 0 or steps < 1 or every < 1:
-        raise ValueError(f"need lr > 0, steps >= 1, every >= 1; got {lr=}, {steps=}, {every=}")
+    lr = positive_number(lr, "lr")
+    steps = positive_int(steps, "steps")
+    every = positive_int(every, "every")
     w0 = [jnp.asarray(W) for W in weights]
     c0 = balancedness(w0)
 
@@ -211,8 +214,9 @@ def predicted_escape_time(depth: int, scale: float, s: float) -> float:
     the time for ``a`` to reach ``s/2``: ``log(s/a0 - 1) / (4s)`` for ``H = 2`` and,
     for ``H >= 3``, the integral evaluated numerically (``~ scale^{-(H-2)} / (2 s (H-2))``).
     """
-    if depth < 2 or scale <= 0 or s <= 0:
-        raise ValueError(f"need depth >= 2, scale > 0, s > 0; got {depth}, {scale}, {s}")
+    depth = int_at_least(depth, "depth", 2)
+    scale = positive_number(scale, "scale")
+    s = positive_number(s, "s")
     a0 = scale**depth
     if a0 >= s / 2:
         return 0.0
@@ -223,3 +227,67 @@ def predicted_escape_time(depth: int, scale: float, s: float) -> float:
     a = np.exp(u)
     integrand = a / (2 * depth * (s - a) * a ** (2 - 2 / depth))
     return float(np.trapezoid(integrand, u))
+
+
+def plateau_miss(
+    losses: Float[Array, " T"],  # noqa: F722
+    plateaus: Float[Array, " r"],  # noqa: F722
+    eigenvalues: Float[Array, " d_y"],  # noqa: F722
+) -> np.ndarray:
+    """How closely a loss curve visits each critical value, relative to its gap.
+
+    For the plateaus ``v_k = tr(S_yy) - (l_1 + ... + l_k)`` (:func:`plateau_values`) of
+    a flow from a small initialisation (Saxe et al. 2014), returns
+    ``min_t |L(t) - v_k| / l_{k+1}``: the distance of the closest visit to ``v_k``
+    in units of the drop ``l_{k+1}`` to the next plateau (the last plateau uses the
+    last eigenvalue). Values much below 1 mean the curve passed by ``v_k``. Host
+    function (numpy).
+
+    Parameters
+    ----------
+    losses : Float[Array, " T"]
+        Sampled loss curve.
+    plateaus : Float[Array, " r"]
+        ``v_0 > v_1 > ... > v_{r-1}``, ``r <= len(eigenvalues) + 1``.
+    eigenvalues : Float[Array, " d_y"]
+        ``l_1 > ... > l_{d_y}`` of ``Sigma``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (r,)
+    """
+    L = np.asarray(losses, np.float64)
+    v = np.asarray(plateaus, np.float64)
+    lam = [float(x) for x in np.asarray(eigenvalues, np.float64).ravel()]
+    if not lam or len(v) > len(lam) + 1:
+        raise ValueError(
+            f"need 1 <= len(eigenvalues) and len(plateaus) <= len(eigenvalues) + 1, "
+            f"got {len(lam)} and {len(v)}"
+        )
+    scale = np.asarray(lam + [lam[-1]])[: len(v)]
+    return np.abs(L[:, None] - v[None, :]).min(axis=0) / scale
+
+
+def escape_scaling(depth: int, scales: Array, times: Array) -> float:
+    """Fitted growth of the escape time as the initial scale ``eps`` shrinks.
+
+    The predictions (Saxe et al. 2014 for ``H = 2``; the scalar model of
+    :func:`predicted_escape_time` for ``H >= 3``): ``t_escape ~ log(1/eps) / (4 s)``
+    for ``H = 2``, ``t_escape ~ eps^{-(H-2)}`` for ``H >= 3``. Returns the
+    least-squares slope of ``t`` against ``log(1/eps)`` for ``H = 2``
+    (``dt / dlog(1/eps)``, predicted ``1 / (4 s)``), and the exponent ``p`` of
+    ``t ~ eps^{-p}`` (slope of ``log t`` against ``log(1/eps)``, predicted ``H - 2``)
+    for ``H >= 3``. Host function (numpy); ``nan`` unless at least two finite times.
+    """
+    depth = int_at_least(depth, "depth", 2)
+    eps = np.asarray(scales, np.float64).ravel()
+    t = np.asarray(times, np.float64).ravel()
+    if eps.shape != t.shape:
+        raise ValueError(f"scales and times must have the same length, got {eps.size}, {t.size}")
+    if np.any(eps <= 0):
+        raise ValueError(f"scales must be > 0, got {eps.tolist()}")
+    if eps.size < 2 or not np.all(np.isfinite(t)):
+        return float("nan")
+    if depth == 2:
+        return float(np.polyfit(np.log(1 / eps), t, 1)[0])
+    return float(-np.polyfit(np.log(eps), np.log(t), 1)[0])

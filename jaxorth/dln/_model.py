@@ -1,4 +1,4 @@
-"""Deep linear network loss, gradient and criticality residual.
+"""Deep linear network loss, gradient, dense Hessian and criticality residual.
 
 ``L(W) = ||W_H ... W_1 X - Y||_F^2`` with ``W_h`` of shape ``(d_h, d_{h-1})``,
 ``X`` of shape ``(d_0, m)`` and ``Y`` of shape ``(d_H, m)`` (samples as columns), as in
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from jaxorth import hessian as _hessian
 
 Weights = Sequence[Float[Array, "d_h d_hm1"]]  # noqa: F722
 
@@ -103,6 +105,20 @@ def gradient(weights: Weights, X: Array, Y: Array) -> list[Array]:
         suffix.append(suffix[-1] @ W)
     G = 2.0 * (prefix[-1] @ X - Y) @ X.T
     return [suffix[H - h].T @ G @ prefix[h - 1].T for h in range(1, H + 1)]
+
+
+def loss_hessian(weights: Weights, X: Array, Y: Array) -> Float[Array, "n n"]:  # noqa: F722
+    """Dense Hessian of :func:`loss` in the flattened coordinates of ``weights``.
+
+    :func:`jaxorth.hessian.dense` of ``W -> L(W)`` (forward-over-reverse autodiff), in
+    :func:`jax.flatten_util.ravel_pytree` order (``W_1`` row-major first). ``n`` is the
+    number of weights, so this is for small networks (the oracle of the ``dln_landscape``
+    study, Achour et al. 2024, Section 4); ``jax.vmap`` over a stack of points::
+
+        jax.vmap(dln.loss_hessian, in_axes=(0, None, None))(stacked_weights, X, Y)
+    """
+    check_shapes(weights, X, Y)
+    return _hessian.dense(lambda w: loss(w, X, Y), list(weights))
 
 
 def criticality_residual(weights: Weights, X: Array, Y: Array) -> Float[Array, ""]:  # noqa: F722

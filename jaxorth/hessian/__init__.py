@@ -1,7 +1,8 @@
 """Matrix-free Hessian analysis for any scalar loss of a pytree (NNX models via split/merge).
 
 - :func:`hvp`, :func:`hvp_fn`: Hessian-vector products, forward over reverse.
-- :func:`dense`: the dense Hessian, for small models only.
+- :func:`dense`, :func:`dense_batched`: the dense Hessian (at one point or a stack of
+  points), for small models only.
 - :func:`eigenvalues`, :func:`eigsh`: extreme eigenpairs by Lanczos with full
   reorthogonalisation (matfree).
 - :func:`density`: spectral density by stochastic Lanczos quadrature (Ghorbani et al. 2019).
@@ -14,6 +15,7 @@ from ._core import Density as Density
 from ._core import EigResult as EigResult
 from ._core import NegativeCurvature as NegativeCurvature
 from ._core import dense as dense
+from ._core import dense_batched as dense_batched
 from ._core import density as density
 from ._core import eigenvalues as eigenvalues
 from ._core import eigsh as eigsh
@@ -28,6 +30,7 @@ __all__ = [
     "EigResult",
     "NegativeCurvature",
     "dense",
+    "dense_batched",
     "density",
     "eigenvalues",
     "eigsh",

@@ -80,7 +80,10 @@ def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
     """Dense Hessian of ``loss`` in the flattened coordinates of ``params``.
 
     Only for small models: memory is ``n^2`` for ``n`` parameters. The flattening order
-    is :func:`jax.flatten_util.ravel_pytree`'s.
+    is :func:`jax.flatten_util.ravel_pytree`'s. Pure and traceable: ``jax.jit`` and
+    ``jax.vmap`` apply, e.g. the Hessians at a stack of points (leaves with a leading
+    batch axis) are ``jax.vmap(lambda p: dense(loss, p))(stacked)``, or
+    :func:`dense_batched`.
 
     Returns
     -------
@@ -90,6 +93,22 @@ def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
     _check_scalar_loss(loss, params)
     flat, unravel = ravel_pytree(params)
     return jax.hessian(lambda x: loss(unravel(x)))(flat)
+
+
+def dense_batched(loss: Loss, params: PyTree) -> Float[Array, "b n n"]:  # noqa: F722
+    """Dense Hessians of ``loss`` at a stack of points: :func:`dense` under ``jax.vmap``.
+
+    ``params`` has the structure of one point with a leading batch axis of size ``b`` on
+    every leaf (e.g. ``[W_1, ..., W_H]`` with ``W_h: (b, d_h, d_{h-1})``); row ``i`` of
+    the result is ``dense(loss, params_i)``.
+    """
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
+        raise ValueError("params must be a non-empty pytree whose leaves have a batch axis")
+    sizes = {jnp.shape(x)[0] for x in leaves}
+    if len(sizes) != 1:
+        raise ValueError(f"every leaf of params needs the same batch size, got {sorted(sizes)}")
+    return jax.vmap(lambda p: dense(loss, p))(params)
 
 
 class EigResult(NamedTuple):
@@ -162,14 +181,23 @@ def eigsh(
     return EigResult(theta, jax.vmap(unravel)(vecs), res)
 
 
-def _lanczos(matvec, flat0, unravel, num_matvecs):
-    """Lanczos (matfree, full reorthogonalisation): ascending Ritz values and vectors."""
+def _flat_matvec(matvec: Matvec, unravel: Callable[[Array], PyTree]) -> Callable[[Array], Array]:
+    """``x -> ravel(matvec(unravel(x)))``: a pytree matvec as one on flat vectors.
 
-    def mv_flat(x):
+    The one place the Hessian matvec is flattened (Lanczos and SLQ work on flat vectors,
+    in :func:`jax.flatten_util.ravel_pytree` order).
+    """
+
+    def mv_flat(x: Array) -> Array:
         return ravel_pytree(matvec(unravel(x)))[0]
 
+    return mv_flat
+
+
+def _lanczos(matvec, flat0, unravel, num_matvecs):
+    """Lanczos (matfree, full reorthogonalisation): ascending Ritz values and vectors."""
     tridiag = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)
-    Q, T, residual, _ = tridiag(mv_flat, flat0)
+    Q, T, residual, _ = tridiag(_flat_matvec(matvec, unravel), flat0)
     theta, S = jnp.linalg.eigh(T)
     return theta, S, Q, jnp.linalg.norm(residual)
 
@@ -289,11 +317,7 @@ def density(
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}")
     flat, unravel = ravel_pytree(params)
-    lin = hvp_fn(loss, params)
-
-    def mv_flat(x):
-        return ravel_pytree(lin(unravel(x)))[0]
-
+    mv_flat = _flat_matvec(hvp_fn(loss, params), unravel)
     probes = stochtrace.sampler_signs(flat, num=num_probes)(key)
     tridiag = decomp.tridiag_sym(num_matvecs, reortho="full", custom_vjp=False)
 

@@ -19,7 +19,9 @@ from ._greedy import ols as ols
 from ._greedy import omp as omp
 from ._problems import SparseProblem as SparseProblem
 from ._problems import deconvolution_matrix as deconvolution_matrix
+from ._problems import exact_recovery as exact_recovery
 from ._problems import gaussian_matrix as gaussian_matrix
+from ._problems import relative_error as relative_error
 from ._problems import sparse_problem as sparse_problem
 from ._sea import SeaPath as SeaPath
 from ._sea import sea as sea
@@ -55,6 +57,7 @@ __all__ = [
     "cosamp",
     "deconvolution_matrix",
     "els",
+    "exact_recovery",
     "gaussian_matrix",
     "htp",
     "iht",
@@ -62,6 +65,7 @@ __all__ = [
     "niht",
     "ols",
     "omp",
+    "relative_error",
     "sea",
     "sea_els",
     "sea_omp",

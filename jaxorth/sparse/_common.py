@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from jaxorth._checks import int_at_least
+
 
 class SparseResult(NamedTuple):
     """What every solver of :mod:`jaxorth.sparse` returns.
@@ -34,18 +36,22 @@ def _is_concrete(value: Any) -> bool:
 
 
 def _static_int(value: Any, name: str, fn: str, minimum: int = 1) -> int:
+    """``value`` as a static Python ``int >= minimum`` (shapes and loop lengths under jit).
+
+    The bound is checked by :func:`jaxorth._checks.int_at_least`; messages start with
+    the solver's name ``fn``.
+    """
     try:
-        out = operator.index(value)
+        index = operator.index(value)
     except TypeError:
         raise ValueError(
             f"{fn}: {name} must be a static Python int (it fixes array shapes under jit), "
             f"got {value!r} of type {type(value).__name__}"
         ) from None
-    if isinstance(value, bool):
-        raise ValueError(f"{fn}: {name} must be an int, got bool {value!r}")
-    if out < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {name}={out}")
-    return out
+    try:
+        return int_at_least(value if isinstance(value, bool) else index, name, minimum)
+    except ValueError as err:
+        raise ValueError(f"{fn}: {err}") from None
 
 
 def validate_problem(
@@ -131,6 +137,33 @@ def validate_problem(
     if x0 is not None:
         x0 = jnp.asarray(x0, dtype)
     return A, y, k, x0
+
+
+def prepare(
+    A: Any,
+    y: Any,
+    k: Any,
+    fn: str,
+    *,
+    n_iter: Any,
+    x0: Any = None,
+    step: Any = None,
+    rows_per_k: int = 1,
+    min_iter: int = 0,
+) -> tuple[Array, Array, int, Array, int]:
+    """:func:`validate_problem` plus the iteration count, for every iterative solver.
+
+    ``n_iter`` must be a static int ``>= min_iter``; a missing ``x0`` becomes zeros.
+
+    Returns
+    -------
+    A, y, k, x0, n_iter
+    """
+    A, y, k, x0 = validate_problem(A, y, k, fn, x0=x0, step=step, rows_per_k=rows_per_k)
+    n_iter = _static_int(n_iter, "n_iter", fn, minimum=min_iter)
+    if x0 is None:
+        x0 = jnp.zeros(A.shape[1], A.dtype)
+    return A, y, k, x0, n_iter
 
 
 def ls_coefficients(

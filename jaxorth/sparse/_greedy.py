@@ -10,10 +10,10 @@ from jaxtyping import Array, Float
 
 from ._common import (
     SparseResult,
-    _static_int,
     after,
     finish,
     ls_on_support,
+    prepare,
     top_k_support,
     validate_problem,
 )
@@ -222,9 +222,6 @@ def els(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0 = validate_problem(A, y, k, "els", x0=x0)
-    n_iter = _static_int(n_iter, "n_iter", "els", minimum=0)
     warm = x0 is not None
-    if x0 is None:
-        x0 = jnp.zeros(A.shape[1], A.dtype)
+    A, y, k, x0, n_iter = prepare(A, y, k, "els", n_iter=n_iter, x0=x0)
     return _els(A, y, k, n_iter, x0, warm)

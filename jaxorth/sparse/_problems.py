@@ -1,4 +1,4 @@
-"""Random sparse-recovery problems: Gaussian and Gaussian-filter deconvolution matrices."""
+"""Random sparse-recovery problems (Gaussian and deconvolution matrices) and recovery criteria."""
 
 from __future__ import annotations
 
@@ -146,3 +146,45 @@ def sparse_problem(
     x = jnp.zeros(n, dtype).at[support].set(signs * mags)
     y = A @ x + noise_std * jax.random.normal(k_noise, (shape[0],), dtype)
     return SparseProblem(y=y, x=x, support=support)
+
+
+def exact_recovery(
+    supports: Int[Array, "... k"],  # noqa: F722
+    true_supports: Int[Array, "... k"],  # noqa: F722
+) -> np.ndarray:
+    """Exact support recovery per trial: ``supp(x_hat) = supp(x)`` as sets.
+
+    The success criterion of the recovery experiments of Mohamed et al. 2024 (Sec. 5):
+    the k selected indices are exactly the true ones (order ignored). Host function
+    (numpy); the recovery rate is the mean over trials.
+
+    Parameters
+    ----------
+    supports : Int[Array, "... k"]
+        Selected indices per trial (``SparseResult.support``).
+    true_supports : Int[Array, "... k"]
+        True supports (``SparseProblem.support``), broadcastable against ``supports``.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``...``
+    """
+    s = np.sort(np.asarray(supports), axis=-1)
+    t = np.sort(np.asarray(true_supports), axis=-1)
+    if s.shape[-1] != t.shape[-1]:
+        raise ValueError(
+            f"supports and true_supports must have the same k, got {s.shape[-1]} and {t.shape[-1]}"
+        )
+    return np.all(s == t, axis=-1)
+
+
+def relative_error(x_hat: Float[Array, "... n"], x: Float[Array, "... n"]) -> np.ndarray:  # noqa: F722
+    """Relative error ``||x_hat - x||_2 / ||x||_2`` per trial, in float64 (host, numpy).
+
+    The noisy-observation measure of Mohamed et al. 2024 (Sec. 5); ``nan`` where
+    ``x = 0`` and ``x_hat = 0``, ``inf`` where only ``x = 0``.
+    """
+    a = np.asarray(x_hat, np.float64)
+    b = np.asarray(x, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)

@@ -11,12 +11,11 @@ from jaxtyping import Array, Float, Int
 
 from ._common import (
     SparseResult,
-    _static_int,
     after,
     finish,
     ls_coefficients,
+    prepare,
     top_k_support,
-    validate_problem,
 )
 from ._greedy import els, omp
 from ._thresholding import spectral_norm_sq
@@ -69,14 +68,6 @@ def _sea(A, y, k, n_iter, X0, step, keep_path):
     return finish(A, y, jnp.zeros(n, A.dtype).at[best_s].set(best_c), best_s)
 
 
-def _prepare(A, y, k, n_iter, x0, step, fn):
-    A, y, k, x0 = validate_problem(A, y, k, fn, x0=x0, step=step)
-    n_iter = _static_int(n_iter, "n_iter", fn, minimum=1)
-    if x0 is None:
-        x0 = jnp.zeros(A.shape[1], A.dtype)
-    return A, y, k, n_iter, x0
-
-
 def sea(
     A: Float[Array, "m n"],
     y: Float[Array, " m"],
@@ -124,7 +115,7 @@ def sea(
     inputs are reported only when they are concrete (not under ``jit``/``vmap``).
     The function is ``vmap``-able over ``A``, ``y`` and ``x0``.
     """
-    A, y, k, n_iter, x0 = _prepare(A, y, k, n_iter, x0, step, "sea")
+    A, y, k, x0, n_iter = prepare(A, y, k, "sea", n_iter=n_iter, x0=x0, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, x0, step, False)
 
 
@@ -143,7 +134,7 @@ def sea_path(
     SeaPath
         ``supports: (n_iter, k)``, ``residuals: (n_iter,)``, final ``X: (n,)``.
     """
-    A, y, k, n_iter, x0 = _prepare(A, y, k, n_iter, x0, step, "sea_path")
+    A, y, k, x0, n_iter = prepare(A, y, k, "sea_path", n_iter=n_iter, x0=x0, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, x0, step, True)
 
 
@@ -164,7 +155,7 @@ def sea_omp(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, n_iter, _ = _prepare(A, y, k, n_iter, None, step, "sea_omp")
+    A, y, k, _, n_iter = prepare(A, y, k, "sea_omp", n_iter=n_iter, x0=None, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, omp(A, y, k).x, step, False)
 
 
@@ -186,5 +177,5 @@ def sea_els(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, n_iter, _ = _prepare(A, y, k, n_iter, None, step, "sea_els")
+    A, y, k, _, n_iter = prepare(A, y, k, "sea_els", n_iter=n_iter, x0=None, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, els(A, y, k, els_iter).x, step, False)

@@ -10,12 +10,11 @@ from jaxtyping import Array, Float
 
 from ._common import (
     SparseResult,
-    _static_int,
     finish,
     ls_on_support,
     masked_ls,
+    prepare,
     top_k_support,
-    validate_problem,
 )
 
 
@@ -38,14 +37,6 @@ def spectral_norm_sq(A: Float[Array, "m n"]) -> Float[Array, ""]:
     m, n = A.shape
     gram = A @ A.T if m <= n else A.T @ A
     return jnp.linalg.eigvalsh(gram)[-1]
-
-
-def _prepare(A, y, k, fn, x0, step, n_iter, rows_per_k=1):
-    A, y, k, x0 = validate_problem(A, y, k, fn, x0=x0, step=step, rows_per_k=rows_per_k)
-    n_iter = _static_int(n_iter, "n_iter", fn, minimum=0)
-    if x0 is None:
-        x0 = jnp.zeros(A.shape[1], A.dtype)
-    return A, y, k, x0, n_iter
 
 
 @functools.partial(jax.jit, static_argnames=("k", "n_iter"))
@@ -94,7 +85,7 @@ def iht(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0, n_iter = _prepare(A, y, k, "iht", x0, step, n_iter)
+    A, y, k, x0, n_iter = prepare(A, y, k, "iht", n_iter=n_iter, x0=x0, step=step)
     return _iht(A, y, k, n_iter, x0, step)
 
 
@@ -173,7 +164,7 @@ def niht(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0, n_iter = _prepare(A, y, k, "niht", x0, None, n_iter)
+    A, y, k, x0, n_iter = prepare(A, y, k, "niht", n_iter=n_iter, x0=x0, step=None)
     if not (0 < c < 1):
         raise ValueError(f"niht: c must lie in (0, 1), got c={c}")
     if not kappa > 1 / (1 - c):
@@ -229,7 +220,7 @@ def htp(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0, n_iter = _prepare(A, y, k, "htp", x0, step, n_iter)
+    A, y, k, x0, n_iter = prepare(A, y, k, "htp", n_iter=n_iter, x0=x0, step=step)
     return _htp(A, y, k, n_iter, x0, step)
 
 
@@ -301,7 +292,7 @@ def cosamp(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0, n_iter = _prepare(A, y, k, "cosamp", x0, None, n_iter)
+    A, y, k, x0, n_iter = prepare(A, y, k, "cosamp", n_iter=n_iter, x0=x0, step=None)
     return _pursuit(A, y, k, n_iter, x0, "cosamp")
 
 
@@ -335,5 +326,5 @@ def sp(
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
     """
-    A, y, k, x0, n_iter = _prepare(A, y, k, "sp", x0, None, n_iter)
+    A, y, k, x0, n_iter = prepare(A, y, k, "sp", n_iter=n_iter, x0=x0, step=None)
     return _pursuit(A, y, k, n_iter, x0, "sp")

@@ -5,7 +5,8 @@ Tsit5) runs from a small random initialisation. Reported: loss curves with the
 predicted critical values ``tr(S_yy) - (l_1 + ... + l_k)`` drawn (Saxe et al. 2014), the
 drift of the conserved ``W_{h+1}^T W_{h+1} - W_h W_h^T`` (Arora et al. 2018), and the
 escape time from the initial plateau against ``eps`` with the predicted scaling
-(``log(1/eps)`` for ``H = 2``, ``eps^{-(H-2)}`` for ``H >= 3``).
+(``log(1/eps)`` for ``H = 2``, ``eps^{-(H-2)}`` for ``H >= 3``;
+:func:`jaxorth.dln.escape_scaling`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig
 
-from jaxorth import dln
-from jaxorth._precision import float64
+from jaxorth import dln, report
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
 
 
@@ -41,8 +42,9 @@ class DLNGradientFlowConfig:
     plot: bool = True
 
 
-def check_config(ex: DictConfig) -> None:
-    """Domain checks, before any compute."""
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.experiment``, before any compute."""
+    ex = cfg.experiment
     if not ex.depths or min(ex.depths) < 2:
         raise ValueError(f"experiment.depths must be >= 2, got {list(ex.depths)}")
     if not ex.inits or min(ex.inits) <= 0:
@@ -60,15 +62,9 @@ def check_config(ex: DictConfig) -> None:
         )
 
 
-@register_study("dln_gradient_flow", DLNGradientFlowConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
+    """Integrate the flow per (depth, init scale); plateaus, drift and escape times."""
     ex = cfg.experiment
-    check_config(ex)
-    with float64():
-        return _run(cfg, ex, ctx)
-
-
-def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
     key = jax.random.PRNGKey(int(cfg.seed))
     eigs = [float(v) for v in ex.eigenvalues]
     dy = len(eigs)
@@ -86,9 +82,6 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
             res = dln.gradient_flow(w0, X, Y, ts, rtol=ex.rtol, atol=ex.atol, max_steps=500_000)
             t_esc = dln.escape_time(res.ts, res.losses, floor=float(plateaus[1]))
             L = np.asarray(res.losses)
-            # distance of the closest visit to each critical value, relative to its gap
-            scale = np.asarray(eigs + [eigs[-1]])[: len(plateaus)]
-            gaps = np.abs(L[:, None] - plateaus[None, :]).min(axis=0) / scale
             times.append(t_esc)
             curves[(depth, float(eps))] = (np.asarray(res.ts), L, np.asarray(res.drift), plateaus)
             rows.append(
@@ -101,70 +94,86 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
                     ),
                     "final_loss": float(L[-1]),
                     "global_min": float(plateaus[-1]),
-                    "max_plateau_miss": float(gaps.max()),
+                    "max_plateau_miss": float(dln.plateau_miss(L, plateaus, eigs).max()),
                     "max_drift": float(np.max(res.drift)),
                 }
             )
             ctx.tracker.log(
                 {"t_escape": t_esc, "max_drift": float(np.max(res.drift))}, step=len(rows)
             )
-        times = np.asarray(times)
-        inits = np.asarray(list(ex.inits), np.float64)
-        if len(inits) >= 2 and np.all(np.isfinite(times)):
+        fit = dln.escape_scaling(depth, list(ex.inits), times)
+        if np.isfinite(fit):
             if depth == 2:
-                fit = float(np.polyfit(np.log(1 / inits), times, 1)[0])
                 summary[f"H{depth}_dt_dlog(1/eps)"] = fit
             else:
-                fit = float(-np.polyfit(np.log(inits), np.log(times), 1)[0])
                 summary[f"H{depth}_exponent"] = fit
                 summary[f"H{depth}_exponent_predicted"] = depth - 2
-    ctx.table(rows, title="gradient flow from small init", name="results")
     summary["max_drift"] = float(max(r["max_drift"] for r in rows))
     summary["max_plateau_miss"] = float(max(r["max_plateau_miss"] for r in rows))
-    if ex.plot:
-        _plot(ctx, curves, rows, list(ex.depths))
-    return summary
+    return StudyResult(
+        tables={"results": Table(rows, "gradient flow from small init")},
+        summary=summary,
+        arrays={"curves": curves, "rows": rows, "depths": list(ex.depths)},
+    )
 
 
-def _plot(ctx: RunContext, curves: dict, rows: list, depths: list) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(depths), figsize=(4.5 * len(depths), 3.6), squeeze=False)
-    for ax, depth in zip(axes[0], depths):
-        mine = [(eps, c) for (h, eps), c in curves.items() if h == depth]
-        for eps, (ts, L, _, _) in mine:
-            ax.plot(ts / ts[-1], L, label=f"eps={eps:g}")
-        for v in mine[0][1][3]:
-            ax.axhline(v, color="k", lw=0.6, ls="--")
-        ax.set_title(f"H={depth}: loss (dashed: critical values)")
-        ax.set_xlabel("t / t_end")
-        ax.legend(fontsize=7)
-    ctx.save_figure(fig, "loss_curves")
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for (h, eps), (ts, _, drift, _) in curves.items():
-        ax.semilogy(ts / ts[-1], np.maximum(drift, 1e-18), label=f"H={h}, eps={eps:g}")
-    ax.set_title("conservation drift max_h ||C_h(t) - C_h(0)||")
-    ax.set_xlabel("t / t_end")
-    ax.legend(fontsize=6)
-    ctx.save_figure(fig, "conservation_drift")
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``loss_curves.png``, ``conservation_drift.png`` and ``escape_time.png``."""
+    curves, rows, depths = (result.arrays[k] for k in ("curves", "rows", "depths"))
+    panels = []
     for depth in depths:
-        pts = [(r["init"], r["t_escape"]) for r in rows if r["H"] == depth]
-        e, t = np.asarray(pts).T
-        ax.loglog(1 / e, t, "o-", label=f"H={depth} measured")
-        ax.loglog(
-            1 / e,
-            [r["t_pred_scalar"] for r in rows if r["H"] == depth],
-            "x:",
-            label=f"H={depth} scalar model",
+        mine = [(eps, c) for (h, eps), c in curves.items() if h == depth]
+        panels.append(
+            report.Panel(
+                [
+                    report.Curve(ts / ts[-1], L, label=f"$\\epsilon={eps:g}$")
+                    for eps, (ts, L, _, _) in mine
+                ],
+                hlines=[report.HLine(float(v), width=0.6) for v in mine[0][1][3]],
+                title=f"$H={depth}$: loss (dashed: critical values)",
+                xlabel="$t / t_{end}$",
+                yscale="linear",
+            )
         )
-    ax.set_xlabel("1 / init scale")
-    ax.set_ylabel("escape time")
-    ax.set_title("escape time: log(1/eps) for H=2, eps^-(H-2) for H>=3")
-    ax.legend(fontsize=7)
-    ctx.save_figure(fig, "escape_time")
+    ctx.save_figure(report.panels_figure(panels, figsize=(4.5 * len(depths), 3.6)), "loss_curves")
+
+    drift = [
+        report.Curve(ts / ts[-1], np.maximum(d, 1e-18), label=f"$H={h}$, $\\epsilon={eps:g}$")
+        for (h, eps), (ts, _, d, _) in curves.items()
+    ]
+    panel = report.Panel(
+        drift,
+        title=r"conservation drift $\max_h \|C_h(t) - C_h(0)\|$",
+        xlabel="$t / t_{end}$",
+        yscale="log",
+    )
+    ctx.save_figure(report.panels_figure([panel], figsize=(5, 3.6)), "conservation_drift")
+
+    escape = []
+    for i, depth in enumerate(depths):
+        mine = [r for r in rows if r["H"] == depth]
+        inv = [1 / r["init"] for r in mine]
+        escape.append(
+            report.Curve(inv, [r["t_escape"] for r in mine], f"$H={depth}$ measured", "o-", color=i)
+        )
+        escape.append(
+            report.Curve(
+                inv, [r["t_pred_scalar"] for r in mine], f"$H={depth}$ scalar model", "x:", color=i
+            )
+        )
+    panel = report.Panel(
+        escape,
+        title=r"escape time: $\log(1/\epsilon)$ for $H=2$, $\epsilon^{-(H-2)}$ for $H\geq 3$",
+        xlabel=r"$1 / \epsilon$ (init scale)",
+        ylabel="escape time",
+        xscale="log",
+        yscale="log",
+    )
+    ctx.save_figure(report.panels_figure([panel], figsize=(5, 3.6)), "escape_time")
+
+
+STUDY = register_study(
+    Study(
+        "dln_gradient_flow", DLNGradientFlowConfig, run=run, check=check, report=plot, float64=True
+    )
+)

@@ -4,7 +4,8 @@ For random shape families ``(d_0, ..., d_H)`` per depth, critical points of ever
 are built with :func:`jaxorth.dln.random_critical_points` (prescribed eigen-index sets
 ``S``, layer ranks and random invertible gauges), classified from the theory alone
 (:func:`jaxorth.dln.classify`, Achour, Malgouyres & Gerchinovitz, JMLR 2024) and checked
-against the smallest eigenvalue of the float64 dense Hessian. The oracle calls a point
+against the smallest eigenvalue of the float64 dense Hessian
+(:func:`jaxorth.dln.loss_hessian`, :func:`jaxorth.dln.hessian_test`): a point is
 strict when ``lambda_min < -strict_tol * s``, non-negative when
 ``lambda_min > -zero_tol * s`` (``s = max(|lambda|_max, ||S_yx||_2)``), ambiguous in
 between. Outputs: agreement table per depth, Hessian spectra per class (plot).
@@ -17,13 +18,15 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 from omegaconf import DictConfig
 
-from jaxorth import dln
-from jaxorth._precision import float64
+from jaxorth import dln, report
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
+
+_THEORY_CLASSES = ("global_minimum", "strict_saddle", "non_strict_saddle")
+_COLUMN = {"global_minimum": "global_min", "strict_saddle": "strict"}
 
 
 @dataclasses.dataclass
@@ -40,27 +43,9 @@ class DLNLandscapeConfig:
     plot: bool = True
 
 
-@jax.jit
-def _hessian_stack(ws, X, Y):
-    def one(w):
-        flat, unravel = ravel_pytree(w)
-        return jax.hessian(lambda x: dln.loss(unravel(x), X, Y))(flat)
-
-    return jax.vmap(one)(ws)
-
-
-def _families(rng: np.random.Generator, depth: int, max_width: int, n: int) -> list[tuple]:
-    out = []
-    for _ in range(n):
-        dy = int(rng.integers(1, min(3, max_width) + 1))
-        dx = int(rng.integers(dy, max_width + 1))
-        hidden = [int(rng.integers(1, max_width + 1)) for _ in range(depth - 1)]
-        out.append((dx, *hidden, dy))
-    return out
-
-
-def check_config(ex: DictConfig) -> None:
-    """Domain checks, before any compute."""
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.experiment``, before any compute."""
+    ex = cfg.experiment
     if not ex.depths or min(ex.depths) < 2:
         raise ValueError(
             f"experiment.depths must be non-empty with every depth >= 2, got {list(ex.depths)}"
@@ -78,17 +63,24 @@ def check_config(ex: DictConfig) -> None:
         )
 
 
-@register_study("dln_landscape", DLNLandscapeConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict:
+_hessians = jax.jit(jax.vmap(dln.loss_hessian, in_axes=(0, None, None)))
+
+
+def _families(rng: np.random.Generator, depth: int, max_width: int, n: int) -> list[tuple]:
+    out = []
+    for _ in range(n):
+        dy = int(rng.integers(1, min(3, max_width) + 1))
+        dx = int(rng.integers(dy, max_width + 1))
+        hidden = [int(rng.integers(1, max_width + 1)) for _ in range(depth - 1)]
+        out.append((dx, *hidden, dy))
+    return out
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
+    """Build, classify and Hessian-check critical points per depth (float64)."""
     ex = cfg.experiment
-    check_config(ex)
-    with float64():
-        return _run(cfg, ex, ctx)
-
-
-def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
     rng = np.random.default_rng(int(cfg.seed))
-    rows, spectra = [], {k: [] for k in dln.CLASSES[1:]}
+    rows, spectra = [], {k: [] for k in _THEORY_CLASSES}
     rels = {k: [] for k in dln.CLASSES}
     total = agree = ambiguous = 0
     counts: dict[str, int] = {k: 0 for k in dln.CLASSES}
@@ -102,33 +94,26 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
             ws, meta = dln.random_critical_points(
                 jax.random.fold_in(key, 1), X, Y, widths, int(ex.cases_per_family)
             )
-            ev = np.linalg.eigvalsh(np.asarray(_hessian_stack(ws, X, Y)))
-            s = np.maximum(np.abs(ev).max(axis=1), np.linalg.norm(np.asarray(Y @ X.T), 2))
-            rel = ev[:, 0] / s
+            ev = np.linalg.eigvalsh(np.asarray(_hessians(ws, X, Y)))
+            test = dln.hessian_test(
+                ev, X, Y, strict_tol=float(ex.strict_tol), zero_tol=float(ex.zero_tol)
+            )
             Xn, Yn = np.asarray(X), np.asarray(Y)
             for j in range(len(meta)):
                 kind = dln.classify([np.asarray(W[j]) for W in ws], Xn, Yn)
+                rel, strict, nonneg = test.rel_min[j], test.strict[j], test.nonnegative[j]
                 counts[kind] += 1
-                rels[kind].append(rel[j])
+                rels[kind].append(rel)
                 if len(spectra.get(kind, [None] * 9)) < 6:
-                    spectra[kind].append(ev[j] / s[j])
-                strict = rel[j] < -ex.strict_tol
-                nonneg = rel[j] > -ex.zero_tol
-                ok = (kind == "strict_saddle" and strict) or (
-                    kind in ("global_minimum", "non_strict_saddle") and nonneg
-                )
+                    spectra[kind].append(ev[j] / test.scale[j])
                 row["cases"] += 1
-                row["agree"] += int(ok)
+                row["agree"] += int(dln.agrees_with_hessian(kind, strict, nonneg))
                 row["ambiguous"] += int(not strict and not nonneg)
-                row[
-                    {"global_minimum": "global_min", "strict_saddle": "strict"}.get(
-                        kind, "non_strict"
-                    )
-                ] += int(kind != "not_critical")
+                row[_COLUMN.get(kind, "non_strict")] += int(kind != "not_critical")
                 if strict:
-                    strict_gap = min(strict_gap, -rel[j])
+                    strict_gap = min(strict_gap, -rel)
                 elif nonneg:
-                    zero_max = max(zero_max, -rel[j])
+                    zero_max = max(zero_max, -rel)
         row["min_strict_|rel|"] = float(strict_gap)
         row["max_nonneg_|rel|"] = float(zero_max)
         rows.append(row)
@@ -147,10 +132,7 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
             "ambiguous": ambiguous,
         }
     )
-    ctx.table(rows, title="classify (theory) vs float64 Hessian", name="results")
-    if ex.plot:
-        _plot(ctx, spectra, rels)
-    return {
+    summary = {
         "cases": total,
         "agree": agree,
         "ambiguous": ambiguous,
@@ -159,41 +141,56 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
         "strict_saddle": counts["strict_saddle"],
         "non_strict_saddle": counts["non_strict_saddle"],
     }
+    return StudyResult(
+        tables={"results": Table(rows, "classify (theory) vs float64 Hessian")},
+        summary=summary,
+        arrays={"spectra": spectra, "rels": rels},
+    )
 
 
-def _plot(ctx: RunContext, spectra: dict, rels: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colors = {"global_minimum": "C2", "strict_saddle": "C3", "non_strict_saddle": "C0"}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for kind, evs in spectra.items():
-        for i, e in enumerate(evs):
-            axes[0].plot(
-                np.arange(e.size),
-                e,
-                ".-",
-                color=colors[kind],
-                alpha=0.7,
-                label=kind if i == 0 else None,
-            )
-    axes[0].set_yscale("symlog", linthresh=1e-6)
-    axes[0].set_xlabel("index")
-    axes[0].set_ylabel("Hessian eigenvalue / scale")
-    axes[0].set_title("Hessian spectra per class")
-    axes[0].legend()
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``spectra.png``: Hessian spectra per class, and ``lambda_min / s`` per class."""
+    spectra, rels = result.arrays["spectra"], result.arrays["rels"]
+    colors = {"global_minimum": 2, "strict_saddle": 3, "non_strict_saddle": 0}
+    lines = [
+        report.Curve(
+            np.arange(e.size),
+            e,
+            label=kind if i == 0 else None,
+            fmt=".-",
+            color=colors[kind],
+            alpha=0.7,
+        )
+        for kind, evs in spectra.items()
+        for i, e in enumerate(evs)
+    ]
+    points = []
     for i, kind in enumerate(colors):
         v = np.asarray(rels[kind])
-        axes[1].scatter(
-            np.full(v.size, i) + np.random.default_rng(0).uniform(-0.2, 0.2, v.size),
-            v,
-            s=6,
-            color=colors[kind],
-        )
-    axes[1].set_yscale("symlog", linthresh=1e-16)
-    axes[1].set_xticks(range(3), list(colors))
-    axes[1].set_ylabel("lambda_min / scale")
-    axes[1].set_title("smallest Hessian eigenvalue per theory class")
-    ctx.save_figure(fig, "spectra")
+        x = np.full(v.size, i) + np.random.default_rng(0).uniform(-0.2, 0.2, v.size)
+        points.append(report.Curve(x, v, kind="scatter", color=colors[kind], size=6))
+    panels = [
+        report.Panel(
+            lines,
+            title="Hessian spectra per class",
+            xlabel="index",
+            ylabel=r"Hessian eigenvalue / $s$",
+            yscale="symlog",
+            linthresh=1e-6,
+        ),
+        report.Panel(
+            points,
+            title="smallest Hessian eigenvalue per theory class",
+            ylabel=r"$\lambda_{\min} / s$",
+            yscale="symlog",
+            linthresh=1e-16,
+            xticks=(range(3), list(colors)),
+            legend=False,
+        ),
+    ]
+    ctx.save_figure(report.panels_figure(panels, figsize=(11, 4)), "spectra")
+
+
+STUDY = register_study(
+    Study("dln_landscape", DLNLandscapeConfig, run=run, check=check, report=plot, float64=True)
+)

@@ -32,14 +32,17 @@ or sweep, one job per point::
     jaxorth -m experiment=sea_recovery experiment.setting=gaussian,deconvolution \
         experiment.method=sea,omp experiment.k=4,8
 
-On the deconvolution setting the study checks that SEA (the best of its variants run)
-recovers at least as often as every peer at every k, and lists the exceptions in the
-summary (``deconvolution_sea_deficits``).
+Exact recovery and the relative error are :func:`jaxorth.sparse.exact_recovery` and
+:func:`jaxorth.sparse.relative_error`. On the deconvolution setting the study checks
+that SEA (the best of its variants run) recovers at least as often as every peer at
+every k, and lists the exceptions in the summary (``deconvolution_sea_deficits``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import enum
 import functools
 import time
 from typing import Any
@@ -49,11 +52,26 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig
 
-from jaxorth import sparse
+from jaxorth import report, sparse
+from jaxorth._precision import float64
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
 
-SETTINGS = ("gaussian", "deconvolution")
+
+class Setting(enum.StrEnum):
+    """``experiment.setting``: one measurement setting, or ``all``."""
+
+    gaussian = "gaussian"
+    deconvolution = "deconvolution"
+    all = "all"
+
+
+#: ``experiment.method``: a key of :data:`jaxorth.sparse.SOLVERS`, or ``all``.
+Method = enum.StrEnum("Method", {**{k: k for k in sparse.SOLVERS}, "all": "all"})
+Method.__module__ = __name__
+
+SETTINGS = tuple(str(s) for s in Setting if s != Setting.all)
 SEA_METHODS = ("sea", "sea_omp", "sea_els")
 ITERATIVE = {"sea", "sea_omp", "sea_els", "els", "iht", "niht", "htp", "cosamp", "sp"}
 
@@ -70,8 +88,8 @@ class SeaRecoveryConfig:
     """
 
     name: str = "sea_recovery"
-    setting: str = "all"
-    method: str = "all"
+    setting: Setting = Setting.all
+    method: Method = Method.all  # type: ignore[valid-type]
     k: int | None = None
     n_trials: int = 200
     gaussian_m: int = 64
@@ -89,17 +107,17 @@ class SeaRecoveryConfig:
     plot: bool = True
 
 
-def _check(ex: Any) -> tuple[list[str], list[str]]:
-    settings = list(SETTINGS) if ex.setting == "all" else [ex.setting]
-    if ex.setting != "all" and ex.setting not in SETTINGS:
-        raise ValueError(
-            f"experiment.setting must be one of {list(SETTINGS)} or 'all', got {ex.setting!r}"
-        )
-    methods = list(sparse.SOLVERS) if ex.method == "all" else [ex.method]
-    if ex.method != "all" and ex.method not in sparse.SOLVERS:
-        raise ValueError(
-            f"experiment.method must be one of {sorted(sparse.SOLVERS)} or 'all', got {ex.method!r}"
-        )
+def _settings(ex: Any) -> list[str]:
+    return list(SETTINGS) if str(ex.setting) == "all" else [str(ex.setting)]
+
+
+def _methods(ex: Any) -> list[str]:
+    return list(sparse.SOLVERS) if str(ex.method) == "all" else [str(ex.method)]
+
+
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.experiment`` (``setting`` / ``method`` are enums)."""
+    ex = cfg.experiment
     for key in ("n_trials", "gaussian_m", "gaussian_n", "deconv_n", "deconv_m", "sea_iter"):
         if int(ex[key]) < 1:
             raise ValueError(f"experiment.{key} must be >= 1, got {ex[key]}")
@@ -113,7 +131,7 @@ def _check(ex: Any) -> tuple[list[str], list[str]]:
         raise ValueError(f"experiment.deconv_width must be > 0, got {ex.deconv_width}")
     if ex.noise_std < 0 or ex.min_magnitude < 0:
         raise ValueError("experiment.noise_std and experiment.min_magnitude must be >= 0")
-    for setting in settings:
+    for setting in _settings(ex):
         m, n = _shape(ex, setting)
         for k in _ks(ex, setting):
             if not 1 <= k <= min(m, n):
@@ -122,7 +140,6 @@ def _check(ex: Any) -> tuple[list[str], list[str]]:
                     f"experiment.{key}: k={k} must satisfy 1 <= k <= min(m, n) = "
                     f"{min(m, n)} for the {setting} setting ({m} x {n})"
                 )
-    return settings, methods
 
 
 def _ks_key(setting: str) -> str:
@@ -189,11 +206,9 @@ def _evaluate(ex: Any, setting: str, k: int, methods: list[str], key: jax.Array,
         res = jax.block_until_ready(fn(mats, y))
         seconds = time.perf_counter() - t0
         supp = np.asarray(res.support)
-        x_hat = np.asarray(res.x[T:], np.float64)
-        x_true = np.asarray(truth.x, np.float64)
-        exact = np.all(supp[:T] == np.asarray(truth.support), axis=1)
-        rel = np.linalg.norm(x_hat - x_true, axis=1) / np.linalg.norm(x_true, axis=1)
-        noisy_exact = np.all(supp[T:] == np.asarray(truth.support), axis=1)
+        exact = sparse.exact_recovery(supp[:T], truth.support)
+        noisy_exact = sparse.exact_recovery(supp[T:], truth.support)
+        rel = sparse.relative_error(res.x[T:], truth.x)
         out[method] = {
             "rate": float(exact.mean()),
             "rel_err": float(np.nanmean(rel)),
@@ -203,34 +218,37 @@ def _evaluate(ex: Any, setting: str, k: int, methods: list[str], key: jax.Array,
     return out
 
 
-def _plot(setting: str, ks: list[int], results: dict, methods: list[str], ex: Any):
-    import matplotlib
+def _deficits(results: dict, ks: list[int], methods: list[str]) -> list[dict] | None:
+    """(k, peer) pairs where a peer recovers more often than the best SEA variant run."""
+    seas = [mt for mt in methods if mt in SEA_METHODS]
+    peers = [mt for mt in methods if mt not in SEA_METHODS]
+    if not (seas and peers):
+        return None
+    deficits = []
+    for k in ks:
+        best_sea = max(seas, key=lambda mt: results[k][mt]["rate"])
+        for peer in peers:
+            if results[k][peer]["rate"] > results[k][best_sea]["rate"]:
+                deficits.append(
+                    {
+                        "k": k,
+                        "peer": peer,
+                        "peer_rate": results[k][peer]["rate"],
+                        "sea": best_sea,
+                        "sea_rate": results[k][best_sea]["rate"],
+                    }
+                )
+    return deficits
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for method in methods:
-        style = "-o" if method in SEA_METHODS else "--."
-        ax1.plot(ks, [results[k][method]["rate"] for k in ks], style, label=method)
-        ax2.semilogy(ks, [results[k][method]["rel_err"] for k in ks], style, label=method)
-    m, n = _shape(ex, setting)
-    ax1.set(xlabel="k", ylabel="exact support recovery rate", ylim=(-0.02, 1.02))
-    ax1.set_title(f"{setting} {m}x{n}, noiseless, {ex.n_trials} trials")
-    ax2.set(xlabel="k", ylabel="mean ||x_hat - x|| / ||x||")
-    ax2.set_title(f"{setting}, noise_std={ex.noise_std}")
-    ax2.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-@register_study("sea_recovery", SeaRecoveryConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Recovery rate vs k (noiseless) and relative error (noisy) for every setting."""
     ex = cfg.experiment
-    settings, methods = _check(ex)
+    settings, methods = _settings(ex), _methods(ex)
     summary: dict[str, Any] = {}
-    with jax.enable_x64(bool(ex.x64)):
+    tables: dict[str, Table] = {}
+    figures: list[dict] = []
+    with float64() if ex.x64 else contextlib.nullcontext():
         dtype = jnp.float64 if ex.x64 else jnp.float32
         root = jax.random.PRNGKey(int(cfg.seed))
         step = 0
@@ -252,18 +270,15 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                 step += 1
             m, n = _shape(ex, setting)
             rows = [{"k": k, **{mt: results[k][mt]["rate"] for mt in methods}} for k in ks]
-            ctx.table(
+            tables[f"recovery_{setting}"] = Table(
                 rows,
-                title=f"{setting} {m}x{n}: exact support recovery rate "
-                f"(noiseless, {ex.n_trials} trials)",
-                name=f"recovery_{setting}",
+                f"{setting} {m}x{n}: exact support recovery rate (noiseless, {ex.n_trials} trials)",
             )
             err_rows = [{"k": k, **{mt: results[k][mt]["rel_err"] for mt in methods}} for k in ks]
-            ctx.table(
+            tables[f"relerr_{setting}"] = Table(
                 err_rows,
-                title=f"{setting} {m}x{n}: mean relative error ||x_hat - x|| / ||x|| "
+                f"{setting} {m}x{n}: mean relative error ||x_hat - x|| / ||x|| "
                 f"(noise_std={ex.noise_std})",
-                name=f"relerr_{setting}",
             )
             summary[f"{setting}_seconds"] = {
                 mt: round(sum(results[k][mt]["seconds"] for k in ks), 3) for mt in methods
@@ -274,26 +289,60 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             summary[f"{setting}_rel_err"] = {
                 mt: {str(k): results[k][mt]["rel_err"] for k in ks} for mt in methods
             }
-            seas = [mt for mt in methods if mt in SEA_METHODS]
-            peers = [mt for mt in methods if mt not in SEA_METHODS]
-            if seas and peers:
-                deficits = []
-                for k in ks:
-                    best_sea = max(seas, key=lambda mt: results[k][mt]["rate"])
-                    for peer in peers:
-                        if results[k][peer]["rate"] > results[k][best_sea]["rate"]:
-                            deficits.append(
-                                {
-                                    "k": k,
-                                    "peer": peer,
-                                    "peer_rate": results[k][peer]["rate"],
-                                    "sea": best_sea,
-                                    "sea_rate": results[k][best_sea]["rate"],
-                                }
-                            )
+            deficits = _deficits(results, ks, methods)
+            if deficits is not None:
                 summary[f"{setting}_sea_deficits"] = deficits
                 if setting == "deconvolution" and deficits:
                     print(f"[sea_recovery] SEA below a peer on deconvolution: {deficits}")
-            if ex.plot:
-                ctx.save_figure(_plot(setting, ks, results, methods, ex), f"recovery_{setting}")
-    return summary
+            figures.append(
+                {
+                    "setting": setting,
+                    "shape": (m, n),
+                    "ks": ks,
+                    "rate": {mt: [results[k][mt]["rate"] for k in ks] for mt in methods},
+                    "rel_err": {mt: [results[k][mt]["rel_err"] for k in ks] for mt in methods},
+                }
+            )
+    arrays = {
+        "figures": figures,
+        "n_trials": int(ex.n_trials),
+        "noise_std": float(ex.noise_std),
+    }
+    return StudyResult(tables=tables, summary=summary, arrays=arrays)
+
+
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``recovery_<setting>.png``: rate vs k (noiseless) and relative error vs k (noisy)."""
+    a = result.arrays
+    for fig in a["figures"]:
+        ks, (m, n) = fig["ks"], fig["shape"]
+
+        def curves(what: str, ks=ks, fig=fig) -> list[report.Curve]:
+            return [
+                report.Curve(ks, values, mt, "-o" if mt in SEA_METHODS else "--.")
+                for mt, values in fig[what].items()
+            ]
+
+        panels = [
+            report.Panel(
+                curves("rate"),
+                title=f"{fig['setting']} {m}x{n}, noiseless, {a['n_trials']} trials",
+                xlabel="$k$",
+                ylabel="exact support recovery rate",
+                yscale="linear",
+                ylim=(-0.02, 1.02),
+                legend=False,
+            ),
+            report.Panel(
+                curves("rel_err"),
+                title=f"{fig['setting']}, noise_std={a['noise_std']}",
+                xlabel="$k$",
+                ylabel=r"mean $\|\hat{x} - x\| / \|x\|$",
+                yscale="log",
+                legend_columns=2,
+            ),
+        ]
+        ctx.save_figure(report.panels_figure(panels, figsize=(11, 4)), f"recovery_{fig['setting']}")
+
+
+STUDY = register_study(Study("sea_recovery", SeaRecoveryConfig, run=run, check=check, report=plot))

@@ -139,3 +139,57 @@ def test_bad_inputs():
         dln.critical_point(jax.random.PRNGKey(0), X, Y, (3, 2, 2), (), ranks=(1, 1))
     with pytest.raises(ValueError, match="ranks\\[0\\]=3 must lie in"):
         dln.critical_point(jax.random.PRNGKey(0), X, Y, (3, 2, 2), (), ranks=(3, 0))
+
+
+def test_loss_hessian_matches_central_differences_of_the_gradient(x64):
+    """H v = (g(w + h v) - g(w - h v)) / 2h with the analytic gradient (exact for a quartic
+    up to O(h^2)); symmetric; vmap over a stack of points gives the single Hessians."""
+    X, Y = _data(3, 2, 7, seed=6)
+    widths = (3, 2, 4, 2)
+    ws = dln.small_init(jax.random.PRNGKey(7), widths, 1.0, jnp.float64)
+    Hm = np.asarray(dln.loss_hessian(ws, X, Y))
+    n = sum(W.size for W in ws)
+    assert Hm.shape == (n, n)
+    np.testing.assert_allclose(Hm, Hm.T, atol=1e-12)
+    flat, unravel = ravel_pytree(ws)
+    rng = np.random.default_rng(0)
+    h = 1e-5
+    for _ in range(3):
+        v = jnp.asarray(rng.standard_normal(n))
+        gp = ravel_pytree(dln.gradient(unravel(flat + h * v), X, Y))[0]
+        gm = ravel_pytree(dln.gradient(unravel(flat - h * v), X, Y))[0]
+        np.testing.assert_allclose(Hm @ np.asarray(v), (gp - gm) / (2 * h), rtol=1e-7, atol=1e-7)
+    stacked = [jnp.stack([W, 2 * W]) for W in ws]
+    batch = jax.jit(jax.vmap(dln.loss_hessian, in_axes=(0, None, None)))(stacked, X, Y)
+    np.testing.assert_allclose(batch[0], Hm, atol=1e-12)
+    np.testing.assert_allclose(batch[1], dln.loss_hessian([2 * W for W in ws], X, Y), atol=1e-11)
+
+
+def test_hessian_test_thresholds_and_agreement():
+    # ||S_yx||_2 = ||Y X^T||_2 = 0.5
+    X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    Y = np.array([[0.5, 0.0, 0.0]])
+    ev = np.array(
+        [
+            [-1e-3, 1.0, 2.0],  # s = 2, rel = -5e-4: strict
+            [-1e-13, 0.0, 5.0],  # s = 5, rel = -2e-14: non-negative
+            [-1e-9, 0.0, 1.0],  # s = 1, rel = -1e-9: ambiguous
+            [0.1, 0.2, 0.2],  # s = ||S_yx|| = 0.5, rel = 0.2: non-negative
+        ]
+    )
+    t = dln.hessian_test(ev, X, Y, strict_tol=1e-8, zero_tol=1e-11)
+    np.testing.assert_allclose(t.scale, [2.0, 5.0, 1.0, 0.5])
+    np.testing.assert_allclose(t.rel_min, [-5e-4, -2e-14, -1e-9, 0.2])
+    assert t.strict.tolist() == [True, False, False, False]
+    assert t.nonnegative.tolist() == [False, True, False, True]
+    assert dln.agrees_with_hessian("strict_saddle", True, False)
+    assert not dln.agrees_with_hessian("strict_saddle", False, True)
+    assert dln.agrees_with_hessian("global_minimum", False, True)
+    assert dln.agrees_with_hessian("non_strict_saddle", False, True)
+    assert not dln.agrees_with_hessian("global_minimum", True, False)
+    assert not dln.agrees_with_hessian("non_strict_saddle", False, False)  # ambiguous
+    assert not dln.agrees_with_hessian("not_critical", False, True)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        dln.agrees_with_hessian("saddle", True, False)
+    with pytest.raises(ValueError, match="need 0 < zero_tol < strict_tol"):
+        dln.hessian_test(ev, X, Y, strict_tol=1e-12, zero_tol=1e-11)

@@ -71,13 +71,66 @@ def test_gradient_descent_tracks_the_flow(data):
     assert float(flow.drift.max()) < float(gd.drift.max()) + 1e-9
 
 
+def _scalar_flow_escape(depth, scale, s):
+    """Integrate the layer-wise flow of L = (s - w_H ... w_1)^2 from w_h = scale.
+
+    dw_h/dt = -dL/dw_h = 2 (s - a) prod_{j != h} w_j with a = prod w_j (scipy's
+    solve_ivp, an event at a = s / 2): independent of the closed form / quadrature.
+    """
+    integrate = pytest.importorskip("scipy.integrate")
+
+    def field(t, w):
+        a = np.prod(w)
+        return [2 * (s - a) * np.prod(np.delete(w, h)) for h in range(depth)]
+
+    def half(t, w):
+        return np.prod(w) - s / 2
+
+    half.terminal = True
+    sol = integrate.solve_ivp(
+        field, (0.0, 1e7), [scale] * depth, events=half, rtol=1e-11, atol=1e-14, method="LSODA"
+    )
+    return float(sol.t_events[0][0])
+
+
+@pytest.mark.parametrize(
+    ("depth", "scale", "s"), [(2, 1e-2, 2.0), (2, 0.3, 1.0), (3, 0.1, 3.0), (4, 0.3, 1.0)]
+)
+def test_predicted_escape_time_matches_the_integrated_scalar_flow(depth, scale, s):
+    np.testing.assert_allclose(
+        dln.predicted_escape_time(depth, scale, s), _scalar_flow_escape(depth, scale, s), rtol=1e-6
+    )
+
+
 def test_predicted_escape_time_asymptotics():
-    # H >= 3: ~ eps^{-(H-2)} / (2 s (H-2)); H = 2: log(s / eps^2 - 1) / (4 s)
+    # H >= 3: ~ eps^{-(H-2)} / (2 s (H-2)) as eps -> 0 (the integral's leading term)
     for depth in (3, 4):
         t = dln.predicted_escape_time(depth, 1e-3, 2.0)
         np.testing.assert_allclose(t, 1e-3 ** -(depth - 2) / (4 * (depth - 2)), rtol=0.05)
-    np.testing.assert_allclose(
-        dln.predicted_escape_time(2, 1e-2, 2.0), np.log(2 / 1e-4 - 1) / 8, rtol=1e-12
-    )
-    with pytest.raises(ValueError, match="depth >= 2"):
+    assert dln.predicted_escape_time(3, 0.9, 0.5) == 0.0  # a0 = 0.729 >= s / 2: escaped
+    with pytest.raises(ValueError, match="depth must be an integer >= 2, got 1"):
         dln.predicted_escape_time(1, 0.1, 1.0)
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        dln.predicted_escape_time(2, 0.0, 1.0)
+
+
+def test_plateau_miss_measures_the_closest_visit():
+    plateaus = np.array([14.0, 5.0, 1.0, 0.0])
+    eigs = [9.0, 4.0, 1.0]
+    # visits 14 and 1 exactly, passes 5.3 (0.3 above 5), ends at 0.2 (never reaches 0)
+    losses = np.array([14.0, 12.0, 5.3, 5.6, 1.0, 0.2])
+    miss = dln.plateau_miss(losses, plateaus, eigs)
+    np.testing.assert_allclose(miss, [0.0, 0.3 / 4.0, 0.0, 0.2 / 1.0])
+    with pytest.raises(ValueError, match="len\\(plateaus\\) <= len\\(eigenvalues\\) \\+ 1"):
+        dln.plateau_miss(losses, plateaus, [9.0, 4.0])
+
+
+def test_escape_scaling_recovers_planted_laws():
+    eps = np.array([0.2, 0.1, 0.05, 0.025])
+    np.testing.assert_allclose(dln.escape_scaling(2, eps, 0.7 * np.log(1 / eps) + 2.0), 0.7)
+    np.testing.assert_allclose(dln.escape_scaling(3, eps, 3.0 * eps**-1.5), 1.5)
+    np.testing.assert_allclose(dln.escape_scaling(5, eps, 0.1 * eps**-3.0), 3.0)
+    assert np.isnan(dln.escape_scaling(3, eps, [1.0, 2.0, np.nan, 4.0]))
+    assert np.isnan(dln.escape_scaling(3, eps[:1], [1.0]))
+    with pytest.raises(ValueError, match="same length"):
+        dln.escape_scaling(3, eps, [1.0, 2.0])

@@ -124,6 +124,18 @@ def test_from_nnx_linear_model_closed_form(x64):
     )
 
 
+def test_dense_batched_matches_closed_form_hessians(x64, maybe_jit):
+    """loss(p) = 0.5 x^T A x + sum x^3 / 6: H(x) = A + diag(x), at a stack of points."""
+    loss, params, A = _quadratic(16, jax.random.PRNGKey(4))
+    rng = np.random.default_rng(5)
+    pts = rng.standard_normal((3, 16))
+    stacked = {"a": jnp.asarray(pts[:, :12].reshape(3, 3, 4)), "b": jnp.asarray(pts[:, 12:])}
+    out = maybe_jit(lambda p: hs.dense_batched(loss, p))(stacked)
+    assert out.shape == (3, 16, 16)
+    for i in range(3):
+        np.testing.assert_allclose(out[i], A + np.diag(pts[i]), atol=1e-12)
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="which"):
         hs.eigenvalues(lambda p: jnp.sum(p**2), jnp.ones(5), 1, which="middle")
@@ -133,5 +145,12 @@ def test_bad_inputs():
         hs.eigenvalues(lambda p: jnp.sum(p**2), jnp.ones(5), 1, num_matvecs=9)
     with pytest.raises(ValueError, match="scalar"):
         hs.dense(lambda p: p**2, jnp.ones(3))
+    with pytest.raises(ValueError, match="same batch size"):
+        hs.dense_batched(
+            lambda p: jnp.sum(p["a"]) + jnp.sum(p["b"]),
+            {"a": jnp.ones((2, 3)), "b": jnp.ones((3, 3))},
+        )
+    with pytest.raises(ValueError, match="batch axis"):
+        hs.dense_batched(lambda p: p, jnp.ones(()))
     with pytest.raises(ValueError, match="same pytree structure"):
         hs.hvp(lambda p: jnp.sum(p["a"] ** 2), {"a": jnp.ones(2)}, jnp.ones(2))

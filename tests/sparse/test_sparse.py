@@ -120,6 +120,88 @@ def test_sea_returns_best_visited_iterate(x64):
     np.testing.assert_allclose(float(res.residual), np.linalg.norm(np.asarray(A) @ x_ref - y))
 
 
+def _np_sea(A, y, k, n_iter, x0, step):
+    """SEA, Algorithm 1 of Mohamed et al. 2024 (REFERENCES.md sec. 4), in float64 numpy.
+
+    S^t = top_k |X^t| (ties to the smaller index), x^t = least squares on S^t,
+    X^{t+1} = X^t - step A^T (A x^t - y); returns the path and the best visited x^t.
+    """
+    A, y, X = (np.asarray(v, np.float64) for v in (A, y, x0))
+    supports, residuals, best = [], [], (np.inf, None)
+    for _ in range(n_iter):
+        S = np.argsort(-np.abs(X), kind="stable")[:k]
+        x = _np_ls(A, y, S)
+        r = A @ x - y
+        supports.append(np.sort(S))
+        residuals.append(np.linalg.norm(r))
+        if residuals[-1] < best[0]:
+            best = (residuals[-1], x)
+        X = X - step * (A.T @ r)
+    return np.array(supports), np.array(residuals), X, best[1]
+
+
+def _np_omp(A, y, k):
+    """Orthogonal matching pursuit in numpy: add argmax |A^T r|, refit by least squares."""
+    A, y = np.asarray(A, np.float64), np.asarray(y, np.float64)
+    S, r = [], y.copy()
+    for _ in range(k):
+        corr = np.abs(A.T @ r)
+        corr[S] = -1.0
+        S.append(int(np.argmax(corr)))
+        x = _np_ls(A, y, S)
+        r = y - A @ x
+    return x
+
+
+def test_sea_matches_numpy_algorithm_1_from_a_nonzero_start(x64):
+    """From X^0 != 0 the sign and size of the update matter (from 0 they cancel out)."""
+    A, prob = _easy(seed=8, m=20, n=50, k=5, dtype=jnp.float64)
+    A = A.astype(jnp.float64)
+    y = prob.y.astype(jnp.float64) + 0.02
+    x0 = jnp.asarray(np.random.default_rng(8).standard_normal(50))
+    default_step = 1.0 / np.linalg.norm(np.asarray(A), 2) ** 2
+    for step, ref_step in ((None, default_step), (0.7, 0.7)):
+        path = sparse.sea_path(A, y, 5, 12, x0=x0, step=step)
+        supports, residuals, X, x_best = _np_sea(A, y, 5, 12, x0, ref_step)
+        assert len({tuple(r) for r in supports.tolist()}) > 3  # the path moves
+        np.testing.assert_array_equal(np.asarray(path.supports), supports)
+        np.testing.assert_allclose(np.asarray(path.residuals), residuals, rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(path.X), X, rtol=1e-8, atol=1e-10)
+        res = sparse.sea(A, y, 5, 12, x0=x0, step=step)
+        np.testing.assert_allclose(np.asarray(res.x), x_best, atol=1e-10)
+
+
+def test_sea_omp_support_matches_numpy_reference(x64):
+    """SEA warm-started at OMP's solution (coherent deconvolution, 4 spikes): same support."""
+    A = sparse.deconvolution_matrix(30, 3.0, dtype=jnp.float64)
+    step = 1.0 / np.linalg.norm(np.asarray(A), 2) ** 2
+    moved = 0
+    for seed in range(6):
+        prob = sparse.sparse_problem(jax.random.PRNGKey(seed), A, 4)
+        x_omp = _np_omp(A, prob.y, 4)
+        np.testing.assert_allclose(np.asarray(sparse.omp(A, prob.y, 4).x), x_omp, atol=1e-10)
+        _, _, _, x_ref = _np_sea(A, prob.y, 4, 60, x_omp, step)
+        ours = sparse.sea_omp(A, prob.y, 4, 60)
+        np.testing.assert_array_equal(np.asarray(ours.support), np.flatnonzero(x_ref))
+        np.testing.assert_allclose(np.asarray(ours.x), x_ref, atol=1e-10)
+        moved += int(set(np.flatnonzero(x_ref)) != set(np.flatnonzero(x_omp)))
+    assert moved >= 1  # SEA left OMP's support at least once: the update is exercised
+
+
+def test_exact_recovery_and_relative_error_against_direct_counts():
+    rng = np.random.default_rng(9)
+    truth = np.array([[1, 4, 7], [0, 2, 3], [5, 6, 9], [1, 2, 8]])
+    found = np.array([[7, 1, 4], [0, 2, 4], [5, 6, 9], [8, 2, 0]])
+    expected = [set(f) == set(t) for f, t in zip(found.tolist(), truth.tolist())]
+    assert sparse.exact_recovery(found, truth).tolist() == expected == [True, False, True, False]
+    x = rng.standard_normal((4, 10))
+    x_hat = x + 0.1 * rng.standard_normal((4, 10))
+    ref = [np.sqrt(np.sum((a - b) ** 2) / np.sum(b**2)) for a, b in zip(x_hat, x)]
+    np.testing.assert_allclose(sparse.relative_error(x_hat, x), ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="same k"):
+        sparse.exact_recovery(found[:, :2], truth)
+
+
 def test_warm_started_sea_never_worse_than_its_start():
     """The first support SEA visits is its warm start's: the best residual cannot be larger."""
     A = sparse.deconvolution_matrix(60, 3.0)
