@@ -97,21 +97,7 @@ def loaded_by_import_jaxorth():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize(
-    "heavy",
-    [
-        pytest.param(
-            h,
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="jaxorth.dln._flow imports diffrax at module level (dln, issue 12)",
-            ),
-        )
-        if h == "diffrax"
-        else h
-        for h in HEAVY
-    ],
-)
+@pytest.mark.parametrize("heavy", HEAVY)
 def test_import_jaxorth_stays_light(loaded_by_import_jaxorth, heavy):
     loaded = [m for m in loaded_by_import_jaxorth if m == heavy or m.startswith(heavy + ".")]
     assert not loaded, f"import jaxorth loads {loaded[:5]}"

@@ -10,13 +10,15 @@ escape time from the first plateau grows like ``log(1/eps)`` for ``H = 2`` and l
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
+
+if TYPE_CHECKING:  # diffrax is imported when a flow is integrated, not with jaxorth
+    import diffrax
 
 from jaxorth._checks import int_at_least, positive_int, positive_number
 
@@ -103,6 +105,8 @@ def gradient_flow(
     if rtol <= 0 or atol <= 0:
         raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
     w0 = [jnp.asarray(W) for W in weights]
+
+    import diffrax
 
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(_field),
