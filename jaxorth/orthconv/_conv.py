@@ -28,18 +28,12 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+from jaxorth._checks import positive_int
+
 __all__ = ["conv", "conv_transpose", "conv_matrix"]
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_stride(stride: int) -> int:
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer):
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got stride={stride}")
-    return int(stride)
-
-
 def _check_kernel(kernel_shape: Sequence[int], name: str = "kernel") -> int:
     """Return d, the number of spatial axes, after checking the kernel's shape."""
     if len(kernel_shape) < 3:
@@ -157,7 +151,7 @@ def conv(
         If the ranks or channel counts of ``x`` and ``kernel`` do not match, or a spatial
         size is smaller than, or not a multiple of, the stride.
     """
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     x_shape, k_shape = np.shape(x), np.shape(kernel)
     d = _check_kernel(k_shape)
     if len(x_shape) != d + 2:
@@ -222,7 +216,7 @@ def conv_transpose(
     Float[Array, "B C n_1 ... n_d"]
         ``n_j = S N_j``.
     """
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     y_shape, k_shape = np.shape(y), np.shape(kernel)
     d = _check_kernel(k_shape)
     if len(y_shape) != d + 2:
@@ -277,7 +271,7 @@ def conv_matrix(
     numpy.ndarray
         Shape ``(M prod(N_j), C prod(n_j))``, float64 (Achour et al. 2022's layer matrix).
     """
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     kernel = np.asarray(kernel, dtype=np.float64)
     d = _check_kernel(kernel.shape)
     sizes = _spatial_sizes(input_size, d)
