@@ -13,11 +13,11 @@ import math
 from collections.abc import Sequence
 
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from jaxorth._checks import number_at_least, positive_number
 
-__all__ = ["certified_accuracy", "certified_radius", "logit_margin"]
+__all__ = ["certified", "certified_accuracy", "certified_radius", "logit_margin"]
 
 
 def logit_margin(logits: Float[ArrayLike, "B K"]) -> Float[Array, " B"]:
@@ -54,16 +54,49 @@ def certified_radius(
     return jnp.asarray(margin) / (math.sqrt(2.0) * lipschitz)
 
 
+def certified(
+    logits: Float[ArrayLike, "B K"],
+    labels: Int[ArrayLike, " B"],
+    lipschitz: float,
+    radii: Sequence[float],
+) -> Bool[Array, "R B"]:
+    """Whether each example is correct *and* certified at each radius.
+
+    An example counts at radius ``r`` when its prediction (top logit) is its label and
+    its certified radius (:func:`certified_radius` of its :func:`logit_margin`) is
+    ``> r``.
+
+    Parameters
+    ----------
+    logits : Float[Array, "B K"]
+    labels : Int[Array, " B"]
+    lipschitz : float
+        Upper bound ``L > 0`` of the l2 Lipschitz constant of ``x -> logits``.
+    radii : sequence of float
+        l2 radii ``r >= 0``.
+
+    Returns
+    -------
+    Bool[Array, "R B"]
+        One row per radius.
+    """
+    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
+    radii = [number_at_least(r, "radii", 0.0) for r in radii]
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must have shape {logits.shape[:1]}, got {labels.shape}")
+    correct = jnp.argmax(logits, axis=1) == labels
+    radius = certified_radius(logit_margin(logits), lipschitz)
+    r = jnp.asarray(radii, radius.dtype)
+    return correct[None, :] & (radius[None, :] > r[:, None])
+
+
 def certified_accuracy(
     logits: Float[ArrayLike, "B K"],
     labels: Int[ArrayLike, " B"],
     lipschitz: float,
     radii: Sequence[float],
 ) -> Float[Array, " R"]:
-    """Fraction of examples that are correct *and* certified at each radius.
-
-    An example counts at radius ``r`` when its prediction is its label and its certified
-    radius (:func:`certified_radius` of its :func:`logit_margin`) is ``> r``.
+    """Certified robust accuracy: the fraction of :func:`certified` examples per radius.
 
     Parameters
     ----------
@@ -79,11 +112,4 @@ def certified_accuracy(
     Float[Array, " R"]
         One accuracy per radius.
     """
-    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
-    radii = [number_at_least(r, "radii", 0.0) for r in radii]
-    if labels.shape != logits.shape[:1]:
-        raise ValueError(f"labels must have shape {logits.shape[:1]}, got {labels.shape}")
-    correct = jnp.argmax(logits, axis=1) == labels
-    radius = certified_radius(logit_margin(logits), lipschitz)
-    r = jnp.asarray(radii, radius.dtype)
-    return jnp.mean(correct[None, :] & (radius[None, :] > r[:, None]), axis=1)
+    return jnp.mean(certified(logits, labels, lipschitz, radii), axis=1)

@@ -12,7 +12,7 @@ from jaxtyping import Array, Float
 
 from jaxorth._checks import int_at_least, one_of, positive_int
 from jaxorth.linalg import bjorck
-from jaxorth.orthconv import OrthConv, SoftOrthConv, singular_values
+from jaxorth.orthconv import OrthConv, SoftOrthConv, lorth, singular_values
 
 from ._activations import maxmin
 from ._bounds import lipschitz_bound
@@ -117,8 +117,16 @@ class OrthCNN(nnx.Module):
         x = x.reshape(x.shape[0], -1)
         return x @ self.head_matrix().T + self.head_bias[...][None, :]
 
+    def lorth_values(self) -> list[Float[Array, ""]]:
+        """``L_orth(K_l)`` of each convolution at its stride (Achour et al. 2022)."""
+        return [lorth(conv.kernel(), s) for conv, s in zip(self.convs, self.strides)]
+
     def lorth_penalty(self) -> Float[Array, ""]:
-        """``sum_l L_orth(K_l)`` of the soft convolutions (0 for the exact variant)."""
+        """``sum_l L_orth(K_l)`` of the soft convolutions, the training penalty (0 if exact).
+
+        The exact variant is orthogonal by construction, so it has no penalty to train
+        (its :meth:`lorth_values` vanish up to rounding).
+        """
         if self.variant == "soft":
             return sum(conv.lorth_penalty() for conv in self.convs)
         return jnp.zeros(())
@@ -127,14 +135,15 @@ class OrthCNN(nnx.Module):
         """Exact singular values of each linear layer on this model's input grid.
 
         The three convolutions by polyphase FFT (:func:`~jaxorth.orthconv.singular_values`
-        on their input sizes ``n, n, n/2``), then the dense head (SVD); numpy arrays, in
-        decreasing order.
+        on their input sizes ``n, n, n/2``), then the dense head (SVD in float64); float64
+        numpy arrays, in decreasing order.
         """
         out, size = [], self.input_size
         for conv, s in zip(self.convs, self.strides):
-            out.append(np.asarray(singular_values(conv.kernel(), size, s)))
+            out.append(np.asarray(singular_values(conv.kernel(), size, s), np.float64))
             size //= s
-        out.append(np.linalg.svd(np.asarray(self.head_matrix()), compute_uv=False))
+        head = np.asarray(self.head_matrix(), np.float64)
+        out.append(np.linalg.svd(head, compute_uv=False))
         return out
 
     def lipschitz_bound(self) -> float:
