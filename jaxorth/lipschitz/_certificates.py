@@ -29,9 +29,7 @@ def logit_margin(logits: Float[ArrayLike, "B K"]) -> Float[Array, " B"]:
     return top2[:, 1] - top2[:, 0]
 
 
-def certified_radius(
-    margin: Float[ArrayLike, "*b"], lipschitz: float
-) -> Float[Array, "*b"]:
+def certified_radius(margin: Float[ArrayLike, "*b"], lipschitz: float) -> Float[Array, "*b"]:
     r"""The l2 radius ``margin / (sqrt(2) L)`` within which the prediction cannot change.
 
     Tsuzuku et al. (NeurIPS 2018), Proposition 1: for an ``L``-Lipschitz logit map,

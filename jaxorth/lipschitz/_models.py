@@ -147,5 +147,5 @@ class OrthCNN(nnx.Module):
         return out
 
     def lipschitz_bound(self) -> float:
-        """``prod_l sigma_max(W_l)`` over the layers (:func:`~jaxorth.lipschitz.lipschitz_bound`)."""
+        """``prod_l sigma_max(W_l)`` over the layers (:func:`lipschitz_bound`, exact spectra)."""
         return lipschitz_bound(float(sv.max()) for sv in self.layer_singular_values())

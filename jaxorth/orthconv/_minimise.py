@@ -61,9 +61,7 @@ def minimise_lorth(
         def step(carry, _):
             k, state = carry
             loss, grad = value_and_grad(k, state=state)
-            updates, state = optimizer.update(
-                grad, state, k, value=loss, grad=grad, value_fn=value
-            )
+            updates, state = optimizer.update(grad, state, k, value=loss, grad=grad, value_fn=value)
             return (optax.apply_updates(k, updates), state), loss
 
         (k, _), losses = jax.lax.scan(step, (k0, optimizer.init(k0)), None, length=steps)

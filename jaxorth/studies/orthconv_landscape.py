@@ -11,8 +11,9 @@ kernel has ``L_orth >= M - C k^d`` (impossible RO) or ``L_orth >= C (S^d - k^d)`
 For every configuration ``[M, C, k, S]`` of ``configs`` the study minimises
 :func:`~jaxorth.orthconv.lorth` alone (float32) from ``inits`` random Gaussian kernels
 (``std = 1 / sqrt(C k^d)``) with optax (``lbfgs``, or ``adam`` with a cosine-decayed
-learning rate) through :func:`~jaxorth.orthconv.minimise_lorth`, and reports the predicted lower
-bound (:func:`~jaxorth.orthconv.lorth_lower_bound`), the final and best values of ``L_orth - bound``, how many inits reach
+learning rate) through :func:`~jaxorth.orthconv.minimise_lorth`, and reports the
+predicted lower bound (:func:`~jaxorth.orthconv.lorth_lower_bound`), the final and best
+values of ``L_orth - bound``, how many inits reach
 ``L_orth - bound < tol`` and the median number of steps they need (for impossible
 configurations, "never below the bound" allows a float32 rounding slack of
 ``1e-5 bound``). Outputs: a table (``results.md``) and ``landscape.png``
@@ -158,7 +159,12 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
             }
         )
         curves.append(
-            {"label": f"[{m},{c},{k},{s}] {kind}", "exists": exists, "bound": bound, "losses": losses}
+            {
+                "label": f"[{m},{c},{k},{s}] {kind}",
+                "exists": exists,
+                "bound": bound,
+                "losses": losses,
+            }
         )
         ctx.tracker.log(
             {"M": m, "C": c, "k": k, "S": s, "final_median": float(np.median(losses[:, -1]))},

@@ -21,7 +21,9 @@ def reference_maxmin(x: np.ndarray, axis: int = 1) -> np.ndarray:
 @pytest.mark.parametrize(("shape", "axis"), [((3, 6, 4, 4), 1), ((5, 8), 1), ((4, 3, 2), 2)])
 def test_maxmin_sorts_channel_pairs(shape, axis):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(maxmin(jnp.asarray(x), axis=axis)), reference_maxmin(x, axis))
+    np.testing.assert_array_equal(
+        np.asarray(maxmin(jnp.asarray(x), axis=axis)), reference_maxmin(x, axis)
+    )
 
 
 def test_maxmin_is_permutation_equivariant_on_pairs():
