@@ -96,14 +96,7 @@ def certified_accuracy(
 ) -> Float[Array, " R"]:
     """Certified robust accuracy: the fraction of :func:`certified` examples per radius.
 
-    Parameters
-    ----------
-    logits : Float[Array, "B K"]
-    labels : Int[Array, " B"]
-    lipschitz : float
-        Upper bound ``L > 0`` of the l2 Lipschitz constant of ``x -> logits``.
-    radii : sequence of float
-        l2 radii ``r >= 0``.
+    The parameters are those of :func:`certified`.
 
     Returns
     -------

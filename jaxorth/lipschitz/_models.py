@@ -56,7 +56,7 @@ class OrthCNN(nnx.Module):
     method : str
         Orthogonalisation of the exact layers (``"bjorck"``, ``"cayley"``, ``"expm"``).
     rngs : nnx.Rngs
-        Randomness of the initial parameters.
+        Randomness of the initial parameters (float32, whatever ``jax_enable_x64``).
 
     Raises
     ------
@@ -102,9 +102,9 @@ class OrthCNN(nnx.Module):
         self.input_size = side
         self.convs = nnx.List(convs)
         n_feat = c2 * (side // 4) ** 2
-        init = jax.nn.initializers.orthogonal()(rngs.params(), (n_classes, n_feat))
+        init = jax.nn.initializers.orthogonal()(rngs.params(), (n_classes, n_feat), jnp.float32)
         self.head = nnx.Param(init)
-        self.head_bias = nnx.Param(jnp.zeros((n_classes,)))
+        self.head_bias = nnx.Param(jnp.zeros((n_classes,), jnp.float32))
 
     def head_matrix(self) -> Float[Array, "K F"]:
         """Dense head with orthonormal rows (``K x F``, Bjorck): 1-Lipschitz."""

@@ -46,6 +46,35 @@ def _check_kernel(kernel_shape: Sequence[int], name: str = "kernel") -> int:
     return len(kernel_shape) - 2
 
 
+def _check_operand(
+    name: str,
+    shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    letters: tuple[str, str],
+    kernel_axis: int,
+    kernel_says: str,
+) -> None:
+    """Check an input (``x``) or output (``y``) operand's rank and channels against a kernel.
+
+    ``letters``: the channel and size letters of the operand (``("C", "n")``, ``("M", "N")``);
+    ``kernel_axis``: the kernel axis its channels must match; ``kernel_says``: the end of
+    the mismatch sentence, formatted with that kernel dimension.
+    """
+    d = _check_kernel(kernel_shape)
+    channel, size = letters
+    if len(shape) != d + 2:
+        raise ValueError(
+            f"{name} must have shape (B, {channel}, {size}_1, ..., {size}_{d}) to match a "
+            f"kernel with {d} spatial axes {tuple(kernel_shape)}, got {name}.shape={tuple(shape)}"
+        )
+    if shape[1] != kernel_shape[kernel_axis]:
+        raise ValueError(
+            f"channel mismatch: {name} has {channel}={shape[1]} channels (axis 1) but the "
+            f"kernel {kernel_says.format(kernel_shape[kernel_axis])} "
+            f"(kernel.shape={tuple(kernel_shape)})"
+        )
+
+
 def _spatial_sizes(input_size: int | Sequence[int], d: int, name: str = "input_size") -> tuple:
     if isinstance(input_size, int | np.integer) and not isinstance(input_size, bool):
         sizes = (int(input_size),) * d
@@ -152,18 +181,8 @@ def conv(
         size is smaller than, or not a multiple of, the stride.
     """
     stride = positive_int(stride, "stride")
-    x_shape, k_shape = np.shape(x), np.shape(kernel)
-    d = _check_kernel(k_shape)
-    if len(x_shape) != d + 2:
-        raise ValueError(
-            f"x must have shape (B, C, n_1, ..., n_{d}) to match a kernel with {d} spatial "
-            f"axes {tuple(k_shape)}, got x.shape={tuple(x_shape)}"
-        )
-    if x_shape[1] != k_shape[1]:
-        raise ValueError(
-            f"channel mismatch: x has C={x_shape[1]} channels (axis 1) but the kernel "
-            f"expects C={k_shape[1]} (kernel.shape={tuple(k_shape)})"
-        )
+    x_shape = np.shape(x)
+    _check_operand("x", x_shape, np.shape(kernel), ("C", "n"), 1, "expects C={}")
     _check_sizes_vs_stride(tuple(x_shape[2:]), stride, "x")
     dtype = _common_dtype(x, kernel)
     return _conv(jnp.asarray(x, dtype), jnp.asarray(kernel, dtype), stride, precision)
@@ -217,18 +236,7 @@ def conv_transpose(
         ``n_j = S N_j``.
     """
     stride = positive_int(stride, "stride")
-    y_shape, k_shape = np.shape(y), np.shape(kernel)
-    d = _check_kernel(k_shape)
-    if len(y_shape) != d + 2:
-        raise ValueError(
-            f"y must have shape (B, M, N_1, ..., N_{d}) to match a kernel with {d} spatial "
-            f"axes {tuple(k_shape)}, got y.shape={tuple(y_shape)}"
-        )
-    if y_shape[1] != k_shape[0]:
-        raise ValueError(
-            f"channel mismatch: y has M={y_shape[1]} channels (axis 1) but the kernel has "
-            f"M={k_shape[0]} output channels (kernel.shape={tuple(k_shape)})"
-        )
+    _check_operand("y", np.shape(y), np.shape(kernel), ("M", "N"), 0, "has M={} output channels")
     dtype = _common_dtype(y, kernel)
     return _conv_transpose(jnp.asarray(y, dtype), jnp.asarray(kernel, dtype), stride, precision)
 

@@ -150,34 +150,29 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
         err_s.append(report.Curve(n, curve[:, 2], label=label, fmt="o-", color=i))
         if entry["sqrt_lorth"] > 0:
             roots.append(report.HLine(entry["sqrt_lorth"], color=i, style="--", width=0.8))
-    xlabel = "$N$ (output size per axis)"
+    err_f_label, err_s_label = r"$\mathrm{err}_F$", r"$\mathrm{err}_s$"
+    specs = [  # (curves, reference lines, title, ylabel)
+        (err_f, [], rf"{err_f_label} grows like $N^{{d/2}}$", err_f_label),
+        (
+            scaled,
+            roots,
+            rf"$\mathrm{{err}}_F / N^{{{d / 2:g}}}$ (dashed: $\sqrt{{L_{{orth}}}}$)",
+            None,
+        ),
+        (err_s, [], f"{err_s_label} stays flat", err_s_label),
+    ]
     panels = [
         report.Panel(
-            err_f,
-            title=r"$\mathrm{err}_F$ grows like $N^{d/2}$",
-            xlabel=xlabel,
-            ylabel=r"$\mathrm{err}_F$",
+            curves,
+            hlines=lines,
+            title=title,
+            xlabel="$N$ (output size per axis)",
+            ylabel=ylabel,
             xscale="log",
             yscale="log",
-        ),
-        report.Panel(
-            scaled,
-            hlines=roots,
-            title=rf"$\mathrm{{err}}_F / N^{{{d / 2:g}}}$ (dashed: $\sqrt{{L_{{orth}}}}$)",
-            xlabel=xlabel,
-            xscale="log",
-            yscale="log",
-            legend=False,
-        ),
-        report.Panel(
-            err_s,
-            title=r"$\mathrm{err}_s$ stays flat",
-            xlabel=xlabel,
-            ylabel=r"$\mathrm{err}_s$",
-            xscale="log",
-            yscale="log",
-            legend=False,
-        ),
+            legend=i == 0,
+        )
+        for i, (curves, lines, title, ylabel) in enumerate(specs)
     ]
     ctx.save_figure(report.panels_figure(panels, figsize=(15, 4)), "scaling")
 
