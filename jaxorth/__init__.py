@@ -13,6 +13,7 @@ from . import data as data
 from . import dln as dln
 from . import hessian as hessian
 from . import linalg as linalg
+from . import lipschitz as lipschitz
 from . import orthconv as orthconv
 from . import quant as quant
 from . import rnn as rnn
@@ -25,6 +26,7 @@ __all__ = [
     "dln",
     "hessian",
     "linalg",
+    "lipschitz",
     "orthconv",
     "quant",
     "rnn",

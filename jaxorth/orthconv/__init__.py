@@ -23,10 +23,12 @@ from ._conv import conv_matrix as conv_matrix
 from ._conv import conv_transpose as conv_transpose
 from ._exists import SquareOrthogonalConvWarning as SquareOrthogonalConvWarning
 from ._exists import check_orthogonal_conv as check_orthogonal_conv
+from ._exists import lorth_lower_bound as lorth_lower_bound
 from ._exists import orthogonal_conv_exists as orthogonal_conv_exists
 from ._layers import OrthConv as OrthConv
 from ._layers import SoftOrthConv as SoftOrthConv
 from ._lorth import lorth as lorth
+from ._minimise import minimise_lorth as minimise_lorth
 from ._param import OrthConvPlan as OrthConvPlan
 from ._param import bcop_kernel as bcop_kernel
 from ._param import compose_kernels as compose_kernels
@@ -55,6 +57,8 @@ __all__ = [
     "conv_transpose",
     "init_orth_conv_params",
     "lorth",
+    "lorth_lower_bound",
+    "minimise_lorth",
     "orth_conv_kernel",
     "orth_conv_plan",
     "orthogonal_conv_exists",

@@ -28,18 +28,12 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+from jaxorth._checks import positive_int
+
 __all__ = ["conv", "conv_transpose", "conv_matrix"]
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_stride(stride: int) -> int:
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer):
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got stride={stride}")
-    return int(stride)
-
-
 def _check_kernel(kernel_shape: Sequence[int], name: str = "kernel") -> int:
     """Return d, the number of spatial axes, after checking the kernel's shape."""
     if len(kernel_shape) < 3:
@@ -50,6 +44,35 @@ def _check_kernel(kernel_shape: Sequence[int], name: str = "kernel") -> int:
     if any(s < 1 for s in kernel_shape):
         raise ValueError(f"{name} has an empty axis: shape {tuple(kernel_shape)}")
     return len(kernel_shape) - 2
+
+
+def _check_operand(
+    name: str,
+    shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    letters: tuple[str, str],
+    kernel_axis: int,
+    kernel_says: str,
+) -> None:
+    """Check an input (``x``) or output (``y``) operand's rank and channels against a kernel.
+
+    ``letters``: the channel and size letters of the operand (``("C", "n")``, ``("M", "N")``);
+    ``kernel_axis``: the kernel axis its channels must match; ``kernel_says``: the end of
+    the mismatch sentence, formatted with that kernel dimension.
+    """
+    d = _check_kernel(kernel_shape)
+    channel, size = letters
+    if len(shape) != d + 2:
+        raise ValueError(
+            f"{name} must have shape (B, {channel}, {size}_1, ..., {size}_{d}) to match a "
+            f"kernel with {d} spatial axes {tuple(kernel_shape)}, got {name}.shape={tuple(shape)}"
+        )
+    if shape[1] != kernel_shape[kernel_axis]:
+        raise ValueError(
+            f"channel mismatch: {name} has {channel}={shape[1]} channels (axis 1) but the "
+            f"kernel {kernel_says.format(kernel_shape[kernel_axis])} "
+            f"(kernel.shape={tuple(kernel_shape)})"
+        )
 
 
 def _spatial_sizes(input_size: int | Sequence[int], d: int, name: str = "input_size") -> tuple:
@@ -157,19 +180,9 @@ def conv(
         If the ranks or channel counts of ``x`` and ``kernel`` do not match, or a spatial
         size is smaller than, or not a multiple of, the stride.
     """
-    stride = _check_stride(stride)
-    x_shape, k_shape = np.shape(x), np.shape(kernel)
-    d = _check_kernel(k_shape)
-    if len(x_shape) != d + 2:
-        raise ValueError(
-            f"x must have shape (B, C, n_1, ..., n_{d}) to match a kernel with {d} spatial "
-            f"axes {tuple(k_shape)}, got x.shape={tuple(x_shape)}"
-        )
-    if x_shape[1] != k_shape[1]:
-        raise ValueError(
-            f"channel mismatch: x has C={x_shape[1]} channels (axis 1) but the kernel "
-            f"expects C={k_shape[1]} (kernel.shape={tuple(k_shape)})"
-        )
+    stride = positive_int(stride, "stride")
+    x_shape = np.shape(x)
+    _check_operand("x", x_shape, np.shape(kernel), ("C", "n"), 1, "expects C={}")
     _check_sizes_vs_stride(tuple(x_shape[2:]), stride, "x")
     dtype = _common_dtype(x, kernel)
     return _conv(jnp.asarray(x, dtype), jnp.asarray(kernel, dtype), stride, precision)
@@ -222,19 +235,8 @@ def conv_transpose(
     Float[Array, "B C n_1 ... n_d"]
         ``n_j = S N_j``.
     """
-    stride = _check_stride(stride)
-    y_shape, k_shape = np.shape(y), np.shape(kernel)
-    d = _check_kernel(k_shape)
-    if len(y_shape) != d + 2:
-        raise ValueError(
-            f"y must have shape (B, M, N_1, ..., N_{d}) to match a kernel with {d} spatial "
-            f"axes {tuple(k_shape)}, got y.shape={tuple(y_shape)}"
-        )
-    if y_shape[1] != k_shape[0]:
-        raise ValueError(
-            f"channel mismatch: y has M={y_shape[1]} channels (axis 1) but the kernel has "
-            f"M={k_shape[0]} output channels (kernel.shape={tuple(k_shape)})"
-        )
+    stride = positive_int(stride, "stride")
+    _check_operand("y", np.shape(y), np.shape(kernel), ("M", "N"), 0, "has M={} output channels")
     dtype = _common_dtype(y, kernel)
     return _conv_transpose(jnp.asarray(y, dtype), jnp.asarray(kernel, dtype), stride, precision)
 
@@ -277,7 +279,7 @@ def conv_matrix(
     numpy.ndarray
         Shape ``(M prod(N_j), C prod(n_j))``, float64 (Achour et al. 2022's layer matrix).
     """
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     kernel = np.asarray(kernel, dtype=np.float64)
     d = _check_kernel(kernel.shape)
     sizes = _spatial_sizes(input_size, d)

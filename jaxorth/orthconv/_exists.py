@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
+from jaxorth._checks import positive_int
 
 __all__ = [
     "SquareOrthogonalConvWarning",
     "check_orthogonal_conv",
+    "lorth_lower_bound",
     "orthogonal_conv_exists",
 ]
 
@@ -28,23 +29,15 @@ class SquareOrthogonalConvWarning(UserWarning):
     """
 
 
-def _as_pos_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {name}={value}")
-    return int(value)
-
-
 def _violation(
     out_channels: int, in_channels: int, kernel_size: int, stride: int, ndim: int
 ) -> str | None:
     """The violated existence condition as a sentence, or ``None`` if one exists."""
-    m = _as_pos_int(out_channels, "out_channels")
-    c = _as_pos_int(in_channels, "in_channels")
-    k = _as_pos_int(kernel_size, "kernel_size")
-    s = _as_pos_int(stride, "stride")
-    d = _as_pos_int(ndim, "ndim")
+    m = positive_int(out_channels, "out_channels")
+    c = positive_int(in_channels, "in_channels")
+    k = positive_int(kernel_size, "kernel_size")
+    s = positive_int(stride, "stride")
+    d = positive_int(ndim, "ndim")
     head = f"no orthogonal convolution exists for M={m}, C={c}, k={k}, stride={s}, ndim={d}: "
     if m <= c * s**d:  # row-orthogonal (includes the square case)
         if m > c * k**d:
@@ -135,3 +128,49 @@ def check_orthogonal_conv(
             stacklevel=2,
         )
     return "RO" if out_channels <= full else "CO"
+
+
+def lorth_lower_bound(
+    out_channels: int,
+    in_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    ndim: int = 2,
+) -> int:
+    r"""``inf_K L_orth(K)`` over all kernels of this shape: 0, or the zero-column bound.
+
+    Achour, Malgouyres & Mamalet (JMLR 2022), existence theorem and its proof for
+    circular padding: with ``M = out_channels``, ``C = in_channels``, ``k = kernel_size``,
+    ``S = stride`` and ``d = ndim``, when an orthogonal convolution exists
+    (:func:`orthogonal_conv_exists`) the infimum of :func:`~jaxorth.orthconv.lorth` is
+    0. Otherwise ``S > k``: a stride-``S`` window sees only ``k^d`` of its ``S^d``
+    input phases, so ``C (S^d - k^d)`` columns of the ``M x C S^d`` polyphase kernel
+    vanish and the layer matrix has rank at most ``C k^d N^d``. With
+    ``L_orth = err_F^2 / N^d`` (the paper's identity) this gives
+
+    - impossible row-orthogonal case (``C k^d < M <= C S^d``):
+      ``L_orth(K) >= M - C k^d`` (``A A^T`` has at least ``(M - C k^d) N^d`` zero
+      eigenvalues);
+    - impossible column-orthogonal case (``M > C S^d``, ``S > k``):
+      ``L_orth(K) >= C (S^d - k^d)`` (the zero columns of ``A``);
+
+    and both bounds are attained (so they are the infimum) by a kernel whose nonzero
+    ``M x C k^d`` polyphase block has orthonormal columns (possible since
+    ``M > C k^d`` in both cases).
+
+    Parameters
+    ----------
+    out_channels, in_channels, kernel_size, stride, ndim : int
+        ``M, C, k, S, d``, all positive.
+
+    Returns
+    -------
+    int
+        ``0``, ``M - C k^d`` or ``C (S^d - k^d)``.
+    """
+    if orthogonal_conv_exists(out_channels, in_channels, kernel_size, stride, ndim):
+        return 0
+    m, c, k, s, d = out_channels, in_channels, kernel_size, stride, ndim
+    if m <= c * s**d:
+        return m - c * k**d
+    return c * (s**d - k**d)

@@ -12,6 +12,8 @@ from flax import nnx
 from jax import lax
 from jaxtyping import Array, Float
 
+from jaxorth._checks import int_at_least, positive_int
+
 from ._conv import conv
 from ._lorth import lorth
 from ._param import (
@@ -37,12 +39,6 @@ def _check_input(x: Array, in_channels: int, ndim: int, stride: int, name: str) 
             raise ValueError(
                 f"{name}: spatial size {n} (axis {2 + j}) is not a multiple of stride={stride}"
             )
-
-
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
 
 
 def _add_bias(y: Array, bias: nnx.Param | None) -> Array:
@@ -121,8 +117,8 @@ class OrthConv(nnx.Module):
     ):
         if method not in _METHODS:
             raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-        self.n_iter = _check_int(n_iter, "n_iter", 0)
-        self.order = _check_int(order, "order", 1)
+        self.n_iter = int_at_least(n_iter, "n_iter", 0)
+        self.order = positive_int(order, "order")
         self.plan: OrthConvPlan = orth_conv_plan(
             out_features, in_features, kernel_size, stride, ndim, rank
         )
@@ -214,7 +210,7 @@ class SoftOrthConv(nnx.Module):
             (stride, "stride"),
             (ndim, "ndim"),
         ]:
-            _check_int(value, name, 1)
+            positive_int(value, name)
         shape = (out_features, in_features) + (kernel_size,) * ndim
         if kernel_init is None:
             kernel_init = jax.nn.initializers.variance_scaling(

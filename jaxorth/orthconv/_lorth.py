@@ -10,7 +10,9 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from ._conv import _check_kernel, _check_stride
+from jaxorth._checks import positive_int
+
+from ._conv import _check_kernel
 from ._polyphase import polyphase_kernel
 
 __all__ = ["lorth"]
@@ -81,7 +83,7 @@ def lorth(
     Float[Array, ""]
         The scalar ``L_orth(K)``; jit-able and differentiable in ``kernel``.
     """
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     _check_kernel(np.shape(kernel))
     kernel = jnp.asarray(kernel)
     if not jnp.issubdtype(kernel.dtype, jnp.floating):

@@ -13,7 +13,9 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from ._conv import _check_kernel, _check_sizes_vs_stride, _check_stride, _spatial_sizes
+from jaxorth._checks import positive_int
+
+from ._conv import _check_kernel, _check_sizes_vs_stride, _spatial_sizes
 from ._polyphase import polyphase_kernel
 
 __all__ = ["OrthogonalityErrors", "orthogonality_errors", "singular_values", "symbol"]
@@ -42,7 +44,7 @@ class OrthogonalityErrors(NamedTuple):
 
 
 def _validate(kernel: ArrayLike, input_size: int | Sequence[int], stride: int):
-    stride = _check_stride(stride)
+    stride = positive_int(stride, "stride")
     shape = np.shape(kernel)
     d = _check_kernel(shape)
     sizes = _spatial_sizes(input_size, d)

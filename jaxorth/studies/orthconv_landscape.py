@@ -11,8 +11,9 @@ kernel has ``L_orth >= M - C k^d`` (impossible RO) or ``L_orth >= C (S^d - k^d)`
 For every configuration ``[M, C, k, S]`` of ``configs`` the study minimises
 :func:`~jaxorth.orthconv.lorth` alone (float32) from ``inits`` random Gaussian kernels
 (``std = 1 / sqrt(C k^d)``) with optax (``lbfgs``, or ``adam`` with a cosine-decayed
-learning rate), one jitted ``lax.scan`` per configuration, and reports the predicted lower
-bound, the final and best values of ``L_orth - bound``, how many inits reach
+learning rate) through :func:`~jaxorth.orthconv.minimise_lorth`, and reports the
+predicted lower bound (:func:`~jaxorth.orthconv.lorth_lower_bound`), the final and best
+values of ``L_orth - bound``, how many inits reach
 ``L_orth - bound < tol`` and the median number of steps they need (for impossible
 configurations, "never below the bound" allows a float32 rounding slack of
 ``1e-5 bound``). Outputs: a table (``results.md``) and ``landscape.png``
@@ -31,16 +32,17 @@ Run::
 from __future__ import annotations
 
 import dataclasses
+import enum
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from omegaconf import DictConfig
 
-from jaxorth import orthconv
+from jaxorth import orthconv, report
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
 
 
@@ -61,6 +63,13 @@ def _default_configs() -> list[list[int]]:
     ]
 
 
+class Optimizer(enum.StrEnum):
+    """``experiment.optimizer``: optax L-BFGS, or Adam with a cosine-decayed rate."""
+
+    lbfgs = "lbfgs"
+    adam = "adam"
+
+
 @dataclasses.dataclass
 class LandscapeConfig:
     """Schema of ``experiment=orthconv_landscape``."""
@@ -70,21 +79,22 @@ class LandscapeConfig:
     ndim: int = 2
     inits: int = 4
     steps: int = 500
-    optimizer: str = "lbfgs"
+    optimizer: Optimizer = Optimizer.lbfgs
     lr: float = 1e-2
     tol: float = 1e-6
     plot: bool = True
 
 
-def check_config(ex: DictConfig) -> None:
-    """Domain checks, before any compute (messages name the key)."""
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.experiment``, before any compute (messages name the key)."""
+    ex = cfg.experiment
     if not ex.configs:
         raise ValueError("experiment.configs must be a non-empty list of [M, C, k, S]")
-    for cfg in ex.configs:
-        if len(cfg) != 4 or min(int(v) for v in cfg) < 1:
+    for entry in ex.configs:
+        if len(entry) != 4 or min(int(v) for v in entry) < 1:
             raise ValueError(
                 f"experiment.configs entries must be [M, C, k, S] with positive ints, "
-                f"got {list(cfg)}"
+                f"got {list(entry)}"
             )
     if int(ex.ndim) < 1:
         raise ValueError(f"experiment.ndim must be >= 1, got {ex.ndim}")
@@ -92,53 +102,19 @@ def check_config(ex: DictConfig) -> None:
         raise ValueError(
             f"experiment.inits and experiment.steps must be >= 1, got {ex.inits}, {ex.steps}"
         )
-    if ex.optimizer not in ("lbfgs", "adam"):
-        raise ValueError(f"experiment.optimizer must be 'lbfgs' or 'adam', got {ex.optimizer!r}")
     if not (float(ex.lr) > 0 and float(ex.tol) > 0):
         raise ValueError(f"experiment.lr and experiment.tol must be > 0, got {ex.lr}, {ex.tol}")
 
 
-def lower_bound(m: int, c: int, k: int, s: int, d: int) -> int:
-    """``inf L_orth``: 0 if an orthogonal conv exists, else the zero-column bound."""
-    if orthconv.orthogonal_conv_exists(m, c, k, s, d):
-        return 0
-    if m <= c * s**d:
-        return m - c * k**d
-    return c * (s**d - k**d)
-
-
 def _optimizer(name: str, lr: float, steps: int) -> optax.GradientTransformationExtraArgs:
-    if name == "lbfgs":
+    if name == Optimizer.lbfgs:
         return optax.lbfgs()
     return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=1e-2))
 
 
-def _minimise(kernels, stride: int, steps: int, opt):
-    """Minimise ``lorth`` from each of ``kernels`` (stacked); return the loss curves."""
-
-    def value(k):
-        return orthconv.lorth(k, stride)
-
-    value_and_grad = optax.value_and_grad_from_state(value)
-
-    def one(k0):
-        def step(carry, _):
-            k, state = carry
-            loss, grad = value_and_grad(k, state=state)
-            updates, state = opt.update(grad, state, k, value=loss, grad=grad, value_fn=value)
-            return (optax.apply_updates(k, updates), state), loss
-
-        (k, _), losses = jax.lax.scan(step, (k0, opt.init(k0)), None, length=steps)
-        return jnp.concatenate([losses, value(k)[None]])
-
-    # lax.map (not vmap): a batched self-convolution would become a grouped conv
-    return jax.jit(lambda ks: jax.lax.map(one, ks))(kernels)
-
-
-@register_study("orthconv_landscape", LandscapeConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
+    """Minimise ``L_orth`` from random kernels for every configuration; compare to the bound."""
     ex = cfg.experiment
-    check_config(ex)
     d, steps, tol = int(ex.ndim), int(ex.steps), float(ex.tol)
     opt = _optimizer(str(ex.optimizer), float(ex.lr), steps)
     rng = np.random.default_rng(int(cfg.seed))
@@ -146,12 +122,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict:
     valid_ok = valid_total = impossible_ok = impossible_total = 0
     for m, c, k, s in ([int(v) for v in row] for row in ex.configs):
         exists = orthconv.orthogonal_conv_exists(m, c, k, s, d)
-        bound = lower_bound(m, c, k, s, d)
+        bound = orthconv.lorth_lower_bound(m, c, k, s, d)
         kind = "square" if m == c * s**d else ("RO" if m < c * s**d else "CO")
         shape = (int(ex.inits), m, c) + (k,) * d
         kernels = jnp.asarray(rng.standard_normal(shape) / np.sqrt(c * k**d), jnp.float32)
         t0 = time.perf_counter()
-        losses = np.asarray(_minimise(kernels, s, steps, opt), dtype=np.float64)
+        _, losses = orthconv.minimise_lorth(kernels, s, steps, opt)
+        losses = np.asarray(losses, dtype=np.float64)
         seconds = time.perf_counter() - t0
         gap = losses - bound  # (inits, steps + 1)
         reached = gap < tol
@@ -181,59 +158,75 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict:
                 "seconds": round(seconds, 2),
             }
         )
-        curves.append((f"[{m},{c},{k},{s}] {kind}", exists, bound, losses))
+        curves.append(
+            {
+                "label": f"[{m},{c},{k},{s}] {kind}",
+                "exists": exists,
+                "bound": bound,
+                "losses": losses,
+            }
+        )
         ctx.tracker.log(
             {"M": m, "C": c, "k": k, "S": s, "final_median": float(np.median(losses[:, -1]))},
             step=len(rows),
         )
-    ctx.table(
-        rows,
-        title=f"minimising L_orth alone ({ex.optimizer}, {steps} steps, d={d}, float32)",
-        name="results",
-    )
-    if ex.plot:
-        _plot(ctx, curves)
-    return {
+    title = f"minimising L_orth alone ({ex.optimizer}, {steps} steps, d={d}, float32)"
+    impossible_gaps = [e["losses"].min() - e["bound"] for e in curves if not e["exists"]]
+    summary = {
         "valid_reached": valid_ok,
         "valid_runs": valid_total,
         "impossible_above_bound": impossible_ok,
         "impossible_runs": impossible_total,
-        "min_impossible_gap": float(
-            min((c[3].min() - c[2] for c in curves if not c[1]), default=float("nan"))
-        ),
+        "min_impossible_gap": float(min(impossible_gaps, default=float("nan"))),
     }
+    return StudyResult(
+        tables={"results": Table(rows, title)}, summary=summary, arrays={"curves": curves}
+    )
 
 
-def _plot(ctx: RunContext, curves: list) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    for i, (label, exists, bound, losses) in enumerate(curves):
-        color = f"C{i % 10}"
-        ls = "-" if exists else ":"
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``landscape.png``: ``L_orth - bound`` along the runs; final ``L_orth`` vs the bound."""
+    entries = result.arrays["curves"]
+    gaps, finals = [], []
+    for i, e in enumerate(entries):
+        losses, bound = e["losses"], e["bound"]
         floor = max(1e-16, 2e-7 * bound)  # float32 resolution of L_orth near the bound
+        fmt = "-" if e["exists"] else ":"
         for j, curve in enumerate(losses):
-            axes[0].semilogy(
-                np.maximum(curve - bound, floor),
-                ls,
-                color=color,
-                lw=0.9,
-                label=label if j == 0 else None,
+            gaps.append(
+                report.Curve(
+                    np.arange(len(curve)),
+                    np.maximum(curve - bound, floor),
+                    label=e["label"] if j == 0 else None,
+                    fmt=fmt,
+                    color=i,
+                )
             )
-        axes[1].scatter(np.full(len(losses), bound), losses[:, -1], color=color, s=14)
-    top = max(max(c[2] for c in curves), 1)
-    axes[1].plot([0, top], [0, top], "k--", lw=0.8, label="L_orth = bound")
-    axes[0].set_xlabel("step")
-    axes[0].set_ylabel("L_orth - lower bound (clipped at float32 resolution)")
-    axes[0].set_title("valid (solid) reach 0; impossible (dotted) plateau at the bound")
-    axes[0].legend(fontsize=6, ncol=2)
-    axes[1].set_xlabel("predicted lower bound (0 if an orthogonal conv exists)")
-    axes[1].set_ylabel("final L_orth")
-    axes[1].set_xscale("symlog", linthresh=1)
-    axes[1].set_yscale("symlog", linthresh=1e-6)
-    axes[1].legend()
-    fig.tight_layout()
-    ctx.save_figure(fig, "landscape")
+        finals.append(
+            report.Curve(np.full(len(losses), bound), losses[:, -1], kind="scatter", color=i)
+        )
+    top = max(max(e["bound"] for e in entries), 1)
+    finals.append(report.Curve([0, top], [0, top], label="$L_{orth}$ = bound", fmt="--", color="k"))
+    panels = [
+        report.Panel(
+            gaps,
+            title="valid (solid) reach 0; impossible (dotted) plateau at the bound",
+            xlabel="step",
+            ylabel=r"$L_{orth}$ - lower bound (clipped at float32 resolution)",
+            yscale="log",
+        ),
+        report.Panel(
+            finals,
+            xlabel="predicted lower bound (0 if an orthogonal conv exists)",
+            ylabel=r"final $L_{orth}$",
+            xscale="symlog",
+            yscale="symlog",
+            linthresh=1e-6,
+        ),
+    ]
+    ctx.save_figure(report.panels_figure(panels, figsize=(13, 4.5)), "landscape")
+
+
+STUDY = register_study(
+    Study("orthconv_landscape", LandscapeConfig, run=run, check=check, report=plot)
+)

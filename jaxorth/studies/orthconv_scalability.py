@@ -30,9 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig
 
-from jaxorth import orthconv
-from jaxorth._precision import float64
+from jaxorth import orthconv, report
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
 
 
@@ -46,13 +46,14 @@ class ScalabilityConfig:
     kernel_size: int = 3
     ndim: int = 2
     strides: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
-    sizes: list[int] = dataclasses.field(default_factory=lambda: [4, 8, 16, 32, 64])
+    sizes: list[int] = dataclasses.field(default_factory=lambda: [4, 8, 16, 32, 64, 128])
     eps: list[float] = dataclasses.field(default_factory=lambda: [1e-3, 1e-2, 1e-1])
     plot: bool = True
 
 
-def check_config(ex: DictConfig) -> None:
-    """Domain checks, before any compute (messages name the key)."""
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.experiment``, before any compute (messages name the key)."""
+    ex = cfg.experiment
     for key in ("out_channels", "in_channels", "kernel_size", "ndim"):
         if int(ex[key]) < 1:
             raise ValueError(f"experiment.{key} must be >= 1, got {ex[key]}")
@@ -63,7 +64,7 @@ def check_config(ex: DictConfig) -> None:
     if not ex.eps or min(ex.eps) < 0:
         raise ValueError(f"experiment.eps must be non-empty, all >= 0, got {list(ex.eps)}")
     for s in ex.strides:
-        try:
+        with config_key("experiment.strides", ex.strides):
             orthconv.check_orthogonal_conv(
                 int(ex.out_channels),
                 int(ex.in_channels),
@@ -72,22 +73,14 @@ def check_config(ex: DictConfig) -> None:
                 int(ex.ndim),
                 warn_square=False,
             )
-        except ValueError as err:
-            raise ValueError(f"experiment.strides={list(ex.strides)}: {err}") from None
 
 
-@register_study("orthconv_scalability", ScalabilityConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
+    """Errors of perturbed orthogonal kernels at every input size (float64)."""
     ex = cfg.experiment
-    check_config(ex)
-    with float64():
-        return _run(cfg, ex, ctx)
-
-
-def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
     m, c, k, d = int(ex.out_channels), int(ex.in_channels), int(ex.kernel_size), int(ex.ndim)
     key = jax.random.PRNGKey(int(cfg.seed))
-    rows, curves = [], {}
+    rows, curves = [], []
     worst_identity, worst_spread = 0.0, 1.0
     step = 0
     for s in (int(v) for v in ex.strides):
@@ -133,43 +126,64 @@ def _run(cfg: DictConfig, ex: DictConfig, ctx: RunContext) -> dict:
                 step += 1
             if len(err_s_valid) > 1 and min(err_s_valid) > 0:
                 worst_spread = max(worst_spread, max(err_s_valid) / min(err_s_valid))
-            curves[(s, eps)] = (root_l, np.asarray(curve))
-    ctx.table(
-        rows,
-        title=f"orthogonality errors vs input size (M={m}, C={c}, k={k}, d={d}, float64)",
-        name="results",
-    )
-    if ex.plot:
-        _plot(ctx, curves, d)
-    return {
+            curves.append({"S": s, "eps": eps, "sqrt_lorth": root_l, "curve": np.asarray(curve)})
+    title = f"orthogonality errors vs input size (M={m}, C={c}, k={k}, d={d}, float64)"
+    summary = {
         "max_identity_rel_err": worst_identity,
         "max_err_s_spread": worst_spread,
         "rows": len(rows),
     }
+    return StudyResult(
+        tables={"results": Table(rows, title)}, summary=summary, arrays={"curves": curves, "d": d}
+    )
 
 
-def _plot(ctx: RunContext, curves: dict, d: int) -> None:
-    import matplotlib
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``scaling.png``: ``err_F``, ``err_F / N^{d/2}`` against ``sqrt(L_orth)``, ``err_s``."""
+    d = result.arrays["d"]
+    err_f, scaled, err_s, roots = [], [], [], []
+    for i, entry in enumerate(result.arrays["curves"]):
+        curve, label = entry["curve"], f"S={entry['S']}, eps={entry['eps']:g}"
+        n = curve[:, 0]
+        err_f.append(report.Curve(n, curve[:, 3], label=label, fmt="o-", color=i))
+        scaled.append(report.Curve(n, curve[:, 1], label=label, fmt="o-", color=i))
+        err_s.append(report.Curve(n, curve[:, 2], label=label, fmt="o-", color=i))
+        if entry["sqrt_lorth"] > 0:
+            roots.append(report.HLine(entry["sqrt_lorth"], color=i, style="--", width=0.8))
+    err_f_label, err_s_label = r"$\mathrm{err}_F$", r"$\mathrm{err}_s$"
+    specs = [  # (curves, reference lines, title, ylabel)
+        (err_f, [], rf"{err_f_label} grows like $N^{{d/2}}$", err_f_label),
+        (
+            scaled,
+            roots,
+            rf"$\mathrm{{err}}_F / N^{{{d / 2:g}}}$ (dashed: $\sqrt{{L_{{orth}}}}$)",
+            None,
+        ),
+        (err_s, [], f"{err_s_label} stays flat", err_s_label),
+    ]
+    panels = [
+        report.Panel(
+            curves,
+            hlines=lines,
+            title=title,
+            xlabel="$N$ (output size per axis)",
+            ylabel=ylabel,
+            xscale="log",
+            yscale="log",
+            legend=i == 0,
+        )
+        for i, (curves, lines, title, ylabel) in enumerate(specs)
+    ]
+    ctx.save_figure(report.panels_figure(panels, figsize=(15, 4)), "scaling")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for i, ((s, eps), (root_l, curve)) in enumerate(curves.items()):
-        color = f"C{i % 10}"
-        label = f"S={s}, eps={eps:g}"
-        axes[0].loglog(curve[:, 0], curve[:, 3], "o-", color=color, label=label)
-        axes[1].loglog(curve[:, 0], curve[:, 1], "o-", color=color, label=label)
-        if root_l > 0:
-            axes[1].axhline(root_l, color=color, ls="--", lw=0.8)
-        axes[2].loglog(curve[:, 0], curve[:, 2], "o-", color=color, label=label)
-    axes[0].set_title("err_F grows like N^{d/2}")
-    axes[0].set_ylabel("err_F")
-    axes[1].set_title(f"err_F / N^{d / 2:g} (dashed: sqrt(L_orth))")
-    axes[2].set_title("err_s stays flat")
-    axes[2].set_ylabel("err_s")
-    for ax in axes:
-        ax.set_xlabel("N (output size per axis)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    ctx.save_figure(fig, "scaling")
+STUDY = register_study(
+    Study(
+        "orthconv_scalability",
+        ScalabilityConfig,
+        run=run,
+        check=check,
+        report=plot,
+        float64=True,
+    )
+)

@@ -1,7 +1,8 @@
 r"""Study ``experiment=orthconv_tradeoff``: accuracy vs orthogonality vs robustness.
 
-A small circular-padded CNN on scikit-learn's 8x8 digits (offline,
-``sklearn.datasets.load_digits``; 1,797 images, ``data_fraction`` held out)::
+A small circular-padded CNN (:class:`~jaxorth.lipschitz.OrthCNN`) on scikit-learn's 8x8
+digits (offline, ``sklearn.datasets.load_digits``; 1,797 images, ``test_fraction`` held
+out)::
 
     conv(1 -> c1, k, S=1) -> MaxMin -> conv(c1 -> c2, k, S=2) -> MaxMin
     -> conv(c2 -> c2, k, S=2) -> MaxMin -> flatten -> dense(4 c2 -> 10, orthonormal rows)
@@ -21,8 +22,12 @@ exact per-layer ``sigma_min`` / ``sigma_max`` on the 8x8 input grid
 (:func:`~jaxorth.orthconv.singular_values`, polyphase FFT), ``sum_l L_orth``, ``L``, and
 the certified robust accuracy at the radii ``radii``: the fraction of test images that
 are correctly classified with ``margin / (sqrt(2) L) > r`` (Tsuzuku et al., NeurIPS 2018),
-``margin`` = top logit minus runner-up. The loss is cross-entropy on ``logit_scale``
-times the logits (Lipschitz networks need the scale to reach large margins).
+``margin`` = top logit minus runner-up (:func:`~jaxorth.lipschitz.certified`).
+The loss is cross-entropy on ``logit_scale`` times the logits (Lipschitz networks need
+the scale to reach large margins). Each model trains through :func:`jaxorth.train.fit`
+(NaN guard; checkpoints and resume in ``runs/<tag>/`` of the run directory, one
+subdirectory per model, ``<tag>`` = ``exact`` or ``soft_lam<lam>``); its metrics are
+logged as ``<tag>/train/...``.
 
 One figure (``tradeoff.png``): test and certified accuracy, and the isometry deviation
 ``max_l max |sigma - 1|`` with the Lipschitz bound, against ``lam`` (exact layers as
@@ -38,27 +43,46 @@ or sweep, one job per point::
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 from omegaconf import DictConfig
 
+from jaxorth import report
 from jaxorth.data import epoch_batch_indices, load_images
-from jaxorth.linalg import bjorck
-from jaxorth.orthconv import OrthConv, SoftOrthConv, check_orthogonal_conv, lorth, singular_values
-from jaxorth.studies._common import optimizer_from_cfg
+from jaxorth.lipschitz import OrthCNN, certified, lipschitz_bound
+from jaxorth.orthconv import check_orthogonal_conv
+from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
+from jaxorth.train import Tracker, fit
 
-VARIANTS = ("soft", "exact", "all")
 SIDE = 8  # sklearn digits are 8x8
 N_CLASSES = 10
+
+
+class Variant(enum.StrEnum):
+    """``experiment.variant``: soft layers (one run per weight), exact layers, or both."""
+
+    soft = "soft"
+    exact = "exact"
+    all = "all"
+
+
+class Method(enum.StrEnum):
+    """``experiment.method``: orthogonalisation of the exact layers."""
+
+    bjorck = "bjorck"
+    cayley = "cayley"
+    expm = "expm"
 
 
 @dataclasses.dataclass
@@ -74,24 +98,40 @@ class OrthconvTradeoffConfig:
     """
 
     name: str = "orthconv_tradeoff"
-    variant: str = "all"
+    variant: Variant = Variant.all
     lams: list[float] = dataclasses.field(default_factory=lambda: [0.0, 1e-3, 1e-2, 1e-1, 1.0])
     lam: float | None = None
     channels: list[int] = dataclasses.field(default_factory=lambda: [16, 32])
     kernel_size: int = 3
-    method: str = "bjorck"
+    method: Method = Method.bjorck
     logit_scale: float = 8.0
     radii: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.25, 0.5])
     test_fraction: float = 0.2
     plot: bool = True
 
 
-def _check(ex: Any, cfg: Any) -> list[tuple[str, float | None]]:
-    if ex.variant not in VARIANTS:
-        raise ValueError(f"experiment.variant must be one of {list(VARIANTS)}, got {ex.variant!r}")
-    lams = [float(ex.lam)] if ex.lam is not None else [float(v) for v in ex.lams]
-    key = "lam" if ex.lam is not None else "lams"
-    if ex.variant != "exact" and not lams:
+def _lams(ex: Any) -> tuple[str, list[float]]:
+    if ex.lam is not None:
+        return "lam", [float(ex.lam)]
+    return "lams", [float(v) for v in ex.lams]
+
+
+def _runs(ex: Any) -> list[tuple[str, float | None]]:
+    """The (variant, lam) of every model to train, in order."""
+    variant = str(ex.variant)
+    runs: list[tuple[str, float | None]] = []
+    if variant in ("soft", "all"):
+        runs += [("soft", v) for v in _lams(ex)[1]]
+    if variant in ("exact", "all"):
+        runs.append(("exact", None))
+    return runs
+
+
+def check(cfg: DictConfig) -> None:
+    """Domain checks of the whole config, before any compute (messages name the key)."""
+    ex = cfg.experiment
+    key, lams = _lams(ex)
+    if str(ex.variant) != "exact" and not lams:
         raise ValueError(f"experiment.{key} is empty: the soft variant needs >= 1 weight")
     for v in lams:
         if not (v >= 0.0 and math.isfinite(v)):
@@ -102,8 +142,6 @@ def _check(ex: Any, cfg: Any) -> list[tuple[str, float | None]]:
         )
     if int(ex.kernel_size) < 1:
         raise ValueError(f"experiment.kernel_size must be >= 1, got {ex.kernel_size}")
-    if ex.method not in ("bjorck", "cayley", "expm"):
-        raise ValueError(f"experiment.method must be bjorck, cayley or expm, got {ex.method!r}")
     if not ex.logit_scale > 0:
         raise ValueError(f"experiment.logit_scale must be > 0, got {ex.logit_scale}")
     if any(r < 0 for r in ex.radii):
@@ -112,7 +150,7 @@ def _check(ex: Any, cfg: Any) -> list[tuple[str, float | None]]:
         raise ValueError(f"experiment.test_fraction must be in (0, 1), got {ex.test_fraction}")
     if int(cfg.train.steps) < 1 or int(cfg.train.batch_size) < 1:
         raise ValueError("train.steps and train.batch_size must be >= 1")
-    if ex.variant in ("exact", "all"):  # fail before any compute if a layer is impossible
+    if str(ex.variant) in ("exact", "all"):  # fail before any compute if a layer is impossible
         c1, c2 = (int(c) for c in ex.channels)
         k = int(ex.kernel_size)
         for j, (cin, cout, s) in enumerate([(1, c1, 1), (c1, c2, 2), (c2, c2, 2)]):
@@ -120,208 +158,186 @@ def _check(ex: Any, cfg: Any) -> list[tuple[str, float | None]]:
                 check_orthogonal_conv(cout, cin, k, s, 2, warn_square=False)
             except ValueError as err:
                 raise ValueError(f"experiment.channels / kernel_size: conv{j + 1}: {err}") from None
-    runs: list[tuple[str, float | None]] = []
-    if ex.variant in ("soft", "all"):
-        runs += [("soft", v) for v in lams]
-    if ex.variant in ("exact", "all"):
-        runs.append(("exact", None))
-    return runs
 
 
-def _maxmin(x: jax.Array) -> jax.Array:
-    """GroupSort-2 (MaxMin) on channel halves: 1-Lipschitz, norm preserving (ReLU if odd)."""
-    if x.shape[1] % 2:
-        return jax.nn.relu(x)
-    a, b = jnp.split(x, 2, axis=1)
-    return jnp.concatenate([jnp.maximum(a, b), jnp.minimum(a, b)], axis=1)
+class _TaggedTracker:
+    """Forwards one model's metrics to the run's tracker as ``<tag>/<metric>``.
+
+    ``truncate_after`` is a no-op: the run's metrics file also holds the records of the
+    other models, so a resumed model logs its replayed steps again instead.
+    """
+
+    def __init__(self, inner: Tracker, tag: str):
+        self.inner, self.tag = inner, tag
+
+    def truncate_after(self, step: int) -> None:
+        return None
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        self.inner.log({f"{self.tag}/{k}": v for k, v in metrics.items()}, step=step)
+
+    def log_image(self, name: str, path: Any, step: int | None = None) -> None:
+        self.inner.log_image(f"{self.tag}/{name}", path, step)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        self.inner.summary(values)
+
+    def finish(self) -> None:
+        return None
 
 
-class TradeoffCNN(nnx.Module):
-    """The study's CNN: three circular convs (soft or exact), MaxMin, orthonormal head."""
-
-    def __init__(self, variant: str, channels, kernel_size: int, method: str, rngs: nnx.Rngs):
-        c1, c2 = channels
-        specs = [(1, c1, 1), (c1, c2, 2), (c2, c2, 2)]
-        self.strides = tuple(s for _, _, s in specs)
-        if variant == "exact":
-            self.convs = nnx.List(
-                [
-                    OrthConv(ci, co, kernel_size, stride=s, method=method, use_bias=True, rngs=rngs)
-                    for ci, co, s in specs
-                ]
-            )
-        else:
-            self.convs = nnx.List(
-                [
-                    SoftOrthConv(ci, co, kernel_size, stride=s, use_bias=True, rngs=rngs)
-                    for ci, co, s in specs
-                ]
-            )
-        n_feat = c2 * (SIDE // 4) ** 2
-        init = jax.nn.initializers.orthogonal()(rngs.params(), (N_CLASSES, n_feat))
-        self.head = nnx.Param(init)
-        self.head_bias = nnx.Param(jnp.zeros((N_CLASSES,)))
-
-    def head_matrix(self) -> jax.Array:
-        """Dense head with orthonormal rows (``10 x 4 c2``, Bjorck): 1-Lipschitz."""
-        return bjorck(self.head[...], n_iter=15, order=2)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for conv in self.convs:
-            x = _maxmin(conv(x))
-        x = x.reshape(x.shape[0], -1)
-        return x @ self.head_matrix().T + self.head_bias[...][None, :]
-
-    def penalty(self) -> jax.Array:
-        if isinstance(self.convs[0], SoftOrthConv):
-            return sum(conv.lorth_penalty() for conv in self.convs)
-        return jnp.zeros(())
+def _tag(variant: str, lam: float | None) -> str:
+    return "exact" if variant == "exact" else f"soft_lam{lam:g}"
 
 
-def _train_one(model, data, lam, ex, cfg, tracker, tag):
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    tx = optimizer_from_cfg(cfg)
-    opt_state = tx.init(params)
-    scale = float(ex.logit_scale)
-    x_train = jnp.asarray(data.x_train.reshape(-1, 1, SIDE, SIDE))
-    y_train = jnp.asarray(data.y_train)
-
-    def loss_fn(params, xb, yb):
-        mod = nnx.merge(graphdef, params, rest)
-        logits = mod(xb)
-        ce = optax.softmax_cross_entropy_with_integer_labels(scale * logits, yb).mean()
-        pen = mod.penalty()
-        return ce + lam * pen, (ce, pen)
-
-    @jax.jit
-    def step(params, opt_state, idx):
-        (loss, (ce, pen)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, x_train[idx], y_train[idx]
-        )
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, ce, pen
-
-    steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
-    bs = min(bs, len(data.y_train))
-    log_every = max(1, int(cfg.train.log_every))
-    for i in range(steps):
-        idx = jnp.asarray(epoch_batch_indices(len(data.y_train), bs, i, int(cfg.seed)))
-        params, opt_state, ce, pen = step(params, opt_state, idx)
-        if (i + 1) % log_every == 0 or i + 1 == steps:
-            tracker.log({f"{tag}/ce": float(ce), f"{tag}/lorth": float(pen)}, step=i + 1)
-    return nnx.merge(graphdef, params, rest)
-
-
-def _evaluate(model, data, ex) -> dict[str, Any]:
-    x_test = jnp.asarray(data.x_test.reshape(-1, 1, SIDE, SIDE))
+def _evaluate(model: OrthCNN, x_test: np.ndarray, y_test: np.ndarray, radii) -> dict[str, Any]:
+    """Test accuracy, exact per-layer spectra, ``sum L_orth``, Lipschitz bound, certificates."""
     logits = np.asarray(nnx.jit(lambda m, x: m(x))(model, x_test), np.float64)
-    pred = logits.argmax(axis=1)
-    correct = pred == data.y_test
-    top2 = np.sort(logits, axis=1)[:, -2:]
-    margin = top2[:, 1] - top2[:, 0]
-    row: dict[str, Any] = {"test_acc": float(correct.mean())}
-    lorth_sum, dev, lip = 0.0, 0.0, 1.0
-    size = SIDE
-    for j, conv in enumerate(model.convs):
-        kernel = conv.kernel()
-        s = model.strides[j]
-        sv = np.asarray(singular_values(kernel, size, s), np.float64)
+    row: dict[str, Any] = {"test_acc": float(np.mean(logits.argmax(axis=1) == y_test))}
+    spectra = model.layer_singular_values()
+    dev = 0.0
+    for j, sv in enumerate(spectra[:-1]):
         row[f"conv{j + 1}_smin"] = float(sv.min())
         row[f"conv{j + 1}_smax"] = float(sv.max())
         dev = max(dev, float(np.abs(sv - 1.0).max()))
-        lip *= float(sv.max())
-        lorth_sum += float(lorth(kernel, s))
-        size //= s
-    head_sv = np.linalg.svd(np.asarray(model.head_matrix(), np.float64), compute_uv=False)
-    row["head_smax"] = float(head_sv.max())
-    lip *= float(head_sv.max())
-    row["lorth_sum"] = lorth_sum
+    row["head_smax"] = float(spectra[-1].max())
+    row["lorth_sum"] = sum(float(v) for v in model.lorth_values())
     row["isometry_dev"] = dev
+    lip = lipschitz_bound(float(sv.max()) for sv in spectra)
     row["lipschitz_bound"] = lip
-    radius = margin / (math.sqrt(2.0) * lip)
-    for r in ex.radii:
-        row[f"cert_acc_r{r:g}"] = float(np.mean(correct & (radius > float(r))))
+    radii = [float(r) for r in radii]
+    masks = np.asarray(certified(logits, y_test, lip, radii)) if radii else []
+    for r, mask in zip(radii, masks):
+        row[f"cert_acc_r{r:g}"] = float(np.mean(mask))
     return row
 
 
-def _plot(rows, ex):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    soft = [r for r in rows if r["variant"] == "soft"]
-    exact = [r for r in rows if r["variant"] == "exact"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    nonzero = [r["lam"] for r in soft if r["lam"] > 0]
-    zero_x = min(nonzero) / 10 if nonzero else 1e-4
-
-    def xs(rs):
-        return [r["lam"] if r["lam"] > 0 else zero_x for r in rs]
-
-    r0 = f"cert_acc_r{float(ex.radii[0]):g}" if len(ex.radii) else None
-    if soft:
-        ax1.plot(xs(soft), [r["test_acc"] for r in soft], "o-", label="soft: test acc")
-        if r0:
-            ax1.plot(xs(soft), [r[r0] for r in soft], "s-", label=f"soft: certified acc ({r0[9:]})")
-        ax2.plot(xs(soft), [r["isometry_dev"] for r in soft], "o-", label="soft: max |sigma - 1|")
-        ax2.plot(
-            xs(soft), [r["lipschitz_bound"] for r in soft], "s-", label="soft: Lipschitz bound"
-        )
-    for r in exact:
-        ax1.axhline(r["test_acc"], color="C0", ls="--", label="exact: test acc")
-        if r0:
-            ax1.axhline(r[r0], color="C1", ls="--", label="exact: certified acc")
-        ax2.axhline(
-            max(r["isometry_dev"], 1e-12), color="C0", ls="--", label="exact: max |sigma - 1|"
-        )
-        ax2.axhline(r["lipschitz_bound"], color="C1", ls="--", label="exact: Lipschitz bound")
-    for ax in (ax1, ax2):
-        ax.set_xscale("log")
-        ax.set_xlabel("lambda (L_orth weight; lambda = 0 drawn at the left)")
-        ax.legend(fontsize=7)
-    ax1.set_ylabel("accuracy")
-    ax2.set_yscale("log")
-    ax2.set_ylabel("orthogonality")
-    fig.suptitle("orthconv_tradeoff: accuracy vs orthogonality vs lambda (8x8 digits)")
-    return fig
-
-
-@register_study("orthconv_tradeoff", OrthconvTradeoffConfig)
-def run(cfg: DictConfig, ctx: RunContext) -> dict:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train the CNN for every (variant, lam) and report accuracy, spectra, robustness."""
     ex = cfg.experiment
-    runs = _check(ex, cfg)
     data = load_images("digits", test_fraction=float(ex.test_fraction), seed=int(cfg.seed))
-    rows = []
-    for variant, lam in runs:
-        tag = "exact" if variant == "exact" else f"soft_lam{lam:g}"
-        model = TradeoffCNN(
+    x_train = np.asarray(data.x_train).reshape(-1, 1, SIDE, SIDE)
+    y_train = np.asarray(data.y_train)
+    x_test = np.asarray(data.x_test).reshape(-1, 1, SIDE, SIDE)
+    n_train, seed = len(y_train), int(cfg.seed)
+    batch_size = min(int(cfg.train.batch_size), n_train)
+    scale = float(ex.logit_scale)
+    loop = loop_from_cfg(cfg)
+
+    def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = epoch_batch_indices(n_train, batch_size, step, seed)
+        return x_train[idx], y_train[idx]
+
+    rows, summary = [], {}
+    for variant, lam in _runs(ex):
+        tag = _tag(variant, lam)
+        weight = 0.0 if lam is None else lam
+        model = OrthCNN(
             variant,
             [int(c) for c in ex.channels],
             int(ex.kernel_size),
-            str(ex.method),
-            nnx.Rngs(int(cfg.seed)),
+            input_size=SIDE,
+            n_classes=N_CLASSES,
+            method=str(ex.method),
+            rngs=nnx.Rngs(seed),
         )
+
+        def loss_fn(m: OrthCNN, batch: Any, weight: float = weight) -> tuple[jax.Array, dict]:
+            xb, yb = batch
+            ce = optax.softmax_cross_entropy_with_integer_labels(scale * m(xb), yb).mean()
+            pen = m.lorth_penalty()
+            return ce + weight * pen, {"ce": ce, "lorth": pen}
+
         t0 = time.perf_counter()
-        model = _train_one(model, data, 0.0 if lam is None else lam, ex, cfg, ctx.tracker, tag)
+        result = fit(
+            model,
+            optimizer_from_cfg(cfg),
+            loss_fn,
+            batch_fn,
+            loop,
+            run_dir=ctx.run_dir / "runs" / tag,
+            tracker=_TaggedTracker(ctx.tracker, tag),
+        )
         train_s = time.perf_counter() - t0
         row = {"variant": variant, "lam": lam}
-        row.update(_evaluate(model, data, ex))
+        row.update(_evaluate(result.model, x_test, data.y_test, ex.radii))
         row["train_s"] = train_s
         ctx.tracker.log(
             {f"{tag}/{k}": v for k, v in row.items() if k != "variant"}, step=int(cfg.train.steps)
         )
         rows.append(row)
-    ctx.table(rows, title="orthconv_tradeoff (8x8 digits, circular CNN)", name="results")
-    if ex.plot:
-        ctx.save_figure(_plot(rows, ex), "tradeoff")
-    summary: dict[str, Any] = {}
+        summary[f"{tag}/resumed_from"] = result.resumed_from
     for row in rows:
-        tag = "exact" if row["variant"] == "exact" else f"soft_lam{row['lam']:g}"
+        tag = _tag(row["variant"], row["lam"])
         for k, v in row.items():
             if k not in ("variant", "lam"):
                 summary[f"{tag}/{k}"] = v
     if len(rows) == 1:  # one point of a -m sweep: flat keys for the sweep summary
         summary.update({k: v for k, v in rows[0].items()})
-    return summary
+    title = "orthconv_tradeoff (8x8 digits, circular CNN)"
+    radius = f"cert_acc_r{float(ex.radii[0]):g}" if len(ex.radii) else None
+    return StudyResult(
+        tables={"results": Table(rows, title)},
+        summary=summary,
+        arrays={"rows": rows, "radius_key": radius},
+    )
+
+
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``tradeoff.png``: accuracies and orthogonality against ``lam`` (exact: dashed)."""
+    rows, r0 = result.arrays["rows"], result.arrays["radius_key"]
+    soft = [r for r in rows if r["variant"] == "soft"]
+    exact = [r for r in rows if r["variant"] == "exact"]
+    nonzero = [r["lam"] for r in soft if r["lam"] > 0]
+    zero_x = min(nonzero) / 10 if nonzero else 1e-4
+    xs = [r["lam"] if r["lam"] > 0 else zero_x for r in soft]
+    acc, orth = [], []
+    acc_lines, orth_lines = [], []
+    if soft:
+        acc.append(report.Curve(xs, [r["test_acc"] for r in soft], "soft: test acc", "o-", color=0))
+        if r0:
+            label = f"soft: certified acc ({r0[9:]})"
+            acc.append(report.Curve(xs, [r[r0] for r in soft], label, "s-", color=1))
+        orth.append(
+            report.Curve(
+                xs, [r["isometry_dev"] for r in soft], r"soft: max $|\sigma - 1|$", "o-", color=0
+            )
+        )
+        orth.append(
+            report.Curve(
+                xs, [r["lipschitz_bound"] for r in soft], "soft: Lipschitz bound", "s-", color=1
+            )
+        )
+    for r in exact:
+        acc_lines.append(report.HLine(r["test_acc"], "exact: test acc", color=0))
+        if r0:
+            acc_lines.append(report.HLine(r[r0], "exact: certified acc", color=1))
+        dev = max(r["isometry_dev"], 1e-12)
+        orth_lines.append(report.HLine(dev, r"exact: max $|\sigma - 1|$", color=0))
+        orth_lines.append(report.HLine(r["lipschitz_bound"], "exact: Lipschitz bound", color=1))
+    xlabel = r"$\lambda$ ($L_{orth}$ weight; $\lambda = 0$ drawn at the left)"
+    panels = [
+        report.Panel(
+            acc,
+            hlines=acc_lines,
+            title="accuracy vs orthogonality vs $\\lambda$ (8x8 digits)",
+            xlabel=xlabel,
+            ylabel="accuracy",
+            xscale="log",
+            yscale="linear",
+        ),
+        report.Panel(
+            orth,
+            hlines=orth_lines,
+            xlabel=xlabel,
+            ylabel="orthogonality",
+            xscale="log",
+            yscale="log",
+        ),
+    ]
+    ctx.save_figure(report.panels_figure(panels, figsize=(10, 4)), "tradeoff")
+
+
+STUDY = register_study(
+    Study("orthconv_tradeoff", OrthconvTradeoffConfig, run=run, check=check, report=plot)
+)

@@ -129,7 +129,7 @@ def test_identity_kernel_centre_tap():
         ((2, 3, 8), (4, 3, 3, 3), 1, r"x must have shape .* got x.shape=\(2, 3, 8\)"),
         ((2, 3, 4, 4), (4, 3, 3, 3), 5, r"stride=5 is larger than the input's spatial size 4"),
         ((2, 3, 6, 6), (4, 3, 3, 3), 4, r"spatial size 6 .* not a multiple of stride=4"),
-        ((2, 3, 6, 6), (4, 3, 3, 3), 0, r"stride must be >= 1, got stride=0"),
+        ((2, 3, 6, 6), (4, 3, 3, 3), 0, r"stride must be a positive integer, got 0"),
         ((2, 3, 6, 6), (4, 3), 1, r"kernel must have shape \(M, C, k_1, ..., k_d\)"),
     ],
 )

@@ -62,11 +62,11 @@ def test_messages_name_condition_and_numbers():
         ValueError, match=r"column-orthogonal \(M > C\*S\^d = 512\) needs stride <= k = 3"
     ):
         check_orthogonal_conv(600, 32, 3, 4, 2)
-    with pytest.raises(ValueError, match=r"out_channels must be >= 1, got out_channels=0"):
+    with pytest.raises(ValueError, match=r"out_channels must be a positive integer, got 0"):
         orthogonal_conv_exists(0, 3, 3)
-    with pytest.raises(ValueError, match=r"kernel_size must be a positive int, got 2.5"):
+    with pytest.raises(ValueError, match=r"kernel_size must be a positive integer, got 2.5"):
         orthogonal_conv_exists(4, 3, 2.5)
-    with pytest.raises(ValueError, match=r"stride must be a positive int, got True"):
+    with pytest.raises(ValueError, match=r"stride must be a positive integer, got True"):
         check_orthogonal_conv(4, 3, 3, True)
 
 

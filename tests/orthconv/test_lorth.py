@@ -202,7 +202,7 @@ def test_lorth_float32_dtype_and_bad_input():
     value = lorth(jnp.ones((2, 2, 3, 3), jnp.float32), 1)
     assert value.dtype == jnp.float32 and value.shape == ()
     assert jax.jit(lambda k: lorth(k, 2))(jnp.ones((2, 2, 3, 3))).shape == ()
-    with pytest.raises(ValueError, match=r"stride must be >= 1, got stride=0"):
+    with pytest.raises(ValueError, match=r"stride must be a positive integer, got 0"):
         lorth(jnp.ones((2, 2, 3, 3)), 0)
     with pytest.raises(ValueError, match=r"kernel must have shape \(M, C, k_1, ..., k_d\)"):
         lorth(jnp.ones((2, 2)), 1)

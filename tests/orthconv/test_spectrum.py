@@ -150,3 +150,27 @@ def test_spectrum_bad_input(kernel_shape, input_size, stride, kwargs, match):
     if not kwargs:
         with pytest.raises(ValueError, match=match):
             singular_values(kernel, input_size, stride)
+
+
+def test_singular_values_compiles_once_per_shape(monkeypatch):
+    # same-shaped inputs, however the static arguments are spelt, reuse one compilation
+    import chex
+
+    from jaxorth.orthconv import _spectrum
+
+    inner = _spectrum._singular_values
+    counted = jax.jit(
+        chex.assert_max_traces(inner.__wrapped__, n=1),
+        static_argnames=("stride", "out_sizes", "batch_size"),
+    )
+    monkeypatch.setattr(_spectrum, "_singular_values", counted)
+    rng = np.random.default_rng(5)
+    first = None
+    for size, stride in ((8, 2), ((8, 8), 2), ([8, 8], np.int64(2)), (np.int64(8), 2)):
+        kernel = jnp.asarray(rng.standard_normal((4, 2, 3, 3)), jnp.float32)
+        sv = singular_values(kernel, size, stride)
+        first = sv.shape if first is None else first
+        assert sv.shape == first == (4 * 16,)
+    # a new shape is a new trace: the counter is live
+    with pytest.raises(AssertionError, match="traced > 1 times"):
+        singular_values(jnp.ones((4, 2, 3, 3), jnp.float32), 12, 2)

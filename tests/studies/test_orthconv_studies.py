@@ -3,6 +3,7 @@ import io
 import json
 
 import pytest
+from hydra.errors import ConfigCompositionException
 
 from jaxorth.cli import run_experiment
 
@@ -66,9 +67,16 @@ def test_orthconv_landscape_small(tmp_path):
         ),
         (["experiment=orthconv_scalability", "experiment.sizes=[]"], "experiment.sizes"),
         (["experiment=orthconv_landscape", "experiment.configs=[[4,4,3]]"], r"\[M, C, k, S\]"),
-        (["experiment=orthconv_landscape", "experiment.optimizer=sgd"], "experiment.optimizer"),
     ],
 )
 def test_orthconv_studies_domain_checks(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):
         run_experiment(overrides, run_dir=tmp_path)
+
+
+def test_orthconv_landscape_optimizer_is_checked_at_composition(tmp_path):
+    # an enum choice: a misspelt value fails at composition, naming the key and the choices
+    overrides = ["experiment=orthconv_landscape", "experiment.optimizer=sgd"]
+    with pytest.raises(ConfigCompositionException, match="experiment.optimizer") as err:
+        run_experiment(overrides, run_dir=tmp_path)
+    assert "expected one of [lbfgs, adam]" in f"{err.value}\n{err.value.__cause__}"

@@ -2,23 +2,23 @@ import json
 import math
 
 import pytest
+from hydra.errors import ConfigCompositionException
 
 from jaxorth.cli import run_experiment
+
+SMALL = [
+    "experiment=orthconv_tradeoff",
+    "experiment.lams=[0]",
+    "experiment.channels=[2,4]",
+    "experiment.radii=[0,0.05]",
+    "train.steps=8",
+    "train.batch_size=64",
+]
 
 
 @pytest.mark.slow
 def test_orthconv_tradeoff_small_run(tmp_path):
-    summary = run_experiment(
-        [
-            "experiment=orthconv_tradeoff",
-            "experiment.lams=[0]",
-            "experiment.channels=[2,4]",
-            "experiment.radii=[0.05]",
-            "train.steps=8",
-            "train.batch_size=64",
-        ],
-        run_dir=tmp_path,
-    )
+    summary = run_experiment(SMALL, run_dir=tmp_path)
     # exact layers: every singular value is 1 (float32), so the Lipschitz bound is 1
     for j in (1, 2, 3):
         assert summary[f"exact/conv{j}_smin"] == pytest.approx(1.0, abs=1e-5)
@@ -27,6 +27,8 @@ def test_orthconv_tradeoff_small_run(tmp_path):
     assert summary["exact/lorth_sum"] < 1e-8
     for tag in ("soft_lam0", "exact"):
         assert 0.0 <= summary[f"{tag}/cert_acc_r0.05"] <= summary[f"{tag}/test_acc"] <= 1.0
+        # at radius 0 a correct prediction (margin > 0) is certified: the accuracy itself
+        assert summary[f"{tag}/cert_acc_r0"] == summary[f"{tag}/test_acc"]
     # a free kernel is not orthogonal: its exact spectrum and L_orth say so, consistently
     # (L_orth = 0 iff orthogonal, Achour et al. 2022)
     assert summary["soft_lam0/lorth_sum"] > 1e-3
@@ -36,12 +38,21 @@ def test_orthconv_tradeoff_small_run(tmp_path):
     for name in ("results.md", "results.csv", "tradeoff.png", "metrics.jsonl"):
         assert (tmp_path / name).exists()
     assert json.loads((tmp_path / "summary.json").read_text())["experiment"] == "orthconv_tradeoff"
+    # train.fit: one checkpoint directory per model; a second run in the same directory
+    # resumes each model at its last step and reproduces its numbers
+    for tag in ("soft_lam0", "exact"):
+        assert summary[f"{tag}/resumed_from"] is None
+        assert any((tmp_path / "runs" / tag / "checkpoints").iterdir())
+    again = run_experiment(SMALL, run_dir=tmp_path)
+    for tag in ("soft_lam0", "exact"):
+        assert again[f"{tag}/resumed_from"] == 8
+        assert again[f"{tag}/test_acc"] == summary[f"{tag}/test_acc"]
+        assert again[f"{tag}/lipschitz_bound"] == pytest.approx(summary[f"{tag}/lipschitz_bound"])
 
 
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ("experiment.variant=hard", "experiment.variant must be one of"),
         ("experiment.lam=-1", "experiment.lam must hold finite weights >= 0"),
         ("experiment.channels=[2]", r"experiment.channels must be \[c1, c2\]"),
         # conv2: 16 -> 32 channels, stride 2, k=1: RO needs M <= C k^2 = 16
@@ -51,3 +62,15 @@ def test_orthconv_tradeoff_small_run(tmp_path):
 def test_orthconv_tradeoff_bad_config_fails_before_compute(tmp_path, override, match):
     with pytest.raises(ValueError, match=match):
         run_experiment(["experiment=orthconv_tradeoff", override], run_dir=tmp_path)
+
+
+def test_orthconv_tradeoff_choices_are_checked_at_composition(tmp_path):
+    # enum choices: a misspelt value fails at composition, naming the key and the choices
+    for override, choices in (
+        ("experiment.variant=hard", "[soft, exact, all]"),
+        ("experiment.method=qr", "[bjorck, cayley, expm]"),
+    ):
+        key = override.split("=")[0]
+        with pytest.raises(ConfigCompositionException, match=key) as err:
+            run_experiment(["experiment=orthconv_tradeoff", override], run_dir=tmp_path)
+        assert f"expected one of {choices}" in f"{err.value}\n{err.value.__cause__}"
