@@ -61,8 +61,8 @@ def test_composition_errors_name_the_key(override, match):
     [
         ("data.T=-5", "data.T must be >= 1, got -5"),
         ("data.test_size=0", "data.test_size must be >= 1"),
-        ("model.hidden=0", "model.hidden must be a positive integer"),
-        ("model.param=qr", "model.param must be 'expm' or 'cayley'"),
+        ("model.hidden=0", "model.hidden=0: hidden_size must be a positive integer, got 0"),
+        ("model.param=qr", "model.param=qr: param must be 'expm' or 'cayley'"),
         ("train.steps=0", "train.steps must be >= 1"),
         ("optim.lr=-1", "optim.lr must be a positive number"),
         ("tracking.backend=csv", "tracking.backend must be one of"),

@@ -16,9 +16,12 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
+import optax
+from jaxtyping import Array, Float, Int
 
 from jaxorth._checks import positive_int
 
@@ -161,3 +164,27 @@ def epoch_batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.nda
     epoch, pos = divmod(step, per_epoch)
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return order[pos * batch_size : (pos + 1) * batch_size]
+
+
+def classification_metrics(
+    logits: Float[Array, "B c"], labels: Int[Array, " B"]
+) -> dict[str, Float[Array, ""]]:
+    """Mean softmax cross-entropy and accuracy of ``logits`` against integer ``labels``.
+
+    ``ce = mean_i -log softmax(logits_i)[y_i]``, ``acc = mean_i [argmax logits_i = y_i]``.
+    """
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    acc = jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+    return {"ce": ce, "acc": acc}
+
+
+def pixel_sequence_metrics(
+    model: Any, x: Float[Array, "B T 1"], labels: Int[Array, " B"]
+) -> dict[str, Float[Array, ""]]:
+    """(Permuted) pixel-MNIST metrics: :func:`classification_metrics` of the last step.
+
+    ``model`` is a sequence model with ``final_output(x) -> (B, classes)`` (as
+    :class:`jaxorth.rnn.SequenceModel` has: the readout of the last state only, no
+    ``(B, T, n)`` states stored); returns ``{"ce", "acc"}``.
+    """
+    return classification_metrics(model.final_output(x), labels)

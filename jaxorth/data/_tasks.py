@@ -125,3 +125,17 @@ def adding_task_batch(
 def adding_task_baseline() -> float:
     """Mean squared error of always predicting 1 on the adding task: Var(U1 + U2) = 1/6."""
     return 1.0 / 6.0
+
+
+def adding_task_metrics(
+    model: Any, x: Float[Array, "B T 2"], targets: Float[Array, " B"]
+) -> dict[str, Array]:
+    """Adding-task mean squared error of the last-step output (regression).
+
+    ``model`` is a sequence model with ``final_output(x) -> (B, 1)`` (as
+    :class:`jaxorth.rnn.SequenceModel` has: only the last state is read out). Returns
+    ``{"mse": mean_i (y_T,i - target_i)^2}``, to compare with
+    :func:`adding_task_baseline` (1/6).
+    """
+    pred = model.final_output(x)[:, 0]
+    return {"mse": jnp.mean((pred - targets) ** 2)}
