@@ -113,7 +113,7 @@ def test_choices_are_str_enums_written_as_plain_strings():
     [
         ("data.T=-5", "data.T must be >= 1, got -5"),
         ("data.test_size=0", "data.test_size must be >= 1"),
-        ("model.hidden=0", "model.hidden must be a positive integer"),
+        ("model.hidden=0", "model.hidden=0: hidden_size must be a positive integer, got 0"),
         ("train.steps=0", "train.steps must be >= 1"),
         ("optim.lr=-1", "optim.lr must be a positive number"),
         ("seed=-1", "seed must be >= 0"),

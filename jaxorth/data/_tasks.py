@@ -13,12 +13,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from jaxorth._checks import int_at_least
+
 COPY_BLANK = 0
-
-
-def _check_positive(name: str, value: int, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def copy_task_spec(n_symbols: int = 8, n_recall: int = 10) -> dict[str, int]:
@@ -27,8 +24,8 @@ def copy_task_spec(n_symbols: int = 8, n_recall: int = 10) -> dict[str, int]:
     Inputs use ``0`` for blank, ``1..n_symbols`` for symbols and ``n_symbols + 1`` for
     the marker; outputs use ``0`` for blank and ``1..n_symbols`` for symbols.
     """
-    _check_positive("n_symbols", n_symbols)
-    _check_positive("n_recall", n_recall)
+    int_at_least(n_symbols, "n_symbols", 1)
+    int_at_least(n_recall, "n_recall", 1)
     return {"in_features": n_symbols + 2, "out_features": n_symbols + 1, "n_recall": n_recall}
 
 
@@ -63,10 +60,10 @@ def copy_task_batch(
     inputs, targets : Int[Array, "B L"]
         Integer tokens; ``L = T + 2 * n_recall``.
     """
-    _check_positive("batch_size", batch_size)
-    _check_positive("T", T)
-    _check_positive("n_symbols", n_symbols)
-    _check_positive("n_recall", n_recall)
+    int_at_least(batch_size, "batch_size", 1)
+    int_at_least(T, "T", 1)
+    int_at_least(n_symbols, "n_symbols", 1)
+    int_at_least(n_recall, "n_recall", 1)
     length = T + 2 * n_recall
     symbols = jax.random.randint(key, (batch_size, n_recall), 1, n_symbols + 1, dtype=jnp.int32)
     inputs = jnp.zeros((batch_size, length), jnp.int32)
@@ -84,7 +81,7 @@ def copy_task_baseline(T: int, n_symbols: int = 8, n_recall: int = 10) -> float:
     ``n_recall * ln(n_symbols) / (T + 2 n_recall)`` (``10 ln 8 / (T + 20)``; 0.0204 at
     ``T = 1000``, REFERENCES.md section 3).
     """
-    _check_positive("T", T)
+    int_at_least(T, "T", 1)
     return n_recall * math.log(n_symbols) / (T + 2 * n_recall)
 
 
@@ -111,8 +108,8 @@ def adding_task_batch(
     each half of the sequence. The target is the sum of the two marked values. The
     constant predictor 1 has mean squared error 1/6 (:func:`adding_task_baseline`).
     """
-    _check_positive("batch_size", batch_size)
-    _check_positive("T", T, minimum=2)
+    int_at_least(batch_size, "batch_size", 1)
+    int_at_least(T, "T", 2)
     k_val, k_a, k_b = jax.random.split(key, 3)
     values = jax.random.uniform(k_val, (batch_size, T))
     half = T // 2
@@ -128,3 +125,17 @@ def adding_task_batch(
 def adding_task_baseline() -> float:
     """Mean squared error of always predicting 1 on the adding task: Var(U1 + U2) = 1/6."""
     return 1.0 / 6.0
+
+
+def adding_task_metrics(
+    model: Any, x: Float[Array, "B T 2"], targets: Float[Array, " B"]
+) -> dict[str, Array]:
+    """Adding-task mean squared error of the last-step output (regression).
+
+    ``model`` is a sequence model with ``final_output(x) -> (B, 1)`` (as
+    :class:`jaxorth.rnn.SequenceModel` has: only the last state is read out). Returns
+    ``{"mse": mean_i (y_T,i - target_i)^2}``, to compare with
+    :func:`adding_task_baseline` (1/6).
+    """
+    pred = model.final_output(x)[:, 0]
+    return {"mse": jnp.mean((pred - targets) ** 2)}

@@ -1,11 +1,12 @@
-"""jaxorth.linalg: shared matrix tools (orthogonalisation, Hadamard, power iteration)."""
+"""jaxorth.linalg: shared matrix tools (orthogonalisation, skew expm, Cayley, Hadamard, FWHT)."""
 
 from ._orth import bjorck as bjorck
 from ._orth import cayley as cayley
 from ._orth import expm_skew as expm_skew
+from ._orth import skew as skew
 from ._orth import skew_expm as skew_expm
 
-__all__: list[str] = ["bjorck", "cayley", "expm_skew", "skew_expm"]
+__all__: list[str] = ["bjorck", "cayley", "expm_skew", "skew", "skew_expm"]
 
 from ._hadamard import block_fwht as block_fwht
 from ._hadamard import fwht as fwht

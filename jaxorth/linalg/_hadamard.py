@@ -18,25 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from jaxorth._checks import int_at_least, is_power_of_two, power_of_two
+
+_SYLVESTER = "a Sylvester Hadamard matrix"
+
 __all__ = ["block_fwht", "fwht", "is_power_of_two", "sylvester_hadamard"]
-
-
-def is_power_of_two(n: int) -> bool:
-    """Whether ``n`` is a positive integer power of two (``1, 2, 4, ...``)."""
-    return isinstance(n, int | np.integer) and n >= 1 and (int(n) & (int(n) - 1)) == 0
-
-
-def _check_pow2(name: str, n: int) -> None:
-    if not is_power_of_two(n):
-        raise ValueError(
-            f"{name} must be a power of 2 for a Sylvester Hadamard matrix, got {n!r}"
-            + (
-                f" (nearest: {2 ** int(math.floor(math.log2(n)))} or "
-                f"{2 ** int(math.ceil(math.log2(n)))})"
-                if isinstance(n, int) and n > 1
-                else ""
-            )
-        )
 
 
 def sylvester_hadamard(n: int, dtype: jnp.dtype = jnp.float32) -> Float[Array, "n n"]:
@@ -56,7 +42,7 @@ def sylvester_hadamard(n: int, dtype: jnp.dtype = jnp.float32) -> Float[Array, "
     -------
     Float[Array, "n n"]
     """
-    _check_pow2("n", n)
+    power_of_two(n, "n", _SYLVESTER)
     idx = np.arange(n)
     bits = np.bitwise_and(idx[:, None], idx[None, :])
     parity = np.zeros_like(bits)
@@ -110,9 +96,8 @@ def fwht(
     if x.ndim < 1:
         raise ValueError(f"x must have at least 1 dimension (..., n), got shape {x.shape}")
     n = x.shape[-1]
-    _check_pow2("x.shape[-1]", n)
-    if not is_power_of_two(radix) or radix < 2:
-        raise ValueError(f"radix must be a power of 2 >= 2, got {radix!r}")
+    power_of_two(n, "x.shape[-1]", _SYLVESTER)
+    int_at_least(power_of_two(radix, "radix", "the FWHT factors"), "radix", 2)
     return _fwht(x, normalize, radix)
 
 
@@ -169,7 +154,7 @@ def block_fwht(
     """
     x = jnp.asarray(x)
     n = x.shape[-1]
-    _check_pow2("m", m)
+    power_of_two(m, "m", _SYLVESTER)
     if n % m:
         raise ValueError(f"block size m={m} must divide n={n}")
     y = fwht(x.reshape(*x.shape[:-1], n // m, m), normalize=normalize, radix=radix)

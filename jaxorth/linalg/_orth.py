@@ -17,7 +17,9 @@ import jax.numpy as jnp
 from jax.scipy.linalg import expm
 from jaxtyping import Array, Float
 
-__all__ = ["bjorck", "cayley", "expm_skew", "skew_expm"]
+from jaxorth._checks import int_at_least
+
+__all__ = ["bjorck", "cayley", "expm_skew", "skew", "skew_expm"]
 
 
 def _check_matrix(name: str, w: Array, square: bool = False) -> None:
@@ -79,10 +81,8 @@ def bjorck(
     """
     w = jnp.asarray(w)
     _check_matrix("w", w)
-    if not isinstance(n_iter, int) or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
-    if not isinstance(order, int) or order < 1:
-        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    n_iter = int_at_least(n_iter, "n_iter", 0)
+    order = int_at_least(order, "order", 1)
     return _bjorck(w, n_iter, order)
 
 
@@ -119,6 +119,28 @@ def _bjorck_body(w: Array, n_iter: int, order: int) -> Array:
 
 def _skew_part(a: Array) -> Array:
     return 0.5 * (a - _mT(a))
+
+
+def skew(a: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
+    r"""Skew-symmetric part of a square matrix: :math:`(a - a^T) / 2`.
+
+    The orthogonal projection (in Frobenius norm) of ``a`` onto the skew-symmetric
+    matrices, the Lie algebra of O(n); :func:`skew_expm` and :func:`cayley` map it to
+    an orthogonal matrix.
+
+    Parameters
+    ----------
+    a : Float[Array, "*batch n n"]
+        Square matrix (or batch).
+
+    Returns
+    -------
+    Float[Array, "*batch n n"]
+        Skew-symmetric (``S^T = -S``), same shape and dtype as ``a``.
+    """
+    a = jnp.asarray(a)
+    _check_matrix("a", a, square=True)
+    return _skew_part(a)
 
 
 def cayley(a: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:

@@ -7,6 +7,7 @@ output matrices of the recurrent models (4 bits by default, as in HadamRNN).
 """
 
 from ._activation import activation_scale as activation_scale
+from ._ste import SCALES as SCALES
 from ._ste import KBitSTE as KBitSTE
 from ._ste import check_bits as check_bits
 from ._ste import fake_quantize as fake_quantize
@@ -20,6 +21,7 @@ from ._ste import ste_ternary as ste_ternary
 from ._ste import symmetric_scale as symmetric_scale
 
 __all__ = [
+    "SCALES",
     "KBitSTE",
     "activation_scale",
     "check_bits",

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from jaxorth._checks import positive_int
+
 __all__ = [
     "KBitSTE",
     "check_bits",
@@ -76,8 +78,7 @@ def mse_scale(x: Float[Array, ...], bits: int, grid: int = 64) -> Float[Array, "
     ``128 x 128`` matrix at 4 bits this roughly halves the step. Not differentiated
     (it is a scale, held constant by the straight-through estimator).
     """
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-        raise ValueError(f"grid must be a positive integer, got {grid!r}")
+    grid = positive_int(grid, "grid")
     x = jax.lax.stop_gradient(jnp.asarray(x))
     lim = n_levels(bits)
     base = symmetric_scale(x, bits)

@@ -19,26 +19,19 @@ same transform as two Kronecker-factor matmuls on states stored as ``(a, B, b)``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float
 
-from jaxorth.linalg._hadamard import block_fwht, fwht, is_power_of_two, sylvester_hadamard
-from jaxorth.quant._ste import ste_sign
+from jaxorth._checks import int_at_least, positive_int, power_of_two
+from jaxorth.linalg import block_fwht, fwht, sylvester_hadamard
+from jaxorth.quant import ste_sign
 
-from ._ornn import Recurrence, StateLayout, vector_layout
-
-IntRecurrence = Callable[[Int[Array, "B n"]], Int[Array, "B n"]]
+from ._sequence import IntRecurrence, Recurrence, StateLayout, vector_layout
 
 __all__ = ["BlockHadamRNNCell", "HadamRNNCell"]
-
-
-def _check_hidden(hidden_size: int) -> None:
-    if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
-        raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
 
 
 def _init_u(key: jax.Array, n: int, init: str) -> jax.Array:
@@ -46,7 +39,7 @@ def _init_u(key: jax.Array, n: int, init: str) -> jax.Array:
         return jax.random.normal(key, (n,))
     if init == "ones":
         return jnp.ones((n,))
-    raise ValueError(f"model.init must be 'random' or 'ones', got {init!r}")
+    raise ValueError(f"init must be 'random' or 'ones', got {init!r}")
 
 
 # Largest transform applied as two dense Kronecker factors in the scan layout (factors of
@@ -132,9 +125,8 @@ class _SignedHadamardCell(nnx.Module):
         rngs: nnx.Rngs,
     ):
         if clip is not None and not clip > 0:
-            raise ValueError(f"model.clip must be positive or None, got {clip!r}")
-        if not is_power_of_two(radix) or radix < 2:
-            raise ValueError(f"model.radix must be a power of 2 >= 2, got {radix!r}")
+            raise ValueError(f"clip must be positive or None, got {clip!r}")
+        radix = int_at_least(power_of_two(radix, "radix", "the FWHT factors"), "radix", 2)
         self.hidden_size = hidden_size
         self.block_size = block_size
         self.clip = None if clip is None else float(clip)
@@ -218,13 +210,8 @@ class HadamRNNCell(_SignedHadamardCell):
         radix: int = 16,
         rngs: nnx.Rngs,
     ):
-        _check_hidden(hidden_size)
-        if not is_power_of_two(hidden_size):
-            lo = 2 ** int(math.floor(math.log2(hidden_size)))
-            raise ValueError(
-                f"HadamRNN needs model.hidden = n a power of 2 (Sylvester H_n), got "
-                f"{hidden_size}; nearest: {lo} or {2 * lo}"
-            )
+        positive_int(hidden_size, "hidden_size")
+        power_of_two(hidden_size, "hidden_size", "HadamRNN (Sylvester H_n)")
         super().__init__(hidden_size, hidden_size, clip, init, radix, rngs)
 
 
@@ -255,15 +242,11 @@ class BlockHadamRNNCell(_SignedHadamardCell):
         radix: int = 16,
         rngs: nnx.Rngs,
     ):
-        _check_hidden(hidden_size)
-        if not is_power_of_two(block_size):
-            raise ValueError(
-                f"Block-HadamRNN needs model.block = m a power of 2 (Sylvester H_m), got "
-                f"{block_size!r}"
-            )
+        positive_int(hidden_size, "hidden_size")
+        power_of_two(block_size, "block_size", "Block-HadamRNN (Sylvester H_m)")
         if hidden_size % block_size:
             raise ValueError(
-                f"Block-HadamRNN needs model.block = m to divide model.hidden = n: "
+                f"block_size = m must divide hidden_size = n for Block-HadamRNN: "
                 f"m={block_size}, n={hidden_size}, n mod m = {hidden_size % block_size}"
             )
         super().__init__(hidden_size, block_size, clip, init, radix, rngs)

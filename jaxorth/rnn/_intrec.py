@@ -18,18 +18,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from jaxorth.quant._activation import activation_scale
-from jaxorth.quant._ste import check_bits, n_levels
+from jaxorth.quant import activation_scale, check_bits, n_levels
 
-from ._ornn import SequenceModel
+from ._sequence import SequenceModel
 
 __all__ = ["calibrate_hidden_scale", "integer_hidden_states", "quantized_outputs"]
-
-
-def _drive(model: SequenceModel, x: Array) -> Array:
-    """``U x_t + b`` for every step, ``(B, T, n)`` (the model's own input checks)."""
-    xs, drive = model._inputs(x)
-    return jnp.swapaxes(jax.vmap(drive)(xs), 0, 1)
 
 
 def calibrate_hidden_scale(
@@ -89,7 +82,7 @@ def integer_hidden_states(
             f"{w_lim} * {lim} >= 2^31; use fewer activation bits"
         )
     step_int, scale = integer_recurrence()
-    drive = _drive(model, x)
+    drive = model.drive(x)
     d = jnp.round(drive / delta_h).astype(jnp.int32)
     scale = jnp.asarray(scale, jnp.float32)
 

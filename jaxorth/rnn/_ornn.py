@@ -1,90 +1,29 @@
-"""Full-precision orthogonal RNN cell and the linear-recurrence sequence model.
+"""Full-precision orthogonal RNN cell: ``W = expm(skew A)`` (expRNN) or Cayley.
 
-Model (as in HadamRNN, Foucault, Mamalet & Malgouyres, ICLR 2025, and REFERENCES.md
-section 3)::
-
-    h_t = W h_{t-1} + U x_t + b,        y_t = V relu(h_t) + c
-
-with ``W`` orthogonal. The full-precision baseline builds ``W = expm(A)`` from a free
-matrix ``A`` made skew-symmetric (expRNN, Lezcano-Casado & Martinez-Rubio, ICML 2019) or
-by the Cayley transform ``W = (I - A)(I + A)^{-1}`` (scoRNN-style, Helfrich et al. 2018).
-
-A *cell* is any NNX module with
-
-- ``hidden_size: int``
-- ``recurrence() -> Callable[[h], h']``: applies ``h -> h W^T`` to a batch ``(B, n)``;
-  it is called once per forward pass so ``W`` (or its factors) is built once, outside
-  the time loop;
-- ``matrix() -> Float[Array, "n n"]``: the recurrent matrix, for checks and export;
-- optionally ``state_layout() -> StateLayout``: how the cell stores a batch of states
-  inside the scan when a layout other than ``(B, n)`` makes its step cheaper (the
-  Hadamard cells keep ``(a, B, b)`` so that both Kronecker factors of the transform are
-  plain matrix products, with no transpose per step).
+The cell of the model ``h_t = W h_{t-1} + U x_t + b`` (:class:`~jaxorth.rnn.SequenceModel`)
+with ``W`` orthogonal, built from a free matrix ``A`` by the exponential of its
+skew-symmetric part (expRNN, Lezcano-Casado & Martinez-Rubio, ICML 2019;
+:func:`jaxorth.linalg.skew_expm`) or by the Cayley transform
+``W = (I + A)^{-1} (I - A)`` (scoRNN-style, Helfrich et al. 2018;
+:func:`jaxorth.linalg.cayley`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float
 
-Recurrence = Callable[[Float[Array, "B n"]], Float[Array, "B n"]]
+from jaxorth._checks import positive_int
+from jaxorth.linalg import cayley, skew, skew_expm
 
+from ._sequence import Recurrence
 
-class StateLayout(NamedTuple):
-    """How a batch of hidden states is stored while the scan runs.
-
-    ``to_state`` maps a ``(B, n)`` batch of vectors to the stored form, ``to_vectors``
-    maps back, ``step`` applies ``h -> h W^T`` in the stored form, and
-    ``readout(s, v)`` computes ``to_vectors(s) @ v`` for a ``(n, o)`` matrix without
-    going back to ``(B, n)``. All four are linear and elementwise operations commute
-    with them. ``batch_axis`` is the axis of the stored form that indexes the batch: the
-    stored form of a ``(V, n)`` table of input rows is then gathered along it, which
-    gives the drive of a batch of tokens directly in the layout (no per-step transpose).
-    """
-
-    to_state: Callable[[Array], Any]
-    to_vectors: Callable[[Any], Array]
-    step: Callable[[Any], Any]
-    readout: Callable[[Any, Array], Array]
-    batch_axis: int = 0
-
-
-def vector_layout(step: Recurrence) -> StateLayout:
-    """The plain ``(B, n)`` layout around a recurrence ``h -> h W^T``."""
-
-    def identity(h: Array) -> Array:
-        return h
-
-    return StateLayout(identity, identity, step, lambda h, v: h @ v)
-
-
-def cell_layout(cell: RecurrentCell) -> StateLayout:
-    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout."""
-    make = getattr(cell, "state_layout", None)
-    return make() if callable(make) else vector_layout(cell.recurrence())
-
-
-@runtime_checkable
-class RecurrentCell(Protocol):
-    """Interface of the recurrent cells used by :class:`SequenceModel`."""
-
-    hidden_size: int
-
-    def recurrence(self) -> Recurrence: ...
-
-    def matrix(self) -> Float[Array, "n n"]: ...
-
-
-def _skew(a: Float[Array, "n n"]) -> Float[Array, "n n"]:
-    return 0.5 * (a - a.T)
+__all__ = ["ORNNCell", "henaff_skew_init"]
 
 
 def henaff_skew_init(key: jax.Array, n: int) -> np.ndarray:
@@ -127,10 +66,9 @@ class ORNNCell(nnx.Module):
         init: str = "henaff",
         rngs: nnx.Rngs,
     ):
-        if not isinstance(hidden_size, int) or hidden_size < 1:
-            raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
+        hidden_size = positive_int(hidden_size, "hidden_size")
         if param not in ("expm", "cayley"):
-            raise ValueError(f"model.param must be 'expm' or 'cayley', got {param!r}")
+            raise ValueError(f"param must be 'expm' or 'cayley', got {param!r}")
         key = rngs.params()
         if init == "henaff":
             a0 = jnp.asarray(henaff_skew_init(key, hidden_size))
@@ -138,195 +76,22 @@ class ORNNCell(nnx.Module):
                 # cayley(A) = (I - A)(I + A)^-1 rotates by -2 atan(t): pick t = tan(-theta/2)
                 # clipped away from the pole so the init is the same rotation family.
                 a0 = jnp.tan(jnp.clip(-a0 / 2, -1.4, 1.4))
-                a0 = _skew(a0)
+                a0 = skew(a0)
         elif init == "zeros":
             a0 = jnp.zeros((hidden_size, hidden_size))
         elif init == "random":
-            a0 = _skew(jax.random.normal(key, (hidden_size, hidden_size)) / hidden_size)
+            a0 = skew(jax.random.normal(key, (hidden_size, hidden_size)) / hidden_size)
         else:
-            raise ValueError(f"model.init must be henaff, zeros or random; got {init!r}")
+            raise ValueError(f"init must be henaff, zeros or random; got {init!r}")
         self.hidden_size = hidden_size
         self.param = param
         self.a = nnx.Param(a0)
 
     def matrix(self) -> Float[Array, "n n"]:
         """The orthogonal recurrent matrix ``W``."""
-        a = _skew(self.a[...])
-        if self.param == "expm":
-            return jax.scipy.linalg.expm(a)
-        eye = jnp.eye(self.hidden_size, dtype=a.dtype)
-        return jnp.linalg.solve((eye + a).T, (eye - a).T).T
+        a = self.a[...]
+        return skew_expm(a) if self.param == "expm" else cayley(a)
 
     def recurrence(self) -> Recurrence:
         w_t = self.matrix().T
         return lambda h: h @ w_t
-
-
-class SequenceModel(nnx.Module):
-    """Linear recurrence with a ReLU readout, run with ``jax.lax.scan``.
-
-    ``h_t = W h_{t-1} + U x_t + b`` and ``y_t = V relu(h_t) + c`` (HadamRNN, ICLR 2025).
-    ``__call__`` returns every ``y_t`` (and :meth:`hidden_states` every ``h_t``); the
-    training paths :meth:`stepwise_cross_entropy` and :meth:`final_output` compute the
-    input map, the readout and the loss inside the scan, so that no ``(B, T, n)`` array
-    is formed. Inside the scan the states live in the cell's layout (:func:`cell_layout`).
-
-    Parameters
-    ----------
-    cell : RecurrentCell
-        Provides the recurrence (orthogonal, Hadamard, quantized...).
-    in_features, out_features : int
-        Input size (or vocabulary size when inputs are integer tokens) and output size.
-    rngs : nnx.Rngs
-        Randomness for ``U`` and ``V``.
-    input_transform, output_transform : callable, optional
-        Applied to the kernels of ``U`` and ``V`` before use (e.g. a 4-bit
-        straight-through quantizer).
-    """
-
-    def __init__(
-        self,
-        cell: RecurrentCell,
-        in_features: int,
-        out_features: int,
-        *,
-        rngs: nnx.Rngs,
-        input_transform: Callable[[Array], Array] | None = None,
-        output_transform: Callable[[Array], Array] | None = None,
-    ):
-        n = cell.hidden_size
-        self.cell = cell
-        self.in_features = in_features
-        self.out_features = out_features
-        init = nnx.initializers.glorot_uniform()
-        self.u = nnx.Param(init(rngs.params(), (in_features, n)))
-        self.b = nnx.Param(jnp.zeros((n,)))
-        self.v = nnx.Param(init(rngs.params(), (n, out_features)))
-        self.c = nnx.Param(jnp.zeros((out_features,)))
-        self.input_transform = input_transform
-        self.output_transform = output_transform
-
-    def input_matrix(self) -> Float[Array, "i n"]:
-        u = self.u[...]
-        return u if self.input_transform is None else self.input_transform(u)
-
-    def output_matrix(self) -> Float[Array, "n o"]:
-        v = self.v[...]
-        return v if self.output_transform is None else self.output_transform(v)
-
-    def _inputs(self, x: Array) -> tuple[Array, Callable[[Array], Array]]:
-        """Time-major inputs and the map from one step of them to ``U x_t + b``."""
-        u, b = self.input_matrix(), self.b[...][None, :]
-        if jnp.issubdtype(x.dtype, jnp.integer):
-            if x.ndim != 2:
-                raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
-            return jnp.swapaxes(x, 0, 1), lambda tok: jnp.take(u, tok, axis=0) + b
-        if x.ndim != 3 or x.shape[-1] != self.in_features:
-            raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
-        return jnp.swapaxes(x, 0, 1), lambda x_t: x_t @ u + b
-
-    def _recurrence(self, x: Array) -> tuple[StateLayout, Callable[[Any, Array], Any], Array, Any]:
-        """The layout, the step ``(h_{t-1}, x_t) -> h_t``, time-major inputs and ``h_0``."""
-        xs, drive = self._inputs(x)
-        layout = cell_layout(self.cell)
-        if jnp.issubdtype(xs.dtype, jnp.integer):
-            # tokens: gather rows of ``U + b`` stored in the layout, along its batch axis
-            table = layout.to_state(self.input_matrix() + self.b[...][None, :])
-
-            def in_layout(tok: Array) -> Any:
-                return jax.tree.map(lambda t: jnp.take(t, tok, axis=layout.batch_axis), table)
-
-        else:
-
-            def in_layout(x_t: Array) -> Any:
-                return layout.to_state(drive(x_t))
-
-        def advance(h: Any, x_t: Array) -> Any:
-            return jax.tree.map(jnp.add, layout.step(h), in_layout(x_t))
-
-        h0 = layout.to_state(jnp.zeros((x.shape[0], self.cell.hidden_size), self.u[...].dtype))
-        return layout, advance, xs, h0
-
-    def hidden_states(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T n"]:
-        """All hidden states ``h_1..h_T`` from ``h_0 = 0``."""
-        layout, advance, xs, h0 = self._recurrence(x)
-
-        def body(h: Any, x_t: Array) -> tuple[Any, Array]:
-            h = advance(h, x_t)
-            return h, layout.to_vectors(h)
-
-        _, hs = jax.lax.scan(body, h0, xs)
-        return jnp.swapaxes(hs, 0, 1)
-
-    def final_output(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B o"]:
-        """``y_T = V relu(h_T) + c`` only: the scan keeps no intermediate state.
-
-        Equal to ``self(x)[:, -1]`` (sequence classification, e.g. pixel MNIST) without
-        storing the ``(B, T, n)`` states in the forward pass; the backward pass stores
-        one state per step (the scan's carries).
-        """
-        layout, advance, xs, h0 = self._recurrence(x)
-        h_T, _ = jax.lax.scan(lambda h, x_t: (advance(h, x_t), None), h0, xs)
-        c = self.c[...][None, :]
-        return layout.readout(jax.tree.map(jax.nn.relu, h_T), self.output_matrix()) + c
-
-    def stepwise_cross_entropy(
-        self, x: Float[Array, "B T i"] | Int[Array, "B T"], labels: Int[Array, "B T"]
-    ) -> tuple[Float[Array, " T"], Float[Array, " T"]]:
-        """Cross-entropy and accuracy of ``y_t`` against ``labels[:, t]``, per step.
-
-        Returns the batch means ``(ce_t, acc_t)``, each of shape ``(T,)``: the mean of
-        ``ce_t`` is ``softmax_cross_entropy(self(x), labels).mean()``, with the same
-        gradient. The readout and the loss run inside the scan, so the ``(B, T, n)``
-        inputs, states and readout activations of :meth:`__call__` are never formed;
-        each step is rematerialised in the backward pass (``jax.checkpoint``), which
-        stores only the carried state. This is the training path of the copy task.
-        """
-        if not jnp.issubdtype(labels.dtype, jnp.integer):
-            raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
-        if labels.shape != x.shape[:2]:
-            raise ValueError(
-                f"labels must be (B, T) = {tuple(x.shape[:2])} like the inputs, got "
-                f"{tuple(labels.shape)}"
-            )
-        layout, advance, xs, h0 = self._recurrence(x)
-        v, c = self.output_matrix(), self.c[...][None, :]
-
-        def body(h: Any, inp: tuple[Array, Array]) -> tuple[Any, tuple[Array, Array]]:
-            x_t, y_t = inp
-            h = advance(h, x_t)
-            logits = layout.readout(jax.tree.map(jax.nn.relu, h), v) + c
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, y_t).mean()
-            acc = jax.lax.stop_gradient(jnp.mean(jnp.argmax(logits, -1) == y_t))
-            return h, (ce, acc.astype(ce.dtype))
-
-        body = jax.checkpoint(
-            body, prevent_cse=False, policy=jax.checkpoint_policies.nothing_saveable
-        )
-        _, (ce, acc) = jax.lax.scan(body, h0, (xs, jnp.swapaxes(labels, 0, 1)))
-        return ce, acc
-
-    def size_bits(self) -> int:
-        """Storage of the inference-time model in bits.
-
-        The recurrent matrix counts ``cell.size_bits()`` when the cell defines it (a
-        Hadamard cell stores only signs), else ``32 n^2``; ``U`` and ``V`` count
-        ``bits`` per entry when their transform has a ``bits`` attribute, else 32;
-        biases count 32 bits per entry.
-        """
-        n = self.cell.hidden_size
-        cell_bits = getattr(self.cell, "size_bits", None)
-        rec = int(cell_bits()) if callable(cell_bits) else 32 * n * n
-        u_bits = int(getattr(self.input_transform, "bits", 32))
-        v_bits = int(getattr(self.output_transform, "bits", 32))
-        return (
-            rec
-            + u_bits * self.in_features * n
-            + v_bits * n * self.out_features
-            + 32 * (n + self.out_features)
-        )
-
-    def __call__(self, x: Float[Array, "B T i"] | Int[Array, "B T"]) -> Float[Array, "B T o"]:
-        """Outputs ``y_t`` for every time step."""
-        hs = self.hidden_states(x)
-        return jax.nn.relu(hs) @ self.output_matrix() + self.c[...][None, None, :]

@@ -36,7 +36,7 @@ and the copy task at ``T = 100`` is solved.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,8 +44,9 @@ import optax
 from flax import nnx
 from jaxtyping import Array, Float
 
-from jaxorth.linalg._orth import bjorck
-from jaxorth.quant._ste import (
+from jaxorth._checks import int_at_least, positive_int
+from jaxorth.linalg import bjorck
+from jaxorth.quant import (
     SCALES,
     check_bits,
     n_levels,
@@ -54,8 +55,8 @@ from jaxorth.quant._ste import (
     ste_quantize,
 )
 
-from ._hadamard import IntRecurrence
-from ._ornn import Recurrence, henaff_skew_init
+from ._ornn import henaff_skew_init
+from ._sequence import IntRecurrence, Recurrence
 
 __all__ = ["QORNNCell", "polar_factor", "project_orthogonal"]
 
@@ -67,10 +68,6 @@ def polar_factor(w: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
     """
     u, _, vt = jnp.linalg.svd(w, full_matrices=False)
     return u @ vt
-
-
-class ProjectionState(NamedTuple):
-    """``project_orthogonal`` keeps no state."""
 
 
 def project_orthogonal() -> optax.GradientTransformation:
@@ -86,11 +83,11 @@ def project_orthogonal() -> optax.GradientTransformation:
     Raises ValueError on a parameter that is not a square matrix.
     """
 
-    def init_fn(params: Any) -> ProjectionState:
+    def init_fn(params: Any) -> optax.EmptyState:
         del params
-        return ProjectionState()
+        return optax.EmptyState()
 
-    def update_fn(updates: Any, state: ProjectionState, params: Any = None) -> tuple[Any, Any]:
+    def update_fn(updates: Any, state: optax.EmptyState, params: Any = None) -> tuple[Any, Any]:
         if params is None:
             raise ValueError("project_orthogonal needs the parameters (params=...)")
 
@@ -142,15 +139,13 @@ class QORNNCell(nnx.Module):
         scale: str = "max",
         rngs: nnx.Rngs,
     ):
-        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
-            raise ValueError(f"model.hidden must be a positive integer, got {hidden_size!r}")
-        check_bits(bits, "model.bits")
+        hidden_size = positive_int(hidden_size, "hidden_size")
+        check_bits(bits, "bits")
         if method not in ("bjorck", "projunn"):
-            raise ValueError(f"model.method must be 'bjorck' or 'projunn', got {method!r}")
+            raise ValueError(f"method must be 'bjorck' or 'projunn', got {method!r}")
         if scale not in SCALES:
-            raise ValueError(f"model.scale must be one of {', '.join(SCALES)}; got {scale!r}")
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-            raise ValueError(f"model.n_iter must be an integer >= 1, got {n_iter!r}")
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+        n_iter = int_at_least(n_iter, "n_iter", 1)
         key = rngs.params()
         n = hidden_size
         if init == "henaff":
@@ -160,7 +155,7 @@ class QORNNCell(nnx.Module):
         elif init == "identity":
             w0 = jnp.eye(n)
         else:
-            raise ValueError(f"model.init must be henaff, orthogonal or identity; got {init!r}")
+            raise ValueError(f"init must be henaff, orthogonal or identity; got {init!r}")
         self.hidden_size = n
         self.bits = int(bits)
         self.method = method

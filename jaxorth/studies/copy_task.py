@@ -17,12 +17,12 @@ from typing import Any
 import jax
 from omegaconf import DictConfig
 
-from jaxorth import report
 from jaxorth.data import copy_task_baseline, copy_task_batch, copy_task_metrics, copy_task_spec
 from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
+from jaxorth.studies._rnn_tasks import baseline_loss_figure, task_arrays, task_summary
 from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
 from jaxorth.train import HistoryTracker, fit, jit_metrics
 
@@ -104,43 +104,23 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
         "train_s": round(result.seconds, 1),
         "size_KB": round(size_bits / 8 / 1024, 2),
     }
-    summary = {
-        **{k: v for k, v in row.items() if k != "model"},
-        "model": str(cfg.model.name),
-        "resumed_from": result.resumed_from,
-        "steps_run": result.steps_run,
-        "size_bits": size_bits,
-    }
+    summary = task_summary(row, result, size_bits)
     title = f"copy task, T={T} (memoryless baseline {baseline:.4f})"
-    arrays = {
-        "train_loss": history.series("train/loss"),
-        "eval_ce": history.series("eval/ce"),
-        "baseline": baseline,
-        "target_ratio": target,
-        "T": T,
-    }
+    arrays = task_arrays(history, "eval/ce", baseline=baseline, target_ratio=target, T=T)
     return StudyResult(tables={"results": Table([row], title)}, summary=summary, arrays=arrays)
 
 
 def plot(result: StudyResult, ctx: RunContext) -> None:
     """``loss.png``: train and test cross-entropy against the baseline and the target."""
     a = result.arrays
-    curves = [report.Curve(*a["train_loss"], label="train cross-entropy")]
-    if a["eval_ce"][0]:
-        curves.append(report.Curve(*a["eval_ce"], label="test cross-entropy", fmt="o-"))
-    baseline, ratio = a["baseline"], a["target_ratio"]
-    panel = report.Panel(
-        curves,
-        hlines=[
-            report.HLine(baseline, f"memoryless baseline {baseline:.3g}"),
-            report.HLine(baseline / ratio, f"baseline / {ratio:g}", color=3, style=":"),
-        ],
+    baseline_loss_figure(
+        ctx,
+        a,
+        loss="cross-entropy",
+        baseline_label=f"memoryless baseline {a['baseline']:.3g}",
         title=f"copy task $T={a['T']}$",
-        xlabel="step",
         ylabel="cross-entropy per step",
-        yscale="log",
     )
-    ctx.save_figure(report.panels_figure([panel], figsize=(6, 4)), "loss")
 
 
 STUDY = register_study(Study("copy_task", CopyTaskConfig, run=run, check=check, report=plot))

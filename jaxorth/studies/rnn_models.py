@@ -16,9 +16,10 @@ registered in :data:`RNN_BUILDERS`; an option may also register an optimizer hoo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -34,6 +35,7 @@ from jaxorth.rnn import (
     SequenceModel,
     project_orthogonal,
 )
+from jaxorth.studies._protocol import config_key
 from jaxorth.studies._registry import register_option
 
 RNN_BUILDERS: dict[str, Callable[..., SequenceModel]] = {}
@@ -81,6 +83,40 @@ def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) ->
     return RNN_BUILDERS[name](model_cfg, in_features, out_features, nnx.Rngs(seed))
 
 
+# the cells' parameter names -> the keys of cfg.model (for the messages)
+_KEYS = {
+    "hidden_size": "hidden",
+    "block_size": "block",
+    "param": "param",
+    "init": "init",
+    "clip": "clip",
+    "radix": "radix",
+    "bits": "bits",
+    "method": "method",
+    "n_iter": "n_iter",
+    "scale": "scale",
+}
+
+
+@contextlib.contextmanager
+def model_keys(model_cfg: Any) -> Iterator[None]:
+    """Re-word a cell's ``ValueError`` with the ``model.*`` key of the parameter it names.
+
+    The cells name their own parameters (``hidden_size must be a positive integer``);
+    inside this block the message becomes ``model.hidden=0: hidden_size must be ...``
+    (:func:`jaxorth.studies.config_key`). Messages that name no parameter pass unchanged.
+    """
+    try:
+        yield
+    except ValueError as err:
+        first = str(err).split(" ", 1)[0].split("=", 1)[0]
+        key = _KEYS.get(first)
+        if key is None or key not in model_cfg:
+            raise
+        with config_key(f"model.{key}", model_cfg[key]):
+            raise err from None
+
+
 class ORNNParam(enum.StrEnum):
     """``model.param`` of ``model=ornn``: exponential map (expRNN) or Cayley transform."""
 
@@ -108,14 +144,16 @@ class ORNNConfig:
 
 @register_rnn("ornn", ORNNConfig)
 def _build_ornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> SequenceModel:
-    cell = ORNNCell(int(cfg.hidden), param=str(cfg.param), init=str(cfg.init), rngs=rngs)
+    with model_keys(cfg):
+        cell = ORNNCell(int(cfg.hidden), param=str(cfg.param), init=str(cfg.init), rngs=rngs)
     return SequenceModel(cell, in_features, out_features, rngs=rngs)
 
 
 def _transform(bits: Any, key: str) -> KBitSTE | None:
     if bits is None:
         return None
-    return KBitSTE(check_bits(int(bits), f"model.{key}"))
+    with config_key(f"model.{key}", bits):
+        return KBitSTE(check_bits(int(bits), key))
 
 
 def _model(cfg: Any, cell: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
@@ -155,9 +193,10 @@ class HadamRNNConfig:
 
 @register_rnn("hadamrnn", HadamRNNConfig)
 def _build_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    cell = HadamRNNCell(
-        int(cfg.hidden), clip=_clip(cfg), init=str(cfg.init), radix=int(cfg.radix), rngs=rngs
-    )
+    with model_keys(cfg):
+        cell = HadamRNNCell(
+            int(cfg.hidden), clip=_clip(cfg), init=str(cfg.init), radix=int(cfg.radix), rngs=rngs
+        )
     return _model(cfg, cell, in_features, out_features, rngs)
 
 
@@ -177,14 +216,15 @@ class BlockHadamRNNConfig:
 
 @register_rnn("block_hadamrnn", BlockHadamRNNConfig)
 def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    cell = BlockHadamRNNCell(
-        int(cfg.hidden),
-        int(cfg.block),
-        clip=_clip(cfg),
-        init=str(cfg.init),
-        radix=int(cfg.radix),
-        rngs=rngs,
-    )
+    with model_keys(cfg):
+        cell = BlockHadamRNNCell(
+            int(cfg.hidden),
+            int(cfg.block),
+            clip=_clip(cfg),
+            init=str(cfg.init),
+            radix=int(cfg.radix),
+            rngs=rngs,
+        )
     return _model(cfg, cell, in_features, out_features, rngs)
 
 
@@ -215,8 +255,8 @@ class QORNNConfig:
     """QORNN: ``bits``-bit recurrent matrix by STE-Bjorck or STE-projUNN.
 
     ``init="orthogonal"`` (Haar) by default: the Henaff rotations of the full-precision
-    ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see
-    :mod:`jaxorth.rnn._qornn`). ``method="projunn"`` also projects ``W`` back onto
+    ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see the module docstring
+    of :class:`jaxorth.rnn.QORNNCell`). ``method="projunn"`` also projects ``W`` back onto
     O(n) after every optimizer step (:func:`qornn_optimizer`). ``scale="mse"`` uses the
     least-squared-error step for ``W_q`` instead of ``max|W_o| / L``.
     """
@@ -260,13 +300,14 @@ def qornn_optimizer(
 
 @register_rnn("qornn", QORNNConfig, optimizer=qornn_optimizer)
 def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
-    cell = QORNNCell(
-        int(cfg.hidden),
-        check_bits(int(cfg.bits), "model.bits"),
-        method=str(cfg.method),
-        n_iter=int(cfg.n_iter),
-        init=str(cfg.init),
-        scale=str(cfg.scale),
-        rngs=rngs,
-    )
+    with model_keys(cfg):
+        cell = QORNNCell(
+            int(cfg.hidden),
+            int(cfg.bits),
+            method=str(cfg.method),
+            n_iter=int(cfg.n_iter),
+            init=str(cfg.init),
+            scale=str(cfg.scale),
+            rngs=rngs,
+        )
     return _model(cfg, cell, in_features, out_features, rngs)

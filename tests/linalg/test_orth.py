@@ -107,3 +107,36 @@ def test_float32_orthogonality():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("order", "poly"),
+    [
+        (1, lambda a, eye: (3 * eye - a) / 2),
+        (2, lambda a, eye: (15 * eye - 10 * a + 3 * a @ a) / 8),
+        (3, lambda a, eye: (35 * eye - 35 * a + 21 * a @ a - 5 * a @ a @ a) / 16),
+    ],
+)
+def test_one_bjorck_iteration_is_the_closed_form_polynomial(x64, order, poly):
+    # one step W <- W p(W^T W), p the order-p Taylor truncation of x^{-1/2} at 1
+    # (Bjorck and Bowie 1971, eq. (2.3)); W is pre-scaled so that ||W^T W||_F = 1, which
+    # makes bjorck's own scaling the identity
+    m = _gauss((7, 5), seed=30 + order)
+    w = m / np.sqrt(np.linalg.norm(m.T @ m))
+    one = np.asarray(bjorck(jnp.asarray(w), n_iter=1, order=order))
+    np.testing.assert_allclose(one, w @ poly(w.T @ w, np.eye(5)), atol=1e-13)
+    # the wide case uses the other Gram matrix: the same polynomial in W W^T on the left
+    wt = np.ascontiguousarray(w.T)
+    one_t = np.asarray(bjorck(jnp.asarray(wt), n_iter=1, order=order))
+    np.testing.assert_allclose(one_t, poly(wt @ wt.T, np.eye(5)) @ wt, atol=1e-13)
+
+
+def test_skew_is_the_skew_symmetric_part(maybe_jit):
+    from jaxorth.linalg import skew
+
+    a = _gauss((2, 4, 4), seed=40)
+    s = np.asarray(maybe_jit(skew)(jnp.asarray(a, jnp.float32)))
+    np.testing.assert_allclose(s, 0.5 * (a - np.swapaxes(a, -1, -2)), atol=1e-6)
+    np.testing.assert_array_equal(s, -np.swapaxes(s, -1, -2))
+    with pytest.raises(ValueError, match="square"):
+        skew(jnp.ones((2, 3)))

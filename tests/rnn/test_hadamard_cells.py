@@ -90,11 +90,11 @@ def test_integer_form_is_exact():
     ("make", "match"),
     [
         (lambda r: HadamRNNCell(100, rngs=r), "power of 2.*100.*64 or 128"),
-        (lambda r: HadamRNNCell(0, rngs=r), "model.hidden"),
-        (lambda r: BlockHadamRNNCell(64, 12, rngs=r), "model.block = m a power of 2"),
+        (lambda r: HadamRNNCell(0, rngs=r), "^hidden_size must be a positive integer"),
+        (lambda r: BlockHadamRNNCell(64, 12, rngs=r), "^block_size must be a power of 2"),
         (lambda r: BlockHadamRNNCell(48, 32, rngs=r), "m=32, n=48"),
-        (lambda r: HadamRNNCell(8, clip=-1.0, rngs=r), "model.clip"),
-        (lambda r: HadamRNNCell(8, init="bad", rngs=r), "model.init"),
+        (lambda r: HadamRNNCell(8, clip=-1.0, rngs=r), "^clip must be positive"),
+        (lambda r: HadamRNNCell(8, init="bad", rngs=r), "^init must be"),
     ],
 )
 def test_constraints_fail_at_construction(make, match):
@@ -109,3 +109,31 @@ def test_recurrence_is_traceable_in_scan():
     hT, _ = jax.lax.scan(lambda h, _: (step(h), None), h0, None, length=10)
     w = np.asarray(cell.matrix(), np.float64)
     np.testing.assert_allclose(hT, np.ones((2, 16)) @ np.linalg.matrix_power(w.T, 10), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda clip: HadamRNNCell(16, clip=clip, rngs=nnx.Rngs(4)),
+        lambda clip: BlockHadamRNNCell(16, 4, clip=clip, rngs=nnx.Rngs(5)),
+    ],
+    ids=["hadamrnn", "block"],
+)
+def test_clip_zeroes_the_sign_gradient_outside_the_clip_range(make):
+    # the clipped STE (Hubara et al. 2018, eq. (4)): d sign(u) / du = 1{|u| <= clip};
+    # reference computed with a dense numpy H_m, the mask from u itself
+    clip = 0.5
+    cell = make(clip)
+    n, m = cell.hidden_size, cell.block_size
+    h = np.random.default_rng(0).standard_normal((3, n)).astype(np.float32)
+    g_out = np.random.default_rng(1).standard_normal((3, n)).astype(np.float32)
+    grad = nnx.grad(lambda c: jnp.sum(c.recurrence()(jnp.asarray(h)) * g_out))(cell).u[...]
+    hh = h @ np.kron(np.eye(n // m), scipy.linalg.hadamard(m)) / math.sqrt(m)
+    u = np.asarray(cell.u[...])
+    inside = np.abs(u) <= clip
+    assert 0 < inside.sum() < n  # both cases occur
+    np.testing.assert_allclose(grad, np.sum(hh * g_out, axis=0) * inside, rtol=1e-5, atol=1e-5)
+    # without clip the same entries get their full gradient
+    free = nnx.grad(lambda c: jnp.sum(c.recurrence()(jnp.asarray(h)) * g_out))(make(None)).u[...]
+    np.testing.assert_allclose(free, np.sum(hh * g_out, axis=0), rtol=1e-5, atol=1e-5)
+    assert np.abs(np.asarray(free)[~inside]).max() > 1e-3

@@ -55,9 +55,9 @@ def test_orthogonal_recurrence_preserves_norm():
 
 
 def test_bad_input_messages():
-    with pytest.raises(ValueError, match="model.hidden must be a positive integer"):
+    with pytest.raises(ValueError, match="^hidden_size must be a positive integer"):
         ORNNCell(0, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="model.init"):
+    with pytest.raises(ValueError, match="^init must be"):
         ORNNCell(4, init="eye", rngs=nnx.Rngs(0))
     model = SequenceModel(ORNNCell(4, rngs=nnx.Rngs(0)), 3, 2, rngs=nnx.Rngs(1))
     with pytest.raises(ValueError, match=r"inputs must be \(B, T, 3\)"):

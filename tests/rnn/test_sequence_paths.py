@@ -6,6 +6,7 @@ values and the same gradients as the plain ``model(x)`` path, and the layouts mu
 apply the same matrix as an independent dense float64 construction.
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import scipy.linalg
 from flax import nnx
 
+from jaxorth.data import pixel_sequence_metrics
 from jaxorth.quant import KBitSTE
 from jaxorth.rnn import (
     BlockHadamRNNCell,
@@ -23,6 +25,7 @@ from jaxorth.rnn import (
     SequenceModel,
     cell_layout,
 )
+from jaxorth.train import jit_metrics
 
 CELLS = {
     "hadamrnn32": lambda r: HadamRNNCell(32, rngs=r),
@@ -170,3 +173,34 @@ def test_fused_paths_jit_and_check_labels():
         model.stepwise_cross_entropy(x, jnp.zeros((2, 6), jnp.int32))
     with pytest.raises(ValueError, match="labels must be integer class indices"):
         model.stepwise_cross_entropy(x, jnp.zeros((2, 7), jnp.float32))
+
+
+@pytest.mark.parametrize("name", ["hadamrnn32", "ornn"])
+def test_scan_and_training_step_trace_once(name):
+    # a second call with the same shapes (new data, updated parameters) must reuse the
+    # compiled scan: chex counts the traces of the wrapped functions
+    chex.clear_trace_counter()
+    model = SequenceModel(CELLS[name](nnx.Rngs(0)), 1, 3, rngs=nnx.Rngs(1))
+    graphdef, params = nnx.split(model)
+    tx = optax.adam(1e-2)
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def train_step(params, opt_state, x, y):
+        def loss(p):
+            logits = nnx.merge(graphdef, p).final_output(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    evaluate = jit_metrics(chex.assert_max_traces(pixel_sequence_metrics, n=1))
+    opt_state = tx.init(params)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = jnp.asarray(rng.standard_normal((4, 9, 1)), jnp.float32)
+        y = jnp.asarray(rng.integers(0, 3, 4), jnp.int32)
+        params, opt_state, _ = train_step(params, opt_state, x, y)
+        nnx.update(model, params)
+        evaluate(model, x, y)  # the study's evaluation path, after each update

@@ -6,7 +6,7 @@ from flax import nnx
 from omegaconf import OmegaConf
 
 from jaxorth.cli import run_experiment
-from jaxorth.data import copy_task_batch
+from jaxorth.data import adding_task_batch, copy_task_batch
 from jaxorth.studies.rnn_models import QORNNConfig, build_rnn, rnn_optimizer
 
 SMALL = ["train.batch_size=16", "train.log_every=5", "train.checkpoint_every=0"]
@@ -77,8 +77,9 @@ def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
     [
         (["experiment=copy_task", "model=hadamrnn", "model.hidden=100"], "power of 2"),
         (["experiment=copy_task", "model=qornn", "model.bits=1"], "model.bits"),
-        (["experiment=smnist", "data.permute=true"], "experiment=pmnist"),
-        (["experiment=smnist", "experiment.act_bits=[1]"], "act_bits"),
+        (["experiment=pmnist", "data.permute=false"], "experiment=pmnist needs data.permute=true"),
+        (["experiment=smnist", "data.source=idx"], "data.source=idx needs data.dir"),
+        (["experiment=smnist", "experiment.act_bits=[1]"], r"experiment.act_bits\[0\]=1: act_bits"),
         (["experiment=copy_task", "train.cpu_devices=-1"], "train.cpu_devices must be a positive"),
     ],
 )
@@ -116,3 +117,84 @@ def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
     # other options keep the plain optimizer
     plain = optax.adam(0.05)
     assert rnn_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
+
+
+def test_smnist_with_permute_is_pmnist(tmp_path):
+    # data.permute decides the permutation: experiment=smnist data.permute=true trains
+    # on the same permuted pixels as experiment=pmnist, so every number agrees
+    common = [
+        "model=hadamrnn",
+        "model.hidden=16",
+        "data.source=digits",
+        "train.steps=3",
+        "train.eval_every=0",
+        "experiment.act_bits=[8]",
+        "experiment.plot=false",
+        *SMALL,
+    ]
+    pm = run_experiment(["experiment=pmnist", *common], run_dir=tmp_path / "p")
+    sm = run_experiment(["experiment=smnist", "data.permute=true", *common], run_dir=tmp_path / "s")
+    plain = run_experiment(["experiment=smnist", *common], run_dir=tmp_path / "u")
+    for key in ("test_acc", "test_ce", "act_quant", "size_bits"):
+        assert sm[key] == pm[key], key
+    assert plain["test_ce"] != pm["test_ce"]  # the permutation changes the run
+
+
+def test_adding_task_beats_the_constant_predictor(tmp_path):
+    # the constant predictor 1 has MSE E[(U1 + U2 - 1)^2] = Var(U1) + Var(U2) = 2/12
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=(2, 200_000))
+    assert np.mean((u.sum(0) - 1.0) ** 2) == pytest.approx(1 / 6, abs=2e-3)
+    x, y = adding_task_batch(jax.random.key(1), 4096, 6)
+    assert float(np.mean((np.asarray(y) - 1.0) ** 2)) == pytest.approx(1 / 6, abs=1.5e-2)
+    summary = run_experiment(
+        [
+            "experiment=adding_task",
+            "model=ornn",
+            "model.hidden=16",
+            "data.T=6",
+            "data.test_size=256",
+            "train.steps=200",
+            "train.batch_size=64",
+            "train.eval_every=0",
+            "train.checkpoint_every=0",
+            "train.log_every=50",
+            "optim.lr=1e-2",
+            "experiment.target_ratio=2",
+            "experiment.plot=false",
+        ],
+        run_dir=tmp_path,
+    )
+    assert summary["baseline_mse"] == pytest.approx(2 / 12, rel=1e-12)
+    assert "0.1667" in (tmp_path / "results.md").read_text()
+    # trained on T = 6, the ORNN is far below the baseline (measured: ratio 0.12)
+    assert summary["mse/baseline"] == pytest.approx(summary["test_mse"] / (2 / 12))
+    assert summary["mse/baseline"] < 0.4
+    assert summary["solved"] is True  # below baseline / 2
+
+
+@pytest.mark.parametrize("model", ["hadamrnn", "qornn"])
+def test_adding_task_runs_with_quantized_models(tmp_path, model):
+    summary = run_experiment(
+        [
+            "experiment=adding_task",
+            f"model={model}",
+            "model.hidden=8",
+            "data.T=4",
+            "data.test_size=32",
+            "train.steps=2",
+            "train.eval_every=0",
+            "experiment.plot=true",
+            *SMALL,
+        ],
+        run_dir=tmp_path,
+    )
+    assert summary["steps"] == 2 and summary["model"] == model
+    assert (tmp_path / "loss.png").exists()
+
+
+def test_adding_task_bad_config_fails_early(tmp_path):
+    with pytest.raises(ValueError, match="data.T must be >= 2"):
+        run_experiment(["experiment=adding_task", "data.T=1"], run_dir=tmp_path)
+    with pytest.raises(ValueError, match="needs data=adding"):
+        run_experiment(["experiment=adding_task", "data=copy"], run_dir=tmp_path)
