@@ -31,14 +31,6 @@ OVERRIDES = {
 
 # Studies whose conf/experiment/NAME.yaml still sets experiment.* keys: their migration to
 # the study protocol (defaults only in the schema) happens on other branches.
-PENDING_MIGRATION = {
-    "dln_gradient_flow",
-    "dln_landscape",
-    "orthconv_landscape",
-    "orthconv_scalability",
-    "orthconv_tradeoff",
-    "sea_recovery",
-}
 
 
 def _stored(group: str) -> dict[str, type]:
@@ -108,18 +100,7 @@ def test_option_composes_to_its_yaml(group, name):
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                n in PENDING_MIGRATION, reason="migration on another branch", strict=False
-            ),
-        )
-        for n in EXPERIMENTS
-    ],
-)
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_yaml_sets_no_experiment_keys(name):
     body = yaml.safe_load((config_dir() / "experiment" / f"{name}.yaml").read_text())
     assert f"/schema/experiment/{name}@experiment" in body["defaults"]

@@ -110,35 +110,10 @@ def test_violation_is_reported(tmp_path, capsys, rel, text, rule, imported):
     assert f"{rel}:1: [{rule}] imports {imported}" in capsys.readouterr().out
 
 
-XFAIL_TODAY = pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "rnn imports linalg._hadamard, linalg._orth, quant._ste and quant._activation "
-        "(being fixed in the rnn branch of issue 12)"
-    ),
-)
-
-
-@XFAIL_TODAY
 def test_repository_follows_the_rules(capsys):
-    code = layering.main([str(ROOT)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert out.startswith("layering: ok (")
-
-
-# the violations left in the tree while issue 12 is under way (all in jaxorth/rnn)
-KNOWN = {
-    ("jaxorth/rnn/_hadamard.py", "jaxorth.linalg._hadamard"),
-    ("jaxorth/rnn/_hadamard.py", "jaxorth.quant._ste"),
-    ("jaxorth/rnn/_intrec.py", "jaxorth.quant._activation"),
-    ("jaxorth/rnn/_intrec.py", "jaxorth.quant._ste"),
-    ("jaxorth/rnn/_qornn.py", "jaxorth.linalg._orth"),
-    ("jaxorth/rnn/_qornn.py", "jaxorth.quant._ste"),
-}
-
-
-def test_no_violation_beyond_the_known_ones():
     violations, n = layering.check(ROOT)
     assert n > 50  # the checker saw the package
-    assert {(v.path, v.imported) for v in violations} <= KNOWN, violations
+    code = layering.main([str(ROOT)])
+    out = capsys.readouterr().out
+    assert code == 0 and not violations, out
+    assert out.startswith("layering: ok (")

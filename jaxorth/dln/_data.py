@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 
@@ -142,7 +143,7 @@ def make_data(
     *,
     eigenvalues: Sequence[float] | None = None,
     noise: float = 0.5,
-    dtype: jnp.dtype = jnp.float32,
+    dtype: DTypeLike = jnp.float32,
 ) -> tuple[Array, Array]:
     """Random ``(X, Y)`` whose ``Sigma`` has exactly the given distinct eigenvalues.
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._common import _static_int
@@ -35,7 +36,7 @@ def _normalize_columns(A: Array) -> Array:
 
 
 def gaussian_matrix(
-    key: PRNGKeyArray, m: int, n: int, dtype: jnp.dtype = jnp.float32
+    key: PRNGKeyArray, m: int, n: int, dtype: DTypeLike = jnp.float32
 ) -> Float[Array, "m n"]:
     """Gaussian matrix with i.i.d. N(0, 1) entries and columns normalised to unit norm.
 
@@ -58,7 +59,7 @@ def gaussian_matrix(
 
 
 def deconvolution_matrix(
-    n: int, width: float = 3.0, m: int | None = None, dtype: jnp.dtype = jnp.float32
+    n: int, width: float = 3.0, m: int | None = None, dtype: DTypeLike = jnp.float32
 ) -> Float[Array, "m n"]:
     """Gaussian-filter convolution matrix with unit-norm (strongly coherent) columns.
 

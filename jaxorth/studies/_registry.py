@@ -23,19 +23,8 @@ from jaxorth.studies._protocol import Study
 STUDIES: dict[str, Study] = {}
 
 
-def register_study(study: Study, _legacy_schema: type | None = None) -> Study:
+def register_study(study: Study) -> Study:
     """Register ``study`` as the Hydra option ``experiment=study.name``; return it."""
-    if isinstance(study, str):  # TEMPORARY shim while studies move to the protocol
-        from jaxorth.studies._protocol import StudyResult
-
-        def deco(fn):
-            def run(cfg, ctx):
-                return StudyResult(summary=dict(fn(cfg, ctx) or {}))
-
-            register_study(Study(study, _legacy_schema, run=run))
-            return fn
-
-        return deco
     if not isinstance(study, Study):
         raise TypeError(f"register_study takes a Study, got {type(study).__name__}")
     if study.name in STUDIES and STUDIES[study.name] is not study:
