@@ -46,7 +46,6 @@ import dataclasses
 import enum
 import math
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -63,7 +62,7 @@ from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
-from jaxorth.train import Tracker, fit
+from jaxorth.train import PrefixTracker, fit
 
 SIDE = 8  # sklearn digits are 8x8
 N_CLASSES = 10
@@ -160,32 +159,6 @@ def check(cfg: DictConfig) -> None:
                 raise ValueError(f"experiment.channels / kernel_size: conv{j + 1}: {err}") from None
 
 
-class _TaggedTracker:
-    """Forwards one model's metrics to the run's tracker as ``<tag>/<metric>``.
-
-    ``truncate_after`` is a no-op: the run's metrics file also holds the records of the
-    other models, so a resumed model logs its replayed steps again instead.
-    """
-
-    def __init__(self, inner: Tracker, tag: str):
-        self.inner, self.tag = inner, tag
-
-    def truncate_after(self, step: int) -> None:
-        return None
-
-    def log(self, metrics: Mapping[str, Any], step: int) -> None:
-        self.inner.log({f"{self.tag}/{k}": v for k, v in metrics.items()}, step=step)
-
-    def log_image(self, name: str, path: Any, step: int | None = None) -> None:
-        self.inner.log_image(f"{self.tag}/{name}", path, step)
-
-    def summary(self, values: Mapping[str, Any]) -> None:
-        self.inner.summary(values)
-
-    def finish(self) -> None:
-        return None
-
-
 def _tag(variant: str, lam: float | None) -> str:
     return "exact" if variant == "exact" else f"soft_lam{lam:g}"
 
@@ -256,7 +229,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
             batch_fn,
             loop,
             run_dir=ctx.run_dir / "runs" / tag,
-            tracker=_TaggedTracker(ctx.tracker, tag),
+            tracker=PrefixTracker(ctx.tracker, tag),
         )
         train_s = time.perf_counter() - t0
         row = {"variant": variant, "lam": lam}

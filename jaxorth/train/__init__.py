@@ -20,6 +20,7 @@ from .step import make_train_step as make_train_step
 from .tracking import HistoryTracker as HistoryTracker
 from .tracking import JsonlTracker as JsonlTracker
 from .tracking import NullTracker as NullTracker
+from .tracking import PrefixTracker as PrefixTracker
 from .tracking import Tracker as Tracker
 from .tracking import WandbTracker as WandbTracker
 from .tracking import make_tracker as make_tracker
@@ -32,6 +33,7 @@ __all__ = [
     "LoopConfig",
     "NonFiniteError",
     "NullTracker",
+    "PrefixTracker",
     "Tracker",
     "TrainState",
     "WandbTracker",

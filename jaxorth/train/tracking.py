@@ -21,7 +21,8 @@ import numpy as np
 class Tracker(Protocol):
     """What a run reports to: metrics by step, images, a final summary.
 
-    ``truncate_after(step)`` forgets what was logged after ``step``; :func:`fit` calls
+    ``truncate_after(step, prefix)`` forgets what was logged after ``step`` (only the
+    records with a key starting with ``prefix`` when it is not empty); :func:`fit` calls
     it when it resumes from the checkpoint of ``step``, so no step is logged twice.
     """
 
@@ -35,7 +36,14 @@ class Tracker(Protocol):
 
     def finish(self) -> None: ...
 
-    def truncate_after(self, step: int) -> None: ...
+    def truncate_after(self, step: int, prefix: str = "") -> None: ...
+
+
+def _matches(record: Mapping[str, Any], step: int, prefix: str) -> bool:
+    """Whether ``truncate_after(step, prefix)`` drops ``record``."""
+    if int(record.get("step", -1)) <= step:
+        return False
+    return not prefix or any(k.startswith(prefix) for k in record if k != "step")
 
 
 def to_scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,9 +106,9 @@ class NullTracker:
     def finish(self) -> None:
         pass
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int, prefix: str = "") -> None:
         """Nothing is kept, so nothing to drop."""
-        del step
+        del step, prefix
 
 
 class JsonlTracker:
@@ -116,8 +124,12 @@ class JsonlTracker:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("a", encoding="utf-8")
 
-    def truncate_after(self, step: int) -> None:
-        """Drop logged lines whose ``step`` is greater than ``step`` (used on resume)."""
+    def truncate_after(self, step: int, prefix: str = "") -> None:
+        """Drop logged lines whose ``step`` is greater than ``step`` (used on resume).
+
+        With a ``prefix``, only the lines holding a key that starts with it are dropped
+        (several models logging into one file, see :class:`PrefixTracker`).
+        """
         self._fh.close()
         kept = []
         if self.path.exists():
@@ -126,7 +138,7 @@ class JsonlTracker:
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a kill
-                if int(record.get("step", -1)) <= step:
+                if not _matches(record, step, prefix):
                     kept.append(line)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
@@ -182,10 +194,10 @@ class WandbTracker:
         )
         self._jsonl = JsonlTracker(run_dir) if jsonl else None
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int, prefix: str = "") -> None:
         """Drop the JSONL lines after ``step`` (W&B itself ignores re-logged steps)."""
         if self._jsonl is not None:
-            self._jsonl.truncate_after(step)
+            self._jsonl.truncate_after(step, prefix)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         scalars = to_scalars(metrics)
@@ -230,10 +242,10 @@ class HistoryTracker:
         self.inner = inner
         self.history: list[dict[str, Any]] = []
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int, prefix: str = "") -> None:
         """Drop the records after ``step`` here and in the inner tracker."""
-        self.history = [r for r in self.history if r["step"] <= step]
-        self.inner.truncate_after(step)
+        self.history = [r for r in self.history if not _matches(r, step, prefix)]
+        self.inner.truncate_after(step, prefix)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         self.history.append({"step": int(step), **to_scalars(metrics)})
@@ -252,3 +264,32 @@ class HistoryTracker:
         """Steps and values of one metric, in logging order."""
         pairs = [(r["step"], r[key]) for r in self.history if key in r]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+class PrefixTracker:
+    """Forwards to another tracker with every metric and image name as ``<prefix>/<name>``.
+
+    For a run that trains several models into one tracker (one ``fit`` per model):
+    ``truncate_after`` on resume drops only this model's records, ``finish`` leaves the
+    inner tracker open for the next model.
+    """
+
+    def __init__(self, inner: Tracker, prefix: str):
+        if not prefix or "/" in prefix:
+            raise ValueError(f"prefix must be a non-empty name without '/', got {prefix!r}")
+        self.inner, self.prefix = inner, prefix
+
+    def truncate_after(self, step: int, prefix: str = "") -> None:
+        self.inner.truncate_after(step, f"{self.prefix}/{prefix}")
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        self.inner.log({f"{self.prefix}/{k}": v for k, v in metrics.items()}, step=step)
+
+    def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
+        self.inner.log_image(f"{self.prefix}/{name}", path, step)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        self.inner.summary({f"{self.prefix}/{k}": v for k, v in values.items()})
+
+    def finish(self) -> None:
+        return None

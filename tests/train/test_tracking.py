@@ -88,3 +88,31 @@ def test_truncate_after_is_part_of_the_protocol(tmp_path):
     h.log({"x": 2.0}, step=2)
     h.truncate_after(1)  # forwards to NullTracker.truncate_after, a no-op
     assert h.series("x") == ([1], [1.0])
+
+
+def test_prefix_tracker_truncates_only_its_own_records(tmp_path):
+    from jaxorth.train import PrefixTracker
+
+    inner = HistoryTracker(JsonlTracker(tmp_path))
+    a, b = PrefixTracker(inner, "a"), PrefixTracker(inner, "b")
+    for s in (1, 2, 3):
+        a.log({"loss": float(s)}, step=s)
+    for s in (1, 2, 3):
+        b.log({"loss": 10.0 * s}, step=s)
+    a.truncate_after(1)  # model a resumes from its step-1 checkpoint
+    a.log({"loss": 2.5}, step=2)
+    b.finish()  # leaves the shared tracker open
+    inner.log({"final": 1.0}, step=4)
+    inner.finish()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows == [
+        {"step": 1, "a/loss": 1.0},
+        {"step": 1, "b/loss": 10.0},
+        {"step": 2, "b/loss": 20.0},
+        {"step": 3, "b/loss": 30.0},
+        {"step": 2, "a/loss": 2.5},
+        {"step": 4, "final": 1.0},
+    ]
+    assert inner.series("a/loss") == ([1, 2], [1.0, 2.5])
+    with pytest.raises(ValueError, match="prefix must be a non-empty name"):
+        PrefixTracker(inner, "x/y")
