@@ -4,6 +4,11 @@
 - Warnings are errors (see ``filterwarnings`` in pyproject.toml).
 - Strict *dtype* promotion is not enabled: optax's Adam mixes a Python float and an
   int32 count (``decay ** count``), which strict promotion rejects.
+- jaxtyping annotations of the whole package are checked at run time by beartype
+  (``--jaxtyping-packages=jaxorth,beartype.beartype`` in pyproject.toml), so a wrong
+  shape or dtype annotation fails the suite. Tests of jaxorth's *own* bad-input messages
+  (what a user without runtime checks sees) run under ``with user_checks():``, which
+  switches the runtime checks off for that block.
 - Tests that need float64 use the ``x64`` fixture, which enables it for one test and
   restores the previous value afterwards.
 - BLAS/LAPACK run single-threaded: the suite already runs one pytest worker per core,
@@ -13,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 
@@ -38,6 +44,28 @@ def x64():
     """Enable float64 for the duration of one test."""
     with float64():
         yield
+
+
+@contextlib.contextmanager
+def _without_runtime_type_checks():
+    import jaxtyping
+
+    previous = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", previous)
+
+
+@pytest.fixture
+def user_checks():
+    """``with user_checks(): ...`` runs a block as a user does, without runtime type checks.
+
+    For tests of jaxorth's own input checks: with jaxtyping's checks on, a wrong shape
+    or dtype is already rejected by the annotation before jaxorth's check runs.
+    """
+    return _without_runtime_type_checks
 
 
 @pytest.fixture(params=[False, True], ids=["eager", "jit"])

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import ArrayLike, Float
 
 from ._data import _check_data, _sigma_eigh
 from ._model import Weights, check_shapes, criticality_residual, product
@@ -93,14 +93,16 @@ def _classify_impl(weights, X, Y, rtol: float, xp):
     return xp.where(critical, kind, 0).astype(xp.int32)
 
 
-def classify_code(weights: Weights, X: Array, Y: Array, *, rtol: float | None = None) -> jax.Array:
+def classify_code(
+    weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None = None
+) -> jax.Array:
     """Jittable/vmappable version of :func:`classify`: an index into :data:`CLASSES`.
 
     Same computation as :func:`classify` in ``jax.numpy`` (in the inputs' dtype).
 
     Returns
     -------
-    Int[Array, ""]
+    Int[ArrayLike, ""]
         ``0`` not critical, ``1`` global minimum, ``2`` strict saddle, ``3`` non-strict.
     """
     check_shapes(weights, X, Y)
@@ -109,15 +111,15 @@ def classify_code(weights: Weights, X: Array, Y: Array, *, rtol: float | None = 
     return _classify_impl(weights, jnp.asarray(X), jnp.asarray(Y), rtol, jnp)
 
 
-def classify(weights: Weights, X: Array, Y: Array, *, rtol: float | None = None) -> str:
+def classify(weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None = None) -> str:
     """Classify a point of a DLN from the theory alone (no Hessian).
 
     Parameters
     ----------
-    weights : sequence of Float[Array, "d_h d_{h-1}"]
+    weights : sequence of Float[ArrayLike, "d_h d_{h-1}"]
         ``[W_1, ..., W_H]``.
-    X : Float[Array, "d_0 m"]
-    Y : Float[Array, "d_H m"]
+    X : Float[ArrayLike, "d_0 m"]
+    Y : Float[ArrayLike, "d_H m"]
         ``d_H <= d_0 <= m`` and ``Sigma`` with distinct eigenvalues (AMG24, Assumption H).
     rtol : float, optional
         Relative tolerance for the criticality residual and the numerical ranks (default
@@ -143,26 +145,26 @@ class HessianTest(NamedTuple):
 
     Attributes
     ----------
-    rel_min : Float[Array, "..."]
+    rel_min : Float[ArrayLike, "..."]
         ``lambda_min / s`` with the scale ``s = max(|lambda|_max, ||S_yx||_2)``.
-    strict : Bool[Array, "..."]
+    strict : Bool[ArrayLike, "..."]
         ``rel_min < -strict_tol``: a direction of negative curvature (strict saddle).
-    nonnegative : Bool[Array, "..."]
+    nonnegative : Bool[ArrayLike, "..."]
         ``rel_min > -zero_tol``: positive semi-definite up to rounding.
-    scale : Float[Array, "..."]
+    scale : Float[ArrayLike, "..."]
         ``s``, per point.
     """
 
-    rel_min: Array
-    strict: Array
-    nonnegative: Array
-    scale: Array
+    rel_min: ArrayLike
+    strict: ArrayLike
+    nonnegative: ArrayLike
+    scale: ArrayLike
 
 
 def hessian_test(
-    eigenvalues: Float[Array, "... n"],  # noqa: F722
-    X: Array,
-    Y: Array,
+    eigenvalues: Float[ArrayLike, "... n"],  # noqa: F722
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
     strict_tol: float = 1e-8,
     zero_tol: float = 1e-11,
@@ -177,11 +179,11 @@ def hessian_test(
 
     Parameters
     ----------
-    eigenvalues : Float[Array, "... n"]
+    eigenvalues : Float[ArrayLike, "... n"]
         Ascending Hessian eigenvalues per point (e.g. ``numpy.linalg.eigvalsh`` of
         :func:`loss_hessian`).
-    X : Float[Array, "d_0 m"]
-    Y : Float[Array, "d_H m"]
+    X : Float[ArrayLike, "d_0 m"]
+    Y : Float[ArrayLike, "d_H m"]
     strict_tol, zero_tol : float
         ``0 < zero_tol < strict_tol``.
 

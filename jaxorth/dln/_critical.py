@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import ArrayLike, PRNGKeyArray
 
 from jaxorth._checks import positive_int
 
@@ -61,15 +61,15 @@ def _constrained_factor(rng, rho, chain, F, n_out):
 
 def critical_point(
     key: PRNGKeyArray,
-    X: Array,
-    Y: Array,
+    X: ArrayLike,
+    Y: ArrayLike,
     widths: Sequence[int],
     S: Sequence[int],
     *,
     ranks: Sequence[int] | None = None,
     cut: int | None = None,
     gauge_spread: float = 0.5,
-) -> list[Array]:
+) -> list[ArrayLike]:
     """Construct a critical point with eigen-index set ``S`` and prescribed layer ranks.
 
     Canonical form (AMG24, Section 3): hidden coordinates split into a signal block of
@@ -85,8 +85,8 @@ def critical_point(
     Parameters
     ----------
     key : PRNGKeyArray
-    X : Float[Array, "d_0 m"]
-    Y : Float[Array, "d_H m"]
+    X : Float[ArrayLike, "d_0 m"]
+    Y : Float[ArrayLike, "d_H m"]
     widths : sequence of int
         ``(d_0, ..., d_H)`` with ``d_0 = X.shape[0]``, ``d_H = Y.shape[0]``, ``H >= 2``.
     S : sequence of int
@@ -102,7 +102,7 @@ def critical_point(
 
     Returns
     -------
-    list of Float[Array, "d_h d_{h-1}"]
+    list of Float[ArrayLike, "d_h d_{h-1}"]
         ``[W_1, ..., W_H]`` in ``X.dtype``.
 
     Raises

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
 
 class DataSpectrum(NamedTuple):
@@ -24,26 +24,26 @@ class DataSpectrum(NamedTuple):
 
     Attributes
     ----------
-    sigma_xx : Float[Array, "d_x d_x"]
-    sigma_yx : Float[Array, "d_y d_x"]
-    sigma_yy : Float[Array, "d_y d_y"]
-    sigma : Float[Array, "d_y d_y"]
+    sigma_xx : Float[ArrayLike, "d_x d_x"]
+    sigma_yx : Float[ArrayLike, "d_y d_x"]
+    sigma_yy : Float[ArrayLike, "d_y d_y"]
+    sigma : Float[ArrayLike, "d_y d_y"]
         ``S_yx S_xx^{-1} S_xy``.
-    eigenvalues : Float[Array, " d_y"]
+    eigenvalues : Float[ArrayLike, " d_y"]
         ``l_1 > ... > l_{d_y}`` (descending).
-    eigenvectors : Float[Array, "d_y d_y"]
+    eigenvectors : Float[ArrayLike, "d_y d_y"]
         ``U``, columns matching ``eigenvalues``.
     """
 
-    sigma_xx: Array
-    sigma_yx: Array
-    sigma_yy: Array
-    sigma: Array
-    eigenvalues: Array
-    eigenvectors: Array
+    sigma_xx: ArrayLike
+    sigma_yx: ArrayLike
+    sigma_yy: ArrayLike
+    sigma: ArrayLike
+    eigenvalues: ArrayLike
+    eigenvectors: ArrayLike
 
 
-def _check_data(X: Array, Y: Array) -> None:
+def _check_data(X: ArrayLike, Y: ArrayLike) -> None:
     if X.ndim != 2 or Y.ndim != 2:
         raise ValueError(f"X and Y must be 2-D (features, samples), got {X.shape}, {Y.shape}")
     dx, m = X.shape
@@ -56,7 +56,7 @@ def _check_data(X: Array, Y: Array) -> None:
         raise ValueError(f"Sigma_XX = X X^T is singular: need samples m >= d_x, got m={m} < {dx}")
 
 
-def _sigma_eigh(Sxx: Array, Syx: Array, xp=jnp) -> tuple[Array, Array, Array]:
+def _sigma_eigh(Sxx: ArrayLike, Syx: ArrayLike, xp=jnp) -> tuple[ArrayLike, ArrayLike, ArrayLike]:
     """``Sigma = S_yx S_xx^{-1} S_xy`` (AMG24, Assumption H) and its eigenpairs.
 
     The one place ``Sigma`` is formed. The computed product is symmetric up to rounding;
@@ -66,10 +66,10 @@ def _sigma_eigh(Sxx: Array, Syx: Array, xp=jnp) -> tuple[Array, Array, Array]:
 
     Returns
     -------
-    sigma : Float[Array, "d_y d_y"]
-    eigenvalues : Float[Array, " d_y"]
+    sigma : Float[ArrayLike, "d_y d_y"]
+    eigenvalues : Float[ArrayLike, " d_y"]
         Descending ``l_1 > ... > l_{d_y}``.
-    eigenvectors : Float[Array, "d_y d_y"]
+    eigenvectors : Float[ArrayLike, "d_y d_y"]
         ``U``, columns matching ``eigenvalues``.
     """
     Sigma = Syx @ xp.linalg.solve(Sxx, Syx.T)
@@ -77,14 +77,14 @@ def _sigma_eigh(Sxx: Array, Syx: Array, xp=jnp) -> tuple[Array, Array, Array]:
     return 0.5 * (Sigma + Sigma.T), lam[::-1], U[:, ::-1]
 
 
-def spectrum(X: Array, Y: Array) -> DataSpectrum:
+def spectrum(X: ArrayLike, Y: ArrayLike) -> DataSpectrum:
     """Eigen-structure of ``Sigma = S_yx S_xx^{-1} S_xy`` (AMG24, Assumption H).
 
     Parameters
     ----------
-    X : Float[Array, "d_x m"]
+    X : Float[ArrayLike, "d_x m"]
         Inputs as columns, ``m >= d_x`` and ``S_xx`` invertible.
-    Y : Float[Array, "d_y m"]
+    Y : Float[ArrayLike, "d_y m"]
         Targets, ``d_y <= d_x``.
 
     Returns
@@ -104,7 +104,7 @@ def _check_subset(S: Sequence[int], dy: int) -> tuple[int, ...]:
     return S
 
 
-def critical_value(X: Array, Y: Array, S: Sequence[int]) -> Float[Array, ""]:  # noqa: F722
+def critical_value(X: ArrayLike, Y: ArrayLike, S: Sequence[int]) -> Float[ArrayLike, ""]:  # noqa: F722
     """Loss at any critical point with eigen-index set ``S``: ``tr(S_yy) - sum_{i in S} l_i``.
 
     AMG24, Proposition 3 (Baldi & Hornik 1989 for ``H = 2``). ``S`` is 0-based.
@@ -115,7 +115,7 @@ def critical_value(X: Array, Y: Array, S: Sequence[int]) -> Float[Array, ""]:  #
     return jnp.trace(spec.sigma_yy) - jnp.sum(spec.eigenvalues[idx])
 
 
-def global_minimum_value(X: Array, Y: Array, widths: Sequence[int]) -> Float[Array, ""]:  # noqa: F722
+def global_minimum_value(X: ArrayLike, Y: ArrayLike, widths: Sequence[int]) -> Float[ArrayLike, ""]:  # noqa: F722
     """Global minimum ``tr(S_yy) - sum_{i <= r_max} l_i``, ``r_max = min(widths)``.
 
     ``widths`` is ``(d_0, ..., d_H)`` (AMG24, Section 3; Eckart-Young for the product).
@@ -124,7 +124,7 @@ def global_minimum_value(X: Array, Y: Array, widths: Sequence[int]) -> Float[Arr
     return critical_value(X, Y, range(min(r_max, Y.shape[0])))
 
 
-def plateau_values(X: Array, Y: Array, widths: Sequence[int]) -> Float[Array, " r"]:  # noqa: F722
+def plateau_values(X: ArrayLike, Y: ArrayLike, widths: Sequence[int]) -> Float[ArrayLike, " r"]:  # noqa: F722
     """Critical values ``tr(S_yy) - (l_1 + ... + l_k)`` for ``k = 0..r_max``.
 
     The plateaus of gradient flow from a small initialisation (Saxe et al. 2014).
@@ -144,7 +144,7 @@ def make_data(
     eigenvalues: Sequence[float] | None = None,
     noise: float = 0.5,
     dtype: DTypeLike = jnp.float32,
-) -> tuple[Array, Array]:
+) -> tuple[ArrayLike, ArrayLike]:
     """Random ``(X, Y)`` whose ``Sigma`` has exactly the given distinct eigenvalues.
 
     ``X`` is Gaussian; with ``Z = S_xx^{-1/2} X`` (``Z Z^T = I``) the targets are
@@ -164,8 +164,8 @@ def make_data(
 
     Returns
     -------
-    X : Float[Array, "d_x m"]
-    Y : Float[Array, "d_y m"]
+    X : Float[ArrayLike, "d_x m"]
+    Y : Float[ArrayLike, "d_y m"]
     """
     if not 1 <= d_y <= d_x < m:
         raise ValueError(f"need 1 <= d_y <= d_x < m, got d_y={d_y}, d_x={d_x}, m={m}")

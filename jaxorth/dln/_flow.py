@@ -10,12 +10,13 @@ escape time from the first plateau grows like ``log(1/eps)`` for ``H = 2`` and l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
 if TYPE_CHECKING:  # diffrax is imported when a flow is integrated, not with jaxorth
     import diffrax
@@ -30,22 +31,22 @@ class FlowResult(NamedTuple):
 
     Attributes
     ----------
-    ts : Float[Array, " T"]
+    ts : Float[ArrayLike, " T"]
         Times (flow) or step indices times the learning rate (descent).
-    losses : Float[Array, " T"]
-    drift : Float[Array, " T"]
+    losses : Float[ArrayLike, " T"]
+    drift : Float[ArrayLike, " T"]
         ``max_h ||C_h(t) - C_h(0)||_F`` with ``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T``.
-    weights : list of Float[Array, "d_h d_{h-1}"]
+    weights : list of Float[ArrayLike, "d_h d_{h-1}"]
         Final weights.
     """
 
-    ts: Array
-    losses: Array
-    drift: Array
+    ts: ArrayLike
+    losses: ArrayLike
+    drift: ArrayLike
     weights: list
 
 
-def balancedness(weights: Weights) -> list[Array]:
+def balancedness(weights: Weights) -> list[ArrayLike]:
     """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow)."""
     return [
         weights[h + 1].T @ weights[h + 1] - weights[h] @ weights[h].T
@@ -68,9 +69,9 @@ def _field(t, w, args):
 
 def gradient_flow(
     weights: Weights,
-    X: Array,
-    Y: Array,
-    ts: Float[Array, " T"],  # noqa: F722
+    X: ArrayLike,
+    Y: ArrayLike,
+    ts: Float[ArrayLike, " T"],  # noqa: F722
     *,
     rtol: float = 1e-6,
     atol: float = 1e-9,
@@ -81,11 +82,11 @@ def gradient_flow(
 
     Parameters
     ----------
-    weights : sequence of Float[Array, "d_h d_{h-1}"]
+    weights : sequence of Float[ArrayLike, "d_h d_{h-1}"]
         Initial ``[W_1, ..., W_H]``.
-    X : Float[Array, "d_0 m"]
-    Y : Float[Array, "d_H m"]
-    ts : Float[Array, " T"]
+    X : Float[ArrayLike, "d_0 m"]
+    Y : Float[ArrayLike, "d_H m"]
+    ts : Float[ArrayLike, " T"]
         Increasing save times, ``ts[0]`` is the initial time.
     rtol, atol : float
         Tolerances of diffrax's PID step-size controller.
@@ -128,7 +129,7 @@ def gradient_flow(
 
 
 def gradient_descent(
-    weights: Weights, X: Array, Y: Array, *, lr: float, steps: int, every: int = 1
+    weights: Weights, X: ArrayLike, Y: ArrayLike, *, lr: float, steps: int, every: int = 1
 ) -> FlowResult:
     """Plain gradient descent ``W_h <- W_h - lr dL/dW_h`` (``lax.scan``).
 
@@ -176,7 +177,7 @@ def gradient_descent(
 
 def small_init(
     key: PRNGKeyArray, widths: tuple[int, ...], scale: float, dtype=jnp.float32
-) -> list[Array]:
+) -> list[ArrayLike]:
     """Gaussian ``W_h`` rescaled to spectral norm ``scale`` (end-to-end size ``~ scale^H``).
 
     ``widths`` is ``(d_0, ..., d_H)``.
@@ -190,7 +191,7 @@ def small_init(
 
 
 def escape_time(
-    ts: Array, losses: Array, *, fraction: float = 0.5, floor: float | None = None
+    ts: ArrayLike, losses: ArrayLike, *, fraction: float = 0.5, floor: float | None = None
 ) -> float:
     """First time the loss has dropped by ``fraction`` of the way from ``losses[0]`` to ``floor``.
 
@@ -234,9 +235,9 @@ def predicted_escape_time(depth: int, scale: float, s: float) -> float:
 
 
 def plateau_miss(
-    losses: Float[Array, " T"],  # noqa: F722
-    plateaus: Float[Array, " r"],  # noqa: F722
-    eigenvalues: Float[Array, " d_y"],  # noqa: F722
+    losses: Float[ArrayLike, " T"],  # noqa: F722
+    plateaus: Float[ArrayLike, " r"],  # noqa: F722
+    eigenvalues: Float[ArrayLike, " d_y"] | Sequence[float],  # noqa: F722
 ) -> np.ndarray:
     """How closely a loss curve visits each critical value, relative to its gap.
 
@@ -249,11 +250,11 @@ def plateau_miss(
 
     Parameters
     ----------
-    losses : Float[Array, " T"]
+    losses : Float[ArrayLike, " T"]
         Sampled loss curve.
-    plateaus : Float[Array, " r"]
+    plateaus : Float[ArrayLike, " r"]
         ``v_0 > v_1 > ... > v_{r-1}``, ``r <= len(eigenvalues) + 1``.
-    eigenvalues : Float[Array, " d_y"]
+    eigenvalues : Float[ArrayLike, " d_y"]
         ``l_1 > ... > l_{d_y}`` of ``Sigma``.
 
     Returns
@@ -272,7 +273,9 @@ def plateau_miss(
     return np.abs(L[:, None] - v[None, :]).min(axis=0) / scale
 
 
-def escape_scaling(depth: int, scales: Array, times: Array) -> float:
+def escape_scaling(
+    depth: int, scales: ArrayLike | Sequence[float], times: ArrayLike | Sequence[float]
+) -> float:
     """Fitted growth of the escape time as the initial scale ``eps`` shrinks.
 
     The predictions (Saxe et al. 2014 for ``H = 2``; the scalar model of

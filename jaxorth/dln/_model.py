@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import ArrayLike, Float
 
 from jaxorth import hessian as _hessian
 
-Weights = Sequence[Float[Array, "d_h d_hm1"]]  # noqa: F722
+Weights = Sequence[Float[ArrayLike, "_ _"]]  # noqa: F722
 
 
 def _xp(*arrays):
@@ -23,7 +23,7 @@ def _xp(*arrays):
     return np if all(isinstance(a, np.ndarray) for a in arrays) else jnp
 
 
-def check_shapes(weights: Weights, X: Array, Y: Array) -> tuple[int, ...]:
+def check_shapes(weights: Weights, X: ArrayLike, Y: ArrayLike) -> tuple[int, ...]:
     """Validate a DLN's shapes and return its widths ``(d_0, ..., d_H)``.
 
     Raises
@@ -55,7 +55,7 @@ def check_shapes(weights: Weights, X: Array, Y: Array) -> tuple[int, ...]:
     return tuple(int(d) for d in widths)
 
 
-def product(weights: Weights, start: int = 1, stop: int | None = None) -> Array:
+def product(weights: Weights, start: int = 1, stop: int | None = None) -> ArrayLike:
     """Partial product ``W_{stop:start} = W_stop ... W_start`` (1-based, inclusive).
 
     The empty product (``stop = start - 1``) is the identity of size ``d_{start-1}``.
@@ -73,22 +73,22 @@ def product(weights: Weights, start: int = 1, stop: int | None = None) -> Array:
     return out
 
 
-def loss(weights: Weights, X: Array, Y: Array) -> Float[Array, ""]:  # noqa: F722
+def loss(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLike, ""]:  # noqa: F722
     """Squared loss ``||W_H ... W_1 X - Y||_F^2`` (Achour et al. 2024, eq. (1)).
 
     Parameters
     ----------
-    weights : sequence of Float[Array, "d_h d_{h-1}"]
+    weights : sequence of Float[ArrayLike, "d_h d_{h-1}"]
         ``[W_1, ..., W_H]``.
-    X : Float[Array, "d_0 m"]
-    Y : Float[Array, "d_H m"]
+    X : Float[ArrayLike, "d_0 m"]
+    Y : Float[ArrayLike, "d_H m"]
     """
     check_shapes(weights, X, Y)
     R = product(weights) @ X - Y
     return _xp(*weights, X, Y).sum(R * R)
 
 
-def gradient(weights: Weights, X: Array, Y: Array) -> list[Array]:
+def gradient(weights: Weights, X: ArrayLike, Y: ArrayLike) -> list[ArrayLike]:
     """Analytic gradient ``dL/dW_h = 2 W_{H:h+1}^T (P S_xx - S_yx) W_{h-1:1}^T``.
 
     With ``P = W_H ... W_1``, ``S_xx = X X^T``, ``S_yx = Y X^T``. Computed with prefix and
@@ -107,7 +107,7 @@ def gradient(weights: Weights, X: Array, Y: Array) -> list[Array]:
     return [suffix[H - h].T @ G @ prefix[h - 1].T for h in range(1, H + 1)]
 
 
-def loss_hessian(weights: Weights, X: Array, Y: Array) -> Float[Array, "n n"]:  # noqa: F722
+def loss_hessian(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLike, "n n"]:  # noqa: F722
     """Dense Hessian of :func:`loss` in the flattened coordinates of ``weights``.
 
     :func:`jaxorth.hessian.dense` of ``W -> L(W)`` (forward-over-reverse autodiff), in
@@ -121,7 +121,7 @@ def loss_hessian(weights: Weights, X: Array, Y: Array) -> Float[Array, "n n"]:  
     return _hessian.dense(lambda w: loss(w, X, Y), list(weights))
 
 
-def criticality_residual(weights: Weights, X: Array, Y: Array) -> Float[Array, ""]:  # noqa: F722
+def criticality_residual(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLike, ""]:  # noqa: F722
     """Relative gradient norm, ``0`` exactly at critical points.
 
     ``max_h ||dL/dW_h||_F / (2 prod_{j != h} ||W_j||_2 (||S_yx||_F + ||P S_xx||_F))``: the

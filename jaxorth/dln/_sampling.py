@@ -7,22 +7,22 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ._critical import critical_point
 
 
 def random_critical_points(
     key: PRNGKeyArray,
-    X: Array,
-    Y: Array,
+    X: ArrayLike,
+    Y: ArrayLike,
     widths: Sequence[int],
     num: int,
     *,
     p_leading: float = 0.7,
     p_min_rank: float = 0.5,
     max_tries: int = 20,
-) -> tuple[list[Array], list[dict]]:
+) -> tuple[list[ArrayLike], list[dict]]:
     """Sample ``num`` critical points of one shape family, stacked along a leading axis.
 
     Each case draws ``r = |S|`` uniformly in ``[0, r_max]``, ``S`` leading (``{1..r}``)
@@ -32,7 +32,7 @@ def random_critical_points(
 
     Returns
     -------
-    weights : list of Float[Array, "num d_h d_{h-1}"]
+    weights : list of Float[ArrayLike, "num d_h d_{h-1}"]
         Stacked ``[W_1, ..., W_H]``, ready for ``jax.vmap``.
     meta : list of dict
         Per case: ``S``, ``ranks``, ``cut``.

@@ -16,7 +16,8 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jax.typing import DTypeLike
+from jaxtyping import Array, Num
 
 from jaxorth._checks import int_at_least, is_power_of_two, power_of_two
 
@@ -25,7 +26,7 @@ _SYLVESTER = "a Sylvester Hadamard matrix"
 __all__ = ["block_fwht", "fwht", "is_power_of_two", "sylvester_hadamard"]
 
 
-def sylvester_hadamard(n: int, dtype: jnp.dtype = jnp.float32) -> Float[Array, "n n"]:
+def sylvester_hadamard(n: int, dtype: DTypeLike = jnp.float32) -> Num[Array, "n n"]:
     """The Sylvester Hadamard matrix ``H_n`` (entries ``+-1``, not normalised).
 
     ``H_n[i, j] = (-1)^{popcount(i & j)}``, equivalently ``H_n = H_2 kron ... kron H_2``
@@ -65,8 +66,8 @@ def _factor_sizes(n: int, radix: int) -> list[int]:
 
 
 def fwht(
-    x: Float[Array, "*batch n"], *, normalize: bool = False, radix: int = 2
-) -> Float[Array, "*batch n"]:
+    x: Num[Array, "*batch n"], *, normalize: bool = False, radix: int = 2
+) -> Num[Array, "*batch n"]:
     r"""Fast Walsh-Hadamard transform along the last axis: ``x H_n`` (= ``H_n x``).
 
     Uses ``H_n = H_{r_1} kron ... kron H_{r_s}`` (Fino and Algazi 1976): ``x`` is viewed
@@ -130,8 +131,8 @@ def _fwht(x: Array, normalize: bool, radix: int) -> Array:
 
 
 def block_fwht(
-    x: Float[Array, "*batch n"], m: int, *, normalize: bool = False, radix: int = 2
-) -> Float[Array, "*batch n"]:
+    x: Num[Array, "*batch n"], m: int, *, normalize: bool = False, radix: int = 2
+) -> Num[Array, "*batch n"]:
     r"""Apply ``I_{n/m} kron H_m`` to the last axis: an FWHT on each block of ``m``.
 
     The recurrent matrix of Block-HadamRNN is ``diag(s) (I_{n/m} kron H_m) / sqrt(m)``

@@ -30,4 +30,4 @@ def lipschitz_bound(layer_norms: Iterable[float]) -> float:
     float
         The product (1 for no layers).
     """
-    return math.prod(number_at_least(float(v), "layer_norms", 0.0) for v in layer_norms)
+    return float(math.prod(number_at_least(float(v), "layer_norms", 0.0) for v in layer_norms))

@@ -43,7 +43,7 @@ class OrthogonalityErrors(NamedTuple):
     isometry_deviation: Float[Array, ""]
 
 
-def _validate(kernel: ArrayLike, input_size: int | Sequence[int], stride: int):
+def _validate(kernel: ArrayLike, input_size: int | Sequence[int], stride: int | np.integer):
     stride = positive_int(stride, "stride")
     shape = np.shape(kernel)
     d = _check_kernel(shape)
@@ -173,7 +173,7 @@ def symbol(
 def singular_values(
     kernel: Float[ArrayLike, "M C *k"],
     input_size: int | Sequence[int],
-    stride: int = 1,
+    stride: int | np.integer = 1,
     *,
     batch_size: int | None = None,
 ) -> Float[Array, " R"]:

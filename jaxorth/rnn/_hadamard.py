@@ -155,7 +155,7 @@ class _SignedHadamardCell(nnx.Module):
             return factored_layout(self.signs() * (1.0 / math.sqrt(m)), m)
         return vector_layout(self.recurrence())
 
-    def integer_recurrence(self) -> tuple[IntRecurrence, float]:
+    def integer_recurrence(self) -> tuple[IntRecurrence, Float[Array, ""] | float]:
         """Integer form ``h W^T = scale * f(h)`` with ``f`` exact on ``int32`` codes.
 
         ``f(c) = sign(u) * FWHT_m(c)`` uses only additions and subtractions; ``scale =

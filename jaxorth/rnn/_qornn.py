@@ -179,7 +179,7 @@ class QORNNCell(nnx.Module):
         w_t = self.matrix().T
         return lambda h: h @ w_t
 
-    def integer_recurrence(self) -> tuple[IntRecurrence, float]:
+    def integer_recurrence(self) -> tuple[IntRecurrence, Float[Array, ""] | float]:
         """``h W_q^T = delta * (h C^T)`` with the ``int32`` code matrix ``C`` of ``W_q``."""
         w_o = jax.lax.stop_gradient(self.orthogonal_matrix())
         delta = quantizer_scale(w_o, self.bits, self.scale)

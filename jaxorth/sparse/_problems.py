@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._common import _static_int
 
@@ -150,8 +150,8 @@ def sparse_problem(
 
 
 def exact_recovery(
-    supports: Int[Array, "... k"],  # noqa: F722
-    true_supports: Int[Array, "... k"],  # noqa: F722
+    supports: Int[ArrayLike, "... k"],  # noqa: F722
+    true_supports: Int[ArrayLike, "... k"],  # noqa: F722
 ) -> np.ndarray:
     """Exact support recovery per trial: ``supp(x_hat) = supp(x)`` as sets.
 
@@ -179,7 +179,7 @@ def exact_recovery(
     return np.all(s == t, axis=-1)
 
 
-def relative_error(x_hat: Float[Array, "... n"], x: Float[Array, "... n"]) -> np.ndarray:  # noqa: F722
+def relative_error(x_hat: Float[ArrayLike, "... n"], x: Float[ArrayLike, "... n"]) -> np.ndarray:  # noqa: F722
     """Relative error ``||x_hat - x||_2 / ||x||_2`` per trial, in float64 (host, numpy).
 
     The noisy-observation measure of Mohamed et al. 2024 (Sec. 5); ``nan`` where

@@ -67,4 +67,4 @@ def baseline_loss_figure(
         ylabel=ylabel,
         yscale="log",
     )
-    ctx.save_figure(report.panels_figure([panel], figsize=(6, 4)), "loss")
+    ctx.save_figure(report.panels_figure([panel], figsize=(6.0, 4.0)), "loss")

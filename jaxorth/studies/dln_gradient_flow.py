@@ -147,7 +147,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
         xlabel="$t / t_{end}$",
         yscale="log",
     )
-    ctx.save_figure(report.panels_figure([panel], figsize=(5, 3.6)), "conservation_drift")
+    ctx.save_figure(report.panels_figure([panel], figsize=(5.0, 3.6)), "conservation_drift")
 
     escape = []
     for i, depth in enumerate(depths):
@@ -169,7 +169,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
         xscale="log",
         yscale="log",
     )
-    ctx.save_figure(report.panels_figure([panel], figsize=(5, 3.6)), "escape_time")
+    ctx.save_figure(report.panels_figure([panel], figsize=(5.0, 3.6)), "escape_time")
 
 
 STUDY = register_study(

@@ -188,7 +188,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
             legend=False,
         ),
     ]
-    ctx.save_figure(report.panels_figure(panels, figsize=(11, 4)), "spectra")
+    ctx.save_figure(report.panels_figure(panels, figsize=(11.0, 4.0)), "spectra")
 
 
 STUDY = register_study(

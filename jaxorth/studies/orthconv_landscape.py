@@ -224,7 +224,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
             linthresh=1e-6,
         ),
     ]
-    ctx.save_figure(report.panels_figure(panels, figsize=(13, 4.5)), "landscape")
+    ctx.save_figure(report.panels_figure(panels, figsize=(13.0, 4.5)), "landscape")
 
 
 STUDY = register_study(

@@ -174,7 +174,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
         )
         for i, (curves, lines, title, ylabel) in enumerate(specs)
     ]
-    ctx.save_figure(report.panels_figure(panels, figsize=(15, 4)), "scaling")
+    ctx.save_figure(report.panels_figure(panels, figsize=(15.0, 4.0)), "scaling")
 
 
 STUDY = register_study(

@@ -308,7 +308,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
             yscale="log",
         ),
     ]
-    ctx.save_figure(report.panels_figure(panels, figsize=(10, 4)), "tradeoff")
+    ctx.save_figure(report.panels_figure(panels, figsize=(10.0, 4.0)), "tradeoff")
 
 
 STUDY = register_study(

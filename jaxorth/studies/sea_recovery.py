@@ -342,7 +342,9 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
                 legend_columns=2,
             ),
         ]
-        ctx.save_figure(report.panels_figure(panels, figsize=(11, 4)), f"recovery_{fig['setting']}")
+        ctx.save_figure(
+            report.panels_figure(panels, figsize=(11.0, 4.0)), f"recovery_{fig['setting']}"
+        )
 
 
 STUDY = register_study(Study("sea_recovery", SeaRecoveryConfig, run=run, check=check, report=plot))

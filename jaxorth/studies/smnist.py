@@ -246,7 +246,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
     panel = report.Panel(
         curves, title=a["title"], xlabel="step", ylabel="cross-entropy", yscale="linear"
     )
-    ctx.save_figure(report.panels_figure([panel], figsize=(6, 4)), "loss")
+    ctx.save_figure(report.panels_figure([panel], figsize=(6.0, 4.0)), "loss")
 
 
 SMNIST = register_study(Study("smnist", SmnistConfig, run=run, check=check, report=plot))

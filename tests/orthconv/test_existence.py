@@ -52,7 +52,7 @@ def test_existence_table(m, c, k, s, d, exists, kind):
             check_orthogonal_conv(m, c, k, s, d)
 
 
-def test_messages_name_condition_and_numbers():
+def test_messages_name_condition_and_numbers(user_checks):
     with pytest.raises(
         ValueError,
         match=r"row-orthogonal \(M <= C\*S\^d = 512\) needs M <= C\*k\^2 = 288",
@@ -62,11 +62,20 @@ def test_messages_name_condition_and_numbers():
         ValueError, match=r"column-orthogonal \(M > C\*S\^d = 512\) needs stride <= k = 3"
     ):
         check_orthogonal_conv(600, 32, 3, 4, 2)
-    with pytest.raises(ValueError, match=r"out_channels must be a positive integer, got 0"):
+    with (
+        user_checks(),
+        pytest.raises(ValueError, match=r"out_channels must be a positive integer, got 0"),
+    ):
         orthogonal_conv_exists(0, 3, 3)
-    with pytest.raises(ValueError, match=r"kernel_size must be a positive integer, got 2.5"):
+    with (
+        user_checks(),
+        pytest.raises(ValueError, match=r"kernel_size must be a positive integer, got 2.5"),
+    ):
         orthogonal_conv_exists(4, 3, 2.5)
-    with pytest.raises(ValueError, match=r"stride must be a positive integer, got True"):
+    with (
+        user_checks(),
+        pytest.raises(ValueError, match=r"stride must be a positive integer, got True"),
+    ):
         check_orthogonal_conv(4, 3, 3, True)
 
 

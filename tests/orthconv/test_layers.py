@@ -182,17 +182,17 @@ def test_impossible_configs_raise_at_construction(cfg, match):
     assert info.match(match)
 
 
-def test_bad_options_raise():
-    with pytest.raises(ValueError, match="method"):
+def test_bad_options_raise(user_checks):
+    with user_checks(), pytest.raises(ValueError, match="method"):
         OrthConv(2, 2, 3, method="svd", rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="rank"):
+    with user_checks(), pytest.raises(ValueError, match="rank"):
         OrthConv(4, 4, 3, rank=5, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="n_iter"):
+    with user_checks(), pytest.raises(ValueError, match="n_iter"):
         OrthConv(4, 4, 3, n_iter=-1, rngs=nnx.Rngs(0))
     layer = OrthConv(4, 4, 3, stride=2, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="channels first"):
+    with user_checks(), pytest.raises(ValueError, match="channels first"):
         layer(jnp.ones((1, 8, 8, 4)))
-    with pytest.raises(ValueError, match="multiple of stride=2"):
+    with user_checks(), pytest.raises(ValueError, match="multiple of stride=2"):
         layer(jnp.ones((1, 4, 7, 7)))
 
 
@@ -275,6 +275,6 @@ def test_soft_layer_penalty_is_dense_error(x64):
         (lambda: lorth(jnp.ones((4, 2, 0, 3))), r"empty axis"),
     ],
 )
-def test_more_input_checks_name_the_parameter(call, match):
-    with pytest.raises(ValueError, match=match):
+def test_more_input_checks_name_the_parameter(call, match, user_checks):
+    with user_checks(), pytest.raises(ValueError, match=match):
         call()

@@ -62,10 +62,16 @@ def test_bound_is_zero_when_an_orthogonal_conv_exists(m, c, k, s, d):
     assert lorth_lower_bound(m, c, k, s, d) == 0
 
 
-def test_bound_bad_input():
-    with pytest.raises(ValueError, match="out_channels must be a positive integer, got 0"):
+def test_bound_bad_input(user_checks):
+    with (
+        user_checks(),
+        pytest.raises(ValueError, match="out_channels must be a positive integer, got 0"),
+    ):
         lorth_lower_bound(0, 2, 3)
-    with pytest.raises(ValueError, match="stride must be a positive integer, got 1.5"):
+    with (
+        user_checks(),
+        pytest.raises(ValueError, match="stride must be a positive integer, got 1.5"),
+    ):
         lorth_lower_bound(4, 2, 3, 1.5)
 
 

@@ -71,7 +71,7 @@ def test_projunn_forward_uses_the_projection_and_optax_keeps_it_orthogonal(x64):
         p = np.asarray(params["w"])
         np.testing.assert_allclose(p.T @ p, np.eye(16), atol=1e-10)
     with pytest.raises(ValueError, match="square"):
-        project_orthogonal().update({"b": jnp.ones(3)}, None, {"b": jnp.ones(3)})
+        project_orthogonal().update({"b": jnp.ones(3)}, optax.EmptyState(), {"b": jnp.ones(3)})
 
 
 @pytest.mark.parametrize("scale", ["max", "mse"])

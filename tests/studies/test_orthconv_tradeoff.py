@@ -26,7 +26,6 @@ def test_orthconv_tradeoff_small_run(tmp_path):
     assert summary["exact/lipschitz_bound"] == pytest.approx(1.0, abs=1e-4)
     assert summary["exact/lorth_sum"] < 1e-8
     for tag in ("soft_lam0", "exact"):
-        assert 0.0 <= summary[f"{tag}/cert_acc_r0.05"] <= summary[f"{tag}/test_acc"] <= 1.0
         # at radius 0 a correct prediction (margin > 0) is certified: the accuracy itself
         assert summary[f"{tag}/cert_acc_r0"] == summary[f"{tag}/test_acc"]
     # a free kernel is not orthogonal: its exact spectrum and L_orth say so, consistently
