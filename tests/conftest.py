@@ -5,7 +5,8 @@
 - Strict *dtype* promotion is not enabled: optax's Adam mixes a Python float and an
   int32 count (``decay ** count``), which strict promotion rejects.
 - jaxtyping annotations of the whole package are checked at run time by beartype
-  (``--jaxtyping-packages=jaxorth,beartype.beartype`` in pyproject.toml), so a wrong
+  (``--jaxtyping-packages=jaxorth,beartype.beartype(...)`` in pyproject.toml, with
+  PEP 484's numeric tower: an ``int`` passes for a ``float``), so a wrong
   shape or dtype annotation fails the suite. Tests of jaxorth's *own* bad-input messages
   (what a user without runtime checks sees) run under ``with user_checks():``, which
   switches the runtime checks off for that block.

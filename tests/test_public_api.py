@@ -102,3 +102,21 @@ def test_import_jaxorth_stays_light(loaded_by_import_jaxorth, heavy):
     loaded = [m for m in loaded_by_import_jaxorth if m == heavy or m.startswith(heavy + ".")]
     assert not loaded, f"import jaxorth loads {loaded[:5]}"
     assert "jaxorth.linalg" in loaded_by_import_jaxorth  # the probe did import jaxorth
+
+
+def test_annotations_are_checked_at_run_time_in_the_suite(user_checks):
+    # pyproject.toml instruments jaxorth with jaxtyping + beartype: a wrong rank is caught
+    # by the annotation (Float[Array, "*batch m n"]) before jaxorth's own check runs
+    import jax.numpy as jnp
+    import jaxtyping
+
+    from jaxorth.linalg import bjorck
+
+    with pytest.raises(jaxtyping.TypeCheckError, match="w"):
+        bjorck(jnp.ones(3))
+    with user_checks(), pytest.raises(ValueError, match="w must have at least 2"):
+        bjorck(jnp.ones(3))
+    # the numeric tower: an int passes where a float is annotated
+    from jaxorth.lipschitz import certified_radius
+
+    assert certified_radius(1, 1) == pytest.approx(2**-0.5)

@@ -199,7 +199,7 @@ def hessian_test(
     return HessianTest(rel, rel < -strict_tol, rel > -zero_tol, s)
 
 
-def agrees_with_hessian(kind: str, strict: bool, nonnegative: bool) -> bool:
+def agrees_with_hessian(kind: str, strict: bool | np.bool_, nonnegative: bool | np.bool_) -> bool:
     """Whether a theory class (:data:`CLASSES`) matches the Hessian's verdict.
 
     A strict saddle must show negative curvature; a global minimum or a non-strict

@@ -75,7 +75,9 @@ def _check_operand(
         )
 
 
-def _spatial_sizes(input_size: int | Sequence[int], d: int, name: str = "input_size") -> tuple:
+def _spatial_sizes(
+    input_size: int | np.integer | Sequence[int], d: int, name: str = "input_size"
+) -> tuple:
     if isinstance(input_size, int | np.integer) and not isinstance(input_size, bool):
         sizes = (int(input_size),) * d
     else:
@@ -255,7 +257,7 @@ def _conv_transpose(y: Array, kernel: Array, stride: int, precision: lax.Precisi
 
 def conv_matrix(
     kernel: Float[ArrayLike, "M C *k"],
-    input_size: int | Sequence[int],
+    input_size: int | np.integer | Sequence[int],
     stride: int = 1,
 ) -> np.ndarray:
     """The dense layer matrix of :func:`conv` (numpy float64; for tests and small checks).

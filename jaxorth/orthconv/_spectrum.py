@@ -43,7 +43,9 @@ class OrthogonalityErrors(NamedTuple):
     isometry_deviation: Float[Array, ""]
 
 
-def _validate(kernel: ArrayLike, input_size: int | Sequence[int], stride: int | np.integer):
+def _validate(
+    kernel: ArrayLike, input_size: int | np.integer | Sequence[int], stride: int | np.integer
+):
     stride = positive_int(stride, "stride")
     shape = np.shape(kernel)
     d = _check_kernel(shape)
@@ -139,7 +141,7 @@ def _errors(kernel, stride, out_sizes, batch_size, method):
 
 def symbol(
     kernel: Float[ArrayLike, "M C *k"],
-    input_size: int | Sequence[int],
+    input_size: int | np.integer | Sequence[int],
     stride: int = 1,
 ) -> Array:
     """The polyphase symbol: the ``N^d`` matrices ``M x C S^d`` that block-diagonalise ``A``.
@@ -172,7 +174,7 @@ def symbol(
 
 def singular_values(
     kernel: Float[ArrayLike, "M C *k"],
-    input_size: int | Sequence[int],
+    input_size: int | np.integer | Sequence[int],
     stride: int | np.integer = 1,
     *,
     batch_size: int | None = None,
@@ -207,7 +209,7 @@ def singular_values(
 
 def orthogonality_errors(
     kernel: Float[ArrayLike, "M C *k"],
-    input_size: int | Sequence[int],
+    input_size: int | np.integer | Sequence[int],
     stride: int = 1,
     *,
     method: Literal["svd", "gram"] = "svd",

@@ -168,7 +168,7 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
     for i, kind in enumerate(colors):
         v = np.asarray(rels[kind])
         x = np.full(v.size, i) + np.random.default_rng(0).uniform(-0.2, 0.2, v.size)
-        points.append(report.Curve(x, v, kind="scatter", color=colors[kind], size=6))
+        points.append(report.Curve(x, v, kind="scatter", color=colors[kind], size=6.0))
     panels = [
         report.Panel(
             lines,
