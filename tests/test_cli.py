@@ -117,6 +117,8 @@ def test_choices_are_str_enums_written_as_plain_strings():
         ("train.steps=0", "train.steps must be >= 1"),
         ("optim.lr=-1", "optim.lr must be a positive number"),
         ("seed=-1", "seed must be >= 0"),
+        ("experiment.target_ratio=0", "experiment.target_ratio must be > 0, got 0"),
+        ("experiment.target_ratio=-2", "experiment.target_ratio must be > 0, got -2"),
     ],
 )
 def test_domain_errors_before_compute(tmp_path, override, match):
