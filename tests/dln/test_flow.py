@@ -134,3 +134,5 @@ def test_escape_scaling_recovers_planted_laws():
     assert np.isnan(dln.escape_scaling(3, eps[:1], [1.0]))
     with pytest.raises(ValueError, match="same length"):
         dln.escape_scaling(3, eps, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"scales must be > 0, got \[0.0, 0.1\]"):
+        dln.escape_scaling(3, [0.0, 0.1], [1.0, 2.0])

@@ -55,6 +55,7 @@ def test_orthconv_tradeoff_small_run(tmp_path):
     [
         ("experiment.lam=-1", "experiment.lam must hold finite weights >= 0"),
         ("experiment.channels=[2]", r"experiment.channels must be \[c1, c2\]"),
+        ("experiment.test_fraction=0", r"experiment.test_fraction must be in \(0, 1\)"),
         # conv2: 16 -> 32 channels, stride 2, k=1: RO needs M <= C k^2 = 16
         ("experiment.kernel_size=1", "conv2: no orthogonal convolution exists"),
     ],

@@ -87,6 +87,19 @@ def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
         (["experiment=smnist", "data.source=idx"], "data.source=idx needs data.dir"),
         (["experiment=smnist", "experiment.act_bits=[1]"], r"experiment.act_bits\[0\]=1: act_bits"),
         (["experiment=copy_task", "train.cpu_devices=-1"], "train.cpu_devices must be a positive"),
+        (
+            ["experiment=smnist", "data.test_fraction=1.0"],
+            r"data.test_fraction must be in \(0, 1\)",
+        ),
+        (
+            ["experiment=adding_task", "data.T=1"],
+            "data.T must be >= 2 \\(one marked value per half",
+        ),
+        (["experiment=adding_task", "data.test_size=0"], "data.test_size must be >= 1, got 0"),
+        (
+            ["experiment=adding_task", "experiment.target_ratio=0"],
+            "experiment.target_ratio must be > 0",
+        ),
     ],
 )
 def test_bad_configs_fail_early(tmp_path, overrides, match):
