@@ -22,6 +22,16 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from jaxorth.train import set_cpu_devices
+
+try:  # TEMP until the loop's Interrupted lands
+    from jaxorth.train import Interrupted
+except ImportError:  # pragma: no cover
+
+    class Interrupted(RuntimeError):  # type: ignore[no-redef]
+        pass
+
+
+from jaxorth.train.rundir import RunConfigMismatch, RunDir, RunDirLocked, open_run
 from jaxorth.train.tracking import dumps, make_tracker
 
 
@@ -48,7 +58,14 @@ def _load_studies() -> Any:
 
 
 def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True) -> dict[str, Any]:
-    """Run the study named by ``cfg.experiment.name`` in ``run_dir``; return its summary."""
+    """Run the study named by ``cfg.experiment.name`` in ``run_dir``; return its summary.
+
+    In order, before any compute: the study's config checks, then the run directory
+    (:func:`jaxorth.train.rundir.open_run`: a lock against a second process, the config
+    fingerprint against a run of another config, a finished run returned as it is,
+    ``train.resume=false`` archiving the old run). ``run.json`` records the outcome:
+    ``finished``, ``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (with the error).
+    """
     studies = _load_studies()
     name = cfg.experiment.name
     if name not in studies.STUDIES:
@@ -57,13 +74,39 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
         )
     if cfg.seed < 0:
         raise ValueError(f"seed must be >= 0, got {cfg.seed}")
-    cpu_devices = int(cfg.train.cpu_devices) if "train" in cfg else 0
+    study = studies.STUDIES[name]
+    studies.check_study(study, cfg)
+    train = cfg.get("train")
+    cpu_devices = int(train.cpu_devices) if train is not None else 0
     if cpu_devices:  # 0: JAX's default
         set_cpu_devices(cpu_devices)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     resolved = plain_config(cfg)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    run = open_run(
+        run_dir,
+        resolved,
+        resume=bool(train.resume) if train is not None else True,
+        steps=int(train.steps) if train is not None else None,
+    )
+    try:
+        if run.message and echo:
+            print(run.message, flush=True)
+        if run.action == "finished":
+            assert run.summary is not None
+            return run.summary
+        return _run_in(run, study, cfg, resolved, echo)
+    finally:
+        run.close()
+
+
+def _run_in(
+    run: RunDir, study: Any, cfg: DictConfig, resolved: dict[str, Any], echo: bool
+) -> dict[str, Any]:
+    studies = _load_studies()
+    run_dir = run.path
+    config_path = run_dir / "config.yaml"
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    tmp.replace(config_path)
     tracking = cfg.tracking
     backend = str(tracking.backend)
     tracker = make_tracker(
@@ -76,20 +119,34 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
             else {}
         ),
     )
-    ctx = studies.RunContext(run_dir=run_dir, tracker=tracker, echo=echo)
+    ctx = studies.RunContext(
+        run_dir=run_dir, tracker=tracker, echo=echo, on_output=run.record_output
+    )
     t0 = time.perf_counter()
     try:
-        summary = studies.run_study(studies.STUDIES[name], cfg, ctx)
-        summary.setdefault("experiment", name)
+        summary = studies.run_study(study, cfg, ctx, check=False)
+        summary.setdefault("experiment", study.name)
         summary.setdefault("seed", int(cfg.seed))
         summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
         ctx.write_json("summary", summary)
         tracker.summary(summary)
+    except (Interrupted, KeyboardInterrupt) as err:
+        run.mark("interrupted", error=_one_line(err))
+        raise
+    except BaseException as err:
+        run.mark("failed", error=_one_line(err))
+        raise
     finally:
         tracker.finish()
+    run.mark("finished")
     if echo:
         print(f"run directory: {run_dir.resolve()}", flush=True)
     return summary
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:500]
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -133,21 +190,63 @@ def run_experiment(
 
 def _hydra_entry(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    run_dir = HydraConfig.get().runtime.output_dir
-    summary = execute(cfg, run_dir)
+    hydra_cfg = HydraConfig.get()
+    try:
+        summary = execute(cfg, hydra_cfg.runtime.output_dir)
+    except Interrupted as err:
+        # one line, no traceback; a sweep stops here too (SystemExit passes Hydra)
+        print(f"jaxorth: {err}", file=sys.stderr, flush=True)
+        sys.exit(143 if getattr(err, "signal_name", "") == "SIGTERM" else 130)
+    except KeyboardInterrupt as err:
+        name = "SIGTERM" if isinstance(err, _Terminated) else "SIGINT"
+        print(
+            f"jaxorth: interrupted by {name} outside training (nothing after the last "
+            "checkpoint is kept); run the same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(143 if name == "SIGTERM" else 130)
+    except (RunConfigMismatch, RunDirLocked) as err:
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            raise  # the sweep marks this job failed and goes on
+        print(f"jaxorth: error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
     print(dumps(summary, indent=2), flush=True)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop (the loop handles it itself)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated("SIGTERM")
+
+
 def main() -> None:
-    """Console-script entry point (``jaxorth ...``)."""
+    """Console-script entry point (``jaxorth ...``).
+
+    Ctrl-C and SIGTERM (what SLURM sends before preempting a job) end the run with one
+    line instead of a traceback: during training :func:`jaxorth.train.fit` finishes the
+    step, writes a checkpoint and the line says where it resumes from (run the same
+    command again); the exit status is 130 (SIGINT) or 143 (SIGTERM). A run directory
+    of another config or in use by another process exits with status 2 and says why.
+    """
+    import signal
+
     import hydra
 
     _load_studies()
     app = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
         _hydra_entry
     )
-    sys.exit(app())
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = app()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
 
 
 def main_for(study: str) -> None:

@@ -18,6 +18,7 @@ from ._context import RunContext as RunContext
 from ._protocol import Study as Study
 from ._protocol import StudyResult as StudyResult
 from ._protocol import Table as Table
+from ._protocol import check_study as check_study
 from ._protocol import config_key as config_key
 from ._protocol import run_study as run_study
 from ._registry import STUDIES as STUDIES
@@ -36,6 +37,7 @@ __all__ = [
     "Study",
     "StudyResult",
     "Table",
+    "check_study",
     "config_key",
     "register_option",
     "register_study",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,20 @@ class RunContext:
         Where metrics go (``metrics.jsonl``, W&B, or nowhere).
     echo : bool
         Print tables to stdout (the CLI does; tests may not).
+    on_output : callable, optional
+        Called with the path of every file written through the context (the CLI
+        records them in ``run.json``, so ``train.resume=false`` archives them).
     """
 
     run_dir: Path
     tracker: Tracker = dataclasses.field(default_factory=NullTracker)
     echo: bool = True
+    on_output: Callable[[Path], None] | None = None
+
+    def _written(self, *paths: Path) -> None:
+        if self.on_output is not None:
+            for path in paths:
+                self.on_output(path)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
@@ -38,6 +47,7 @@ class RunContext:
     ) -> str:
         """Print a results table and write it as ``<name>.md`` and ``<name>.csv``."""
         text = report.write_table(self.run_dir, rows, name=name, title=title)
+        self._written(self.run_dir / f"{name}.md", self.run_dir / f"{name}.csv")
         if self.echo:
             print(text, flush=True)
         return text
@@ -45,6 +55,7 @@ class RunContext:
     def save_figure(self, fig: Any, name: str) -> Path:
         """Save a figure as ``<name>.png`` in the run dir and log it to the tracker."""
         path = report.save_figure(fig, self.run_dir / f"{name}.png")
+        self._written(path)
         self.tracker.log_image(name, path)
         return path
 
@@ -54,4 +65,5 @@ class RunContext:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(dumps(payload, indent=2), encoding="utf-8")
         tmp.replace(path)
+        self._written(path)
         return path

@@ -108,11 +108,25 @@ class Study:
             )
 
 
-def run_study(study: Study, cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    """Check, run and report ``study`` on ``cfg`` in ``ctx``; return the summary."""
+def check_study(study: Study, cfg: DictConfig) -> None:
+    """Run ``study.check(cfg)`` (under float64 when the study asks for it)."""
     precision = _float64() if study.float64 else contextlib.nullcontext()
     with precision:
         study.check(cfg)
+
+
+def run_study(
+    study: Study, cfg: DictConfig, ctx: RunContext, *, check: bool = True
+) -> dict[str, Any]:
+    """Check, run and report ``study`` on ``cfg`` in ``ctx``; return the summary.
+
+    ``check=False`` skips the config checks (the caller ran :func:`check_study` before
+    opening the run directory).
+    """
+    precision = _float64() if study.float64 else contextlib.nullcontext()
+    with precision:
+        if check:
+            study.check(cfg)
         result = study.run(cfg, ctx)
     if not isinstance(result, StudyResult):
         raise TypeError(

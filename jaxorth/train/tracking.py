@@ -91,6 +91,12 @@ def dumps(value: Any, **kwargs: Any) -> str:
     return json.dumps(sanitize_json(value), default=_json_default, allow_nan=False, **kwargs)
 
 
+def records_of(tracker: Tracker, prefix: str = "") -> list[dict[str, Any]]:
+    """What ``tracker`` has kept (its ``records(prefix)`` method), or ``[]``."""
+    read = getattr(tracker, "records", None)
+    return list(read(prefix)) if callable(read) else []
+
+
 class NullTracker:
     """Discards everything."""
 
@@ -144,6 +150,26 @@ class JsonlTracker:
         tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
         os.replace(tmp, self.path)
         self._fh = self.path.open("a", encoding="utf-8")
+
+    def records(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Every record in the file (those with a key starting with ``prefix`` if given).
+
+        Lines cut by a kill are skipped. :class:`HistoryTracker` reads this on resume so
+        that figures and summaries cover the whole run, not only the steps since.
+        """
+        self._fh.flush()
+        out = []
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and (
+                    not prefix or any(k.startswith(prefix) for k in record if k != "step")
+                ):
+                    out.append(record)
+        return out
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         record = {"step": int(step), **to_scalars(metrics)}
@@ -199,6 +225,10 @@ class WandbTracker:
         if self._jsonl is not None:
             self._jsonl.truncate_after(step, prefix)
 
+    def records(self, prefix: str = "") -> list[dict[str, Any]]:
+        """The records of the JSONL copy (see :meth:`JsonlTracker.records`)."""
+        return self._jsonl.records(prefix) if self._jsonl is not None else []
+
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         scalars = to_scalars(metrics)
         self._run.log(scalars, step=int(step))
@@ -236,7 +266,12 @@ def make_tracker(
 
 
 class HistoryTracker:
-    """Forwards to another tracker and keeps every logged record in ``history``."""
+    """Forwards to another tracker and keeps every logged record in ``history``.
+
+    On resume (:meth:`truncate_after`) the history is reloaded from the inner tracker
+    when it keeps records (``metrics.jsonl``: :meth:`JsonlTracker.records`), so series
+    drawn from it cover the whole run and not only the steps since the resume.
+    """
 
     def __init__(self, inner: Tracker):
         self.inner = inner
@@ -244,8 +279,15 @@ class HistoryTracker:
 
     def truncate_after(self, step: int, prefix: str = "") -> None:
         """Drop the records after ``step`` here and in the inner tracker."""
-        self.history = [r for r in self.history if not _matches(r, step, prefix)]
         self.inner.truncate_after(step, prefix)
+        stored = records_of(self.inner, prefix)
+        kept = [r for r in self.history if not _matches(r, step, prefix)]
+        if stored:
+            kept = [r for r in stored if int(r.get("step", -1)) <= step]
+        self.history = kept
+
+    def records(self, prefix: str = "") -> list[dict[str, Any]]:
+        return [r for r in self.history if not prefix or any(k.startswith(prefix) for k in r)]
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         self.history.append({"step": int(step), **to_scalars(metrics)})
@@ -281,6 +323,14 @@ class PrefixTracker:
 
     def truncate_after(self, step: int, prefix: str = "") -> None:
         self.inner.truncate_after(step, f"{self.prefix}/{prefix}")
+
+    def records(self, prefix: str = "") -> list[dict[str, Any]]:
+        """The inner tracker's records of this prefix, with the prefix taken off."""
+        head = f"{self.prefix}/"
+        out = []
+        for record in records_of(self.inner, head + prefix):
+            out.append({k[len(head) :] if k.startswith(head) else k: v for k, v in record.items()})
+        return out
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         self.inner.log({f"{self.prefix}/{k}": v for k, v in metrics.items()}, step=step)

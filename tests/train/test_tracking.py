@@ -116,3 +116,26 @@ def test_prefix_tracker_truncates_only_its_own_records(tmp_path):
     assert inner.series("a/loss") == ([1, 2], [1.0, 2.5])
     with pytest.raises(ValueError, match="prefix must be a non-empty name"):
         PrefixTracker(inner, "x/y")
+
+
+def test_history_after_a_resume_covers_the_whole_run(tmp_path):
+    """A resumed run's figures are drawn from every logged step, not only the new ones."""
+    first = JsonlTracker(tmp_path)
+    for s in (10, 20, 30):
+        first.log({"train/loss": 1.0 / s}, step=s)
+    first.finish()  # killed after step 30; the newest checkpoint is step 20
+    history = HistoryTracker(JsonlTracker(tmp_path))
+    history.truncate_after(20)
+    history.log({"train/loss": 0.04}, step=30)
+    history.finish()
+    assert history.series("train/loss") == ([10, 20, 30], [0.1, 0.05, 0.04])
+    # the same through a prefix (one of several models in one file)
+    from jaxorth.train import PrefixTracker
+
+    shared = JsonlTracker(tmp_path / "p")
+    shared.log({"m/train/loss": 1.0, "other/train/loss": 5.0}, step=1)
+    shared.log({"m/train/loss": 0.5}, step=2)
+    resumed = HistoryTracker(PrefixTracker(shared, "m"))
+    resumed.truncate_after(1)
+    shared.finish()
+    assert resumed.series("train/loss") == ([1], [1.0])
