@@ -113,3 +113,25 @@ def test_recurrence_checks_the_state_width(user_checks, name):
         with user_checks(), pytest.raises(ValueError, match=f"state width must be hidden_size={n}"):
             cell_layout(cell).to_state(jnp.ones((2, n + 1)))
     assert cell.recurrence()(jnp.ones((2, n))).shape == (2, n)
+
+
+def test_ints_in_range_reports_the_first_offender_and_skips_tracers():
+    from jaxorth._checks import ints_in_range
+
+    ints_in_range(np.array([[0, 2], [1, 2]]), "ids", 0, 3)
+    ints_in_range(np.zeros((0,), np.int32), "ids", 0, 1)  # nothing to check
+    with pytest.raises(
+        ValueError, match=r"^ids must lie in \[0, 3\), got 7 at index \(1, 0\) \(2 of 4"
+    ):
+        ints_in_range(np.array([[0, 2], [7, 9]]), "ids", 0, 3)
+    jax.jit(lambda v: ints_in_range(v, "ids", 0, 3) or v)(jnp.asarray([5]))  # traced: skipped
+
+
+def test_integer_recurrence_step_checked(user_checks):
+    from jaxorth.rnn import integer_hidden_states
+
+    model = _model(vocab=5, classes=4, cell="hadamrnn")
+    x = jnp.zeros((1, 2), jnp.int32)
+    for bad in (0.0, -1.0, float("nan")):
+        with user_checks(), pytest.raises(ValueError, match="delta_h must be a positive number"):
+            integer_hidden_states(model, x, 8, bad)
