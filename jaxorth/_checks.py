@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "int_at_least",
+    "ints_in_range",
     "is_power_of_two",
     "number_at_least",
     "one_of",
@@ -90,3 +91,30 @@ def one_of(value: Any, name: str, choices: Iterable[Any]) -> Any:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
+
+
+def ints_in_range(values: Any, name: str, low: int, high: int, high_name: str = "") -> None:
+    """Check that every entry of an integer array lies in ``[low, high)``.
+
+    Values can only be read when they are concrete: for a ``jax`` tracer (inside
+    ``jit``, ``vmap`` or ``grad``) this check is skipped, so a function that calls it
+    documents its range contract for traced inputs. The message names the first
+    offending value and its index: ``labels must lie in [0, n_classes=10), got 197 at
+    index (3,)``. ``high_name`` names the bound (``n_classes``) in the message.
+    """
+    import jax
+
+    if isinstance(values, jax.core.Tracer):
+        return
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return
+    bad = np.flatnonzero((arr < low) | (arr >= high))
+    if bad.size:
+        where = np.unravel_index(int(bad[0]), arr.shape)
+        value = arr.reshape(-1)[bad[0]].item()
+        bound = f"{high_name}={high}" if high_name else f"{high}"
+        raise ValueError(
+            f"{name} must lie in [{low}, {bound}), got {value} at index "
+            f"{tuple(int(i) for i in where)} ({bad.size} of {arr.size} entries out of range)"
+        )

@@ -51,6 +51,7 @@ def test_group_override_and_values():
         ("data.T=1.5", "T"),  # wrong type
         ("experiment=nope", "nope"),  # unknown study
         ("seed=abc", "seed"),
+        ("train.eval_batches=2", "eval_batches"),  # removed: it was never read
         # a misspelt choice (an enum.StrEnum field): the key and the allowed values
         ("optim.schedule=cosin", _choice("optim.schedule", "constant, cosine")),
         ("optim.name=adan", _choice("optim.name", "adam, adamw, sgd, rmsprop")),

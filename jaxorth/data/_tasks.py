@@ -82,6 +82,8 @@ def copy_task_baseline(T: int, n_symbols: int = 8, n_recall: int = 10) -> float:
     ``T = 1000``, REFERENCES.md section 3).
     """
     int_at_least(T, "T", 1)
+    int_at_least(n_symbols, "n_symbols", 1)
+    int_at_least(n_recall, "n_recall", 1)
     return n_recall * math.log(n_symbols) / (T + 2 * n_recall)
 
 
@@ -95,6 +97,11 @@ def copy_task_metrics(
     inside the scan, so the ``(B, T + 20, n)`` states and logits are never stored.
     Returns ``{"ce": mean_t ce_t, "recall_acc": mean of acc_t over the last n_recall}``.
     """
+    int_at_least(n_recall, "n_recall", 1)
+    if n_recall > x.shape[1]:
+        raise ValueError(
+            f"n_recall={n_recall} exceeds the sequence length L={x.shape[1]} of the inputs"
+        )
     ce_t, acc_t = model.stepwise_cross_entropy(x, targets)
     return {"ce": ce_t.mean(), "recall_acc": acc_t[-n_recall:].mean()}
 
@@ -137,5 +144,9 @@ def adding_task_metrics(
     ``{"mse": mean_i (y_T,i - target_i)^2}``, to compare with
     :func:`adding_task_baseline` (1/6).
     """
+    if tuple(targets.shape) != (x.shape[0],):
+        raise ValueError(
+            f"targets must have shape (B,) = ({x.shape[0]},), got {tuple(targets.shape)}"
+        )
     pred = model.final_output(x)[:, 0]
     return {"mse": jnp.mean((pred - targets) ** 2)}

@@ -29,7 +29,13 @@ from jaxorth._checks import int_at_least, positive_int, power_of_two
 from jaxorth.linalg import block_fwht, fwht, sylvester_hadamard
 from jaxorth.quant import ste_sign
 
-from ._sequence import IntRecurrence, Recurrence, StateLayout, vector_layout
+from ._sequence import (
+    IntRecurrence,
+    Recurrence,
+    StateLayout,
+    check_state_width,
+    vector_layout,
+)
 
 __all__ = ["BlockHadamRNNCell", "HadamRNNCell"]
 
@@ -70,6 +76,7 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
         s1 = signs.reshape(a, 1, b)
 
         def to_state(h: Array) -> Array:
+            check_state_width(h, n)
             return jnp.swapaxes(h.reshape(h.shape[0], a, b), 0, 1)
 
         def to_vectors(st: Array) -> Array:
@@ -88,6 +95,7 @@ def factored_layout(signs: Float[Array, " n"], m: int) -> StateLayout:
     s = jnp.transpose(signs.reshape(g, a, 1, b), (1, 0, 2, 3))
 
     def to_state(h: Array) -> Array:
+        check_state_width(h, n)
         return jnp.transpose(h.reshape(h.shape[0], g, a, b), (2, 1, 0, 3))
 
     def to_vectors(st: Array) -> Array:
@@ -145,8 +153,13 @@ class _SignedHadamardCell(nnx.Module):
 
     def recurrence(self) -> Recurrence:
         """``h -> h W^T = sign(u) * FWHT_m(h) / sqrt(m)`` for a batch ``(B, n)``."""
-        s = self.signs() * (1.0 / math.sqrt(self.block_size))
-        return lambda h: self._transform(h) * _lift(s, h)
+        s, n = self.signs() * (1.0 / math.sqrt(self.block_size)), self.hidden_size
+
+        def step(h: Array) -> Array:
+            check_state_width(h, n)
+            return self._transform(h) * _lift(s, h)
+
+        return step
 
     def state_layout(self) -> StateLayout:
         """Scan layout: :func:`factored_layout` for blocks of 32 to 4096, else ``(B, n)``."""
@@ -161,8 +174,13 @@ class _SignedHadamardCell(nnx.Module):
         ``f(c) = sign(u) * FWHT_m(c)`` uses only additions and subtractions; ``scale =
         1 / sqrt(m)``.
         """
-        s = jnp.where(self.u[...] >= 0, 1, -1).astype(jnp.int32)
-        return (lambda c: self._transform(c) * _lift(s, c)), 1.0 / math.sqrt(self.block_size)
+        s, n = jnp.where(self.u[...] >= 0, 1, -1).astype(jnp.int32), self.hidden_size
+
+        def step(c: Array) -> Array:
+            check_state_width(c, n)
+            return self._transform(c) * _lift(s, c)
+
+        return step, 1.0 / math.sqrt(self.block_size)
 
     def matrix(self) -> Float[Array, "n n"]:
         """The recurrent matrix ``W`` as a dense array (for checks and export only)."""

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
 
+from jaxorth._checks import positive_number
 from jaxorth.quant import activation_scale, check_bits, n_levels
 
 from ._sequence import SequenceModel
@@ -56,7 +58,8 @@ def integer_hidden_states(
     act_bits : int
         Activation bit width, ``2 <= act_bits <= 24``.
     delta_h : float
-        Activation step (:func:`calibrate_hidden_scale`).
+        Activation step (:func:`calibrate_hidden_scale`), a positive number (checked
+        when concrete).
 
     Returns
     -------
@@ -81,6 +84,8 @@ def integer_hidden_states(
             f"int32 accumulator overflow: act_bits={act_bits} with this cell can reach "
             f"{w_lim} * {lim} >= 2^31; use fewer activation bits"
         )
+    if not isinstance(delta_h, jax.core.Tracer):  # a traced step cannot be read
+        positive_number(float(np.asarray(delta_h)), "delta_h")
     step_int, scale = integer_recurrence()
     drive = model.drive(x)
     d = jnp.round(drive / delta_h).astype(jnp.int32)

@@ -21,7 +21,7 @@ from jaxtyping import Array, Float
 from jaxorth._checks import positive_int
 from jaxorth.linalg import cayley, skew, skew_expm
 
-from ._sequence import Recurrence
+from ._sequence import Recurrence, check_state_width
 
 __all__ = ["ORNNCell", "henaff_skew_init"]
 
@@ -93,5 +93,11 @@ class ORNNCell(nnx.Module):
         return skew_expm(a) if self.param == "expm" else cayley(a)
 
     def recurrence(self) -> Recurrence:
-        w_t = self.matrix().T
-        return lambda h: h @ w_t
+        """``h -> h W^T`` for a batch ``(..., n)``; another state width raises ValueError."""
+        w_t, n = self.matrix().T, self.hidden_size
+
+        def step(h: Array) -> Array:
+            check_state_width(h, n)
+            return h @ w_t
+
+        return step

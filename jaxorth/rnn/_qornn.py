@@ -56,7 +56,7 @@ from jaxorth.quant import (
 )
 
 from ._ornn import henaff_skew_init
-from ._sequence import IntRecurrence, Recurrence
+from ._sequence import IntRecurrence, Recurrence, check_state_width
 
 __all__ = ["QORNNCell", "polar_factor", "project_orthogonal"]
 
@@ -175,16 +175,26 @@ class QORNNCell(nnx.Module):
         return ste_quantize(self.orthogonal_matrix(), self.bits, self.scale)
 
     def recurrence(self) -> Recurrence:
-        """``h -> h W_q^T`` for a batch ``(B, n)``."""
-        w_t = self.matrix().T
-        return lambda h: h @ w_t
+        """``h -> h W_q^T`` for a batch ``(B, n)``; another state width raises ValueError."""
+        w_t, n = self.matrix().T, self.hidden_size
+
+        def step(h: Array) -> Array:
+            check_state_width(h, n)
+            return h @ w_t
+
+        return step
 
     def integer_recurrence(self) -> tuple[IntRecurrence, Float[Array, ""] | float]:
         """``h W_q^T = delta * (h C^T)`` with the ``int32`` code matrix ``C`` of ``W_q``."""
         w_o = jax.lax.stop_gradient(self.orthogonal_matrix())
         delta = quantizer_scale(w_o, self.bits, self.scale)
-        codes_t = quantize_codes(w_o, self.bits, delta).T
-        return (lambda c: c @ codes_t), delta
+        codes_t, n = quantize_codes(w_o, self.bits, delta).T, self.hidden_size
+
+        def step(c: Array) -> Array:
+            check_state_width(c, n)
+            return c @ codes_t
+
+        return step, delta
 
     def orthogonality_error(self) -> Float[Array, ""]:
         """``||W_q^T W_q - I||_2``: how far the quantized matrix is from orthogonal."""

@@ -34,6 +34,8 @@ import optax
 from flax import nnx
 from jaxtyping import Array, Float, Int
 
+from jaxorth._checks import ints_in_range, positive_int
+
 __all__ = [
     "IntRecurrence",
     "Recurrence",
@@ -67,6 +69,20 @@ class StateLayout(NamedTuple):
     step: Callable[[Any], Any]
     readout: Callable[[Any, Array], Array]
     batch_axis: int = 0
+
+
+def check_state_width(h: Any, hidden_size: int) -> None:
+    """Raise ``ValueError`` unless the state batch ``h`` is ``(..., hidden_size)``.
+
+    What a cell's ``recurrence()`` (and ``integer_recurrence()``) calls on its input:
+    a shape check, so it also runs under ``jit``.
+    """
+    shape = tuple(getattr(h, "shape", ()))
+    if not shape or shape[-1] != hidden_size:
+        got = shape[-1] if shape else "a scalar"
+        raise ValueError(
+            f"state width must be hidden_size={hidden_size}, got {got} (state shape {shape})"
+        )
 
 
 def vector_layout(step: Recurrence) -> StateLayout:
@@ -104,6 +120,16 @@ class SequenceModel(nnx.Module):
     input map, the readout and the loss inside the scan, so that no ``(B, T, n)`` array
     is formed. Inside the scan the states live in the cell's layout (:func:`cell_layout`).
 
+    Input contract: shapes are checked on every call, also under ``jit`` (float inputs
+    ``(B, T, in_features)``, integer tokens ``(B, T)``, labels ``(B, T)`` like the
+    inputs). Values are checked only when they are concrete (eager calls): token ids
+    must lie in ``[0, in_features)`` and labels in ``[0, out_features)``, else a
+    ``ValueError`` names the first offending value. Under ``jit`` (tracers) values
+    cannot be read: an id ``>= in_features`` gives NaN outputs (``jnp.take`` fills), a
+    negative id wraps around and an out-of-range label gives a NaN loss, so check the
+    ranges on the data before jitting (the data loaders and task generators of
+    :mod:`jaxorth.data` produce valid ranges).
+
     Parameters
     ----------
     cell : RecurrentCell
@@ -127,7 +153,21 @@ class SequenceModel(nnx.Module):
         input_transform: Callable[[Array], Array] | None = None,
         output_transform: Callable[[Array], Array] | None = None,
     ):
-        n = cell.hidden_size
+        n = getattr(cell, "hidden_size", None)
+        if not callable(getattr(cell, "recurrence", None)) or n is None:
+            raise ValueError(
+                f"cell must be a recurrent cell (hidden_size and recurrence()), got "
+                f"{type(cell).__name__}"
+            )
+        n = positive_int(n, "cell.hidden_size")
+        in_features = positive_int(in_features, "in_features")
+        out_features = positive_int(out_features, "out_features")
+        for name, fn in (
+            ("input_transform", input_transform),
+            ("output_transform", output_transform),
+        ):
+            if fn is not None and not callable(fn):
+                raise ValueError(f"{name} must be callable or None, got {type(fn).__name__}")
         self.cell = cell
         self.in_features = in_features
         self.out_features = out_features
@@ -153,6 +193,7 @@ class SequenceModel(nnx.Module):
         if jnp.issubdtype(x.dtype, jnp.integer):
             if x.ndim != 2:
                 raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
+            ints_in_range(x, "token ids", 0, self.in_features, "in_features")
             return jnp.swapaxes(x, 0, 1), lambda tok: jnp.take(u, tok, axis=0) + b
         if x.ndim != 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
@@ -224,6 +265,7 @@ class SequenceModel(nnx.Module):
         inputs, states and readout activations of :meth:`__call__` are never formed;
         each step is rematerialised in the backward pass (``jax.checkpoint``), which
         stores only the carried state. This is the training path of the copy task.
+        Labels must lie in ``[0, out_features)``, checked when concrete (class docstring).
         """
         if not jnp.issubdtype(labels.dtype, jnp.integer):
             raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
@@ -232,6 +274,7 @@ class SequenceModel(nnx.Module):
                 f"labels must be (B, T) = {tuple(x.shape[:2])} like the inputs, got "
                 f"{tuple(labels.shape)}"
             )
+        ints_in_range(labels, "labels", 0, self.out_features, "out_features")
         layout, advance, xs, h0 = self._recurrence(x)
         v, c = self.output_matrix(), self.c[...][None, :]
 

@@ -10,11 +10,18 @@ from jaxorth.train import LoopConfig, make_optimizer
 
 
 def check_data_name(cfg: Any, expected: str) -> Any:
-    """``cfg.data`` if it is the ``data=expected`` option; else a message naming both."""
+    """``cfg.data`` if it is the ``data=expected`` option; else a message naming both.
+
+    The experiment files set no ``data.*`` key that only their own data option has (or
+    set it through an optional defaults entry, as ``pmnist`` does), so a mismatched
+    ``data=`` composes and reaches this message instead of a schema error.
+    """
     data = cfg.get("data")
     name = None if data is None else data.get("name")
     if name != expected:
-        raise ValueError(f"experiment={cfg.experiment.name} needs data={expected}, got data={name}")
+        raise ValueError(
+            f"experiment={cfg.experiment.name} needs data={expected} (got data={name})"
+        )
     return data
 
 

@@ -81,3 +81,28 @@ def test_adding_task():
     np.testing.assert_allclose(y, (x[..., 0] * marks).sum(1), rtol=1e-6)
     # predicting 1 has MSE 1/6
     assert np.mean((y - 1.0) ** 2) == pytest.approx(adding_task_baseline(), abs=0.015)
+
+
+class _Model:
+    """Stands for a sequence model: the metrics must reject before calling it."""
+
+    out_features = 9
+
+    def stepwise_cross_entropy(self, x, y):
+        raise AssertionError("the checks run before the model")
+
+    final_output = stepwise_cross_entropy
+
+
+def test_task_metrics_and_baseline_check_sizes(user_checks):
+    from jaxorth.data import adding_task_metrics, copy_task_metrics
+
+    x = jnp.zeros((2, 6), jnp.int32)
+    with pytest.raises(ValueError, match="n_recall=7 exceeds the sequence length L=6"):
+        copy_task_metrics(_Model(), x, x, 7)
+    with pytest.raises(ValueError, match="n_recall must be an integer >= 1, got 0"):
+        copy_task_metrics(_Model(), x, x, 0)
+    with user_checks(), pytest.raises(ValueError, match=r"targets must have shape \(B,\) = \(2,\)"):
+        adding_task_metrics(_Model(), jnp.zeros((2, 6, 2)), jnp.zeros((3,)))
+    with pytest.raises(ValueError, match="n_symbols must be an integer >= 1, got 0"):
+        copy_task_baseline(10, n_symbols=0)

@@ -217,3 +217,30 @@ def test_adding_task_bad_config_fails_early(tmp_path):
         run_experiment(["experiment=adding_task", "data.T=1"], run_dir=tmp_path)
     with pytest.raises(ValueError, match="needs data=adding"):
         run_experiment(["experiment=adding_task", "data=copy"], run_dir=tmp_path)
+
+
+_STUDY_DATA = {"copy_task": "copy", "adding_task": "adding", "smnist": "mnist", "pmnist": "mnist"}
+
+
+@pytest.mark.parametrize(
+    ("study", "other"),
+    [(s, d) for s, e in _STUDY_DATA.items() for d in ("copy", "adding", "mnist") if d != e],
+)
+def test_study_data_mismatch_names_both(study, other):
+    # a wrong data option composes and gets the study's message, not a schema error
+    # ("Key 'T' not in 'MnistDataConfig'" for copy_task, 'permute' for pmnist)
+    from jaxorth.cli import compose
+    from jaxorth.studies import STUDIES
+
+    cfg = compose([f"experiment={study}", f"data={other}"])
+    msg = rf"^experiment={study} needs data={_STUDY_DATA[study]} \(got data={other}\)$"
+    with pytest.raises(ValueError, match=msg):
+        STUDIES[study].check(cfg)
+
+
+def test_pmnist_permutes_only_with_its_own_data():
+    from jaxorth.cli import compose
+
+    assert compose(["experiment=pmnist"]).data.permute
+    assert not compose(["experiment=smnist"]).data.permute
+    assert compose(["experiment=copy_task"]).data.T == 100
