@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -144,11 +145,18 @@ def tree_differences(stored: Any, like: Any) -> list[str]:
     return out
 
 
+# where Orbax/TensorStore messages start dumping their JSON specs
+_SPEC_MARKERS = (" [tensorstore_spec=", ". See full TensorStore details", " See full TensorStore")
+
+
 def _reason(error: BaseException) -> str:
+    """``"Type: first line of the message"``, without TensorStore's spec dumps."""
     lines = str(error).strip().splitlines()
     first = lines[0] if lines else ""
-    if len(first) > 200:
-        first = first[:200] + "..."
+    for marker in _SPEC_MARKERS:
+        first = first.split(marker, 1)[0]
+    if len(first) > 240:
+        first = first[:240] + "..."
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
@@ -163,11 +171,16 @@ def _is_orbax_leftover(unraisable: Any) -> bool:
 
 
 class _OrbaxTaskFilter(logging.Filter):
-    """Drops asyncio's "Task exception was never retrieved" for abandoned Orbax reads."""
+    """Drops asyncio's "... exception was never retrieved" for abandoned Orbax reads."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not ("never retrieved" in message and "_read_array" in message)
+        if "exception was never retrieved" not in message:
+            return True
+        text = message
+        if record.exc_info and record.exc_info[2] is not None:
+            text += "".join(str(f.filename) for f in traceback.extract_tb(record.exc_info[2]))
+        return not any(word in text for word in ("tensorstore", "orbax", "_read_array"))
 
 
 _LEFTOVERS_MUTED = False
@@ -291,7 +304,7 @@ class Checkpointer:
         self._manager.reload()
         log.warning(
             "checkpoint step %d in %s cannot be restored (%s); moved it to %s and "
-            "falling back to an older checkpoint",
+            "trying the next older checkpoint",
             step,
             self.directory,
             reason,
@@ -327,6 +340,12 @@ class Checkpointer:
             if differences:  # should not happen once the metadata matched
                 raise CheckpointMismatchError(step, self.directory, differences)
             return tree, int(step), skipped
+        if skipped:
+            log.warning(
+                "no checkpoint in %s could be restored (all moved to %s)",
+                self.directory,
+                self.corrupt_directory,
+            )
         return None, None, skipped
 
     def close(self) -> None:
