@@ -147,9 +147,26 @@ def test_fit_interrupted_in_process_keeps_handlers_and_state(tmp_path):
     np.testing.assert_array_equal(_params(model), _straight(5))  # the model holds step 5
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
-    # without a run directory: no checkpoint, and the message says so
-    with pytest.raises(Interrupted, match=r"^interrupted by SIGINT at step 5; no checkpoint"):
-        fit(job.model(), TX, job.loss, batches, LoopConfig(steps=20, progress=False))
+
+def test_interrupted_message_and_pickling(tmp_path):
+    import pickle
+
+    stop = Interrupted(120, "SIGTERM", tmp_path)
+    assert str(stop) == (
+        f"interrupted by SIGTERM at step 120; checkpoint saved in {tmp_path}; "
+        "run the same command to resume"
+    )
+    assert str(Interrupted(5, "SIGINT", None)) == (
+        "interrupted by SIGINT at step 5; no checkpoint written (no run directory)"
+    )
+    again = pickle.loads(pickle.dumps(stop))
+    assert (again.step, again.signal_name, again.checkpoint_dir, str(again)) == (
+        120,
+        "SIGTERM",
+        tmp_path,
+        str(stop),
+    )
+    assert isinstance(stop, RuntimeError)
 
 
 def test_fit_outside_the_main_thread_installs_no_handler():
