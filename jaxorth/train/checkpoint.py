@@ -161,13 +161,22 @@ def _reason(error: BaseException) -> str:
 
 
 def _is_orbax_leftover(unraisable: Any) -> bool:
-    """Whether an unraisable exception is the debris of an abandoned Orbax read."""
-    if isinstance(unraisable.exc_value, RuntimeError) and "Event loop is closed" in str(
-        unraisable.exc_value
-    ):
-        return True
+    """Whether an unraisable exception is the debris of an abandoned Orbax read.
+
+    Either an Orbax read coroutine finalized unfinished, or a TensorStore completion
+    callback that found its event loop closed (``call_soon_threadsafe``).
+    """
     code = getattr(unraisable.object, "cr_code", None)
-    return code is not None and "orbax" in code.co_filename
+    if code is not None and "orbax" in code.co_filename:
+        return True
+    if not (
+        isinstance(unraisable.exc_value, RuntimeError)
+        and "Event loop is closed" in str(unraisable.exc_value)
+        and unraisable.exc_traceback is not None
+    ):
+        return False
+    frames = traceback.extract_tb(unraisable.exc_traceback)
+    return any(frame.name == "call_soon_threadsafe" for frame in frames)
 
 
 class _OrbaxTaskFilter(logging.Filter):

@@ -216,3 +216,34 @@ def test_checkpoint_of_another_model_is_a_clear_error(pristine, tmp_path, model,
     # an intact checkpoint of another configuration is not corruption: nothing moved
     assert _steps(run / "checkpoints") == [3, 6]
     assert not (run / "checkpoints_corrupt").exists()
+
+
+def test_only_orbax_read_debris_is_muted():
+    import asyncio
+    import types
+
+    from jaxorth.train.checkpoint import _is_orbax_leftover, _OrbaxTaskFilter
+
+    loop = asyncio.new_event_loop()
+    loop.close()
+    try:
+        loop.call_soon_threadsafe(print)  # what a late TensorStore callback does
+    except RuntimeError as error:
+        late = error
+    try:
+        raise RuntimeError("Event loop is closed")
+    except RuntimeError as error:
+        elsewhere = error
+    for error, muted in ((late, True), (elsewhere, False), (ValueError("x"), False)):
+        hit = types.SimpleNamespace(exc_value=error, exc_traceback=error.__traceback__, object=None)
+        assert _is_orbax_leftover(hit) is muted
+
+    def record(message):
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, None, None)
+
+    keep = _OrbaxTaskFilter().filter
+    assert not keep(
+        record("Task exception was never retrieved\nfuture: <Task tensorstore_spec=...>")
+    )
+    assert keep(record("Task exception was never retrieved\nfuture: <Task coro=<mine()>>"))
+    assert keep(record("something else about tensorstore"))
