@@ -6,8 +6,11 @@ NaN guard), ``parallel`` (devices, mesh, batch sharding), ``optim``
 """
 
 from .checkpoint import Checkpointer as Checkpointer
+from .checkpoint import CheckpointMismatchError as CheckpointMismatchError
+from .checkpoint import SkippedCheckpoint as SkippedCheckpoint
 from .evaluate import jit_metrics as jit_metrics
 from .loop import FitResult as FitResult
+from .loop import Interrupted as Interrupted
 from .loop import LoopConfig as LoopConfig
 from .loop import NonFiniteError as NonFiniteError
 from .loop import fit as fit
@@ -26,14 +29,17 @@ from .tracking import WandbTracker as WandbTracker
 from .tracking import make_tracker as make_tracker
 
 __all__ = [
+    "CheckpointMismatchError",
     "Checkpointer",
     "FitResult",
     "HistoryTracker",
+    "Interrupted",
     "JsonlTracker",
     "LoopConfig",
     "NonFiniteError",
     "NullTracker",
     "PrefixTracker",
+    "SkippedCheckpoint",
     "Tracker",
     "TrainState",
     "WandbTracker",

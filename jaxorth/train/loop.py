@@ -10,7 +10,13 @@ Features
   later step is frozen, and the loop stops at the next check with
   :class:`NonFiniteError`; checkpoints written before stay untouched;
 - Orbax checkpoints every ``checkpoint_every`` steps (atomic), resume from the newest
-  one when the same run directory is used again (:func:`resume`);
+  one when the same run directory is used again (:func:`resume`); a corrupt newest
+  checkpoint is moved aside with a warning and the next older one is used, an intact
+  checkpoint of another model raises
+  :class:`~jaxorth.train.checkpoint.CheckpointMismatchError` (see
+  :mod:`jaxorth.train.checkpoint`);
+- clean stops on SIGINT (Ctrl-C) and SIGTERM (what SLURM sends before preempting a
+  job), see below;
 - data parallelism over all local devices (:mod:`jaxorth.train.parallel`): a 1-D mesh
   named ``"data"``, the batch split along its leading axis, parameters replicated, the
   loss and its gradient averaged over the shards (so the loss must be a mean over the
@@ -18,12 +24,30 @@ Features
   splits the host into several XLA devices (steps are then run one at a time: CPU
   devices share a thread pool);
 - periodic evaluation, a progress bar with live metrics, metrics sent to a tracker.
+
+Interruption
+------------
+While the loop runs (in the main thread), SIGINT and SIGTERM only set a flag: the
+current step finishes, its checkpoint is written into ``run_dir/checkpoints`` when a
+run directory is given (also with ``checkpoint_every=0``: :func:`fit` resumes from
+that folder whenever it holds checkpoints), the tracker is flushed, and
+:class:`Interrupted` is raised with a one-line message ("interrupted by SIGTERM at step
+120; checkpoint saved in /path/checkpoints; run the same command to resume"). Running
+the same call again resumes from that step and reaches bit-for-bit the parameters of
+an uninterrupted run. A second signal while stopping gets the handler that was
+installed before :func:`fit` (normally: a second Ctrl-C raises ``KeyboardInterrupt``,
+a second SIGTERM terminates), so a user can force-quit. The previous handlers are
+restored when :func:`fit` returns or raises; a signal that was ignored (``SIG_IGN``)
+stays ignored, and outside the main thread no handler is installed. A signal received
+during the last step does not interrupt: the run is complete and returns normally.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,7 +59,7 @@ import optax
 from flax import nnx
 
 from jaxorth.train import parallel
-from jaxorth.train.checkpoint import Checkpointer
+from jaxorth.train.checkpoint import Checkpointer, SkippedCheckpoint
 from jaxorth.train.step import LossFn, TrainState, init_train_state, make_train_step
 from jaxorth.train.tracking import NullTracker, Tracker
 
@@ -45,6 +69,74 @@ EvalFn = Callable[[nnx.Module], Mapping[str, Any]]
 
 class NonFiniteError(RuntimeError):
     """Raised when the training loss or gradients became NaN or infinite."""
+
+
+class Interrupted(RuntimeError):
+    """Raised by :func:`fit` after a SIGINT or SIGTERM stopped it cleanly.
+
+    Attributes
+    ----------
+    step : int
+        The last completed step (the model holds its parameters).
+    signal_name : str
+        ``"SIGINT"`` or ``"SIGTERM"``.
+    checkpoint_dir : Path or None
+        The folder holding the checkpoint of ``step`` (``run_dir/checkpoints``), or None
+        when :func:`fit` had no run directory.
+    """
+
+    def __init__(self, step: int, signal_name: str, checkpoint_dir: Path | None):
+        self.step = int(step)
+        self.signal_name = signal_name
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        where = (
+            f"checkpoint saved in {self.checkpoint_dir}; run the same command to resume"
+            if self.checkpoint_dir is not None
+            else "no checkpoint written (no run directory)"
+        )
+        super().__init__(f"interrupted by {signal_name} at step {self.step}; {where}")
+
+    def __reduce__(self):
+        return type(self), (self.step, self.signal_name, self.checkpoint_dir)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _StopOnSignal:
+    """Context manager: SIGINT/SIGTERM set :attr:`signal_name` instead of stopping.
+
+    The first signal puts the previous handlers back, so a second one acts as before
+    (``KeyboardInterrupt`` for a second Ctrl-C). Installs nothing outside the main
+    thread, and leaves an ignored signal ignored.
+    """
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        del frame
+        if self.signal_name is None:
+            self.signal_name = signal.Signals(signum).name
+        self._restore()
+
+    def _restore(self) -> None:
+        while self._previous:
+            signum, handler = self._previous.popitem()
+            signal.signal(signum, handler)
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in _STOP_SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN or previous is None:
+                    continue  # ignored by the parent (or set outside Python): keep it
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +171,7 @@ class FitResult:
     resumed_from: int | None
     seconds: float
     steps_run: int
+    skipped_checkpoints: list[SkippedCheckpoint] = dataclasses.field(default_factory=list)
 
 
 def _to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -92,18 +185,32 @@ def _every(n: int, done: int) -> bool:
 def resume(
     checkpointer: Checkpointer, state: TrainState, mesh: jax.sharding.Mesh | None = None
 ) -> tuple[TrainState, int | None]:
-    """``state`` restored from the newest checkpoint, and that checkpoint's step.
+    """``state`` restored from the newest checkpoint that restores, and its step.
 
-    Returns ``(state, None)`` unchanged when there is no checkpoint. ``rest`` is kept
+    Returns ``(state, None)`` unchanged when no checkpoint restores. ``rest`` is kept
     from ``state`` (it is not checkpointed); the restored fields are replicated over
-    ``mesh`` when one is given.
+    ``mesh`` when one is given. Corrupt checkpoints are moved aside with a warning (see
+    :func:`resume_latest`, which also returns them).
     """
-    latest = checkpointer.latest_step()
-    if latest is None:
-        return state, None
-    tree = checkpointer.restore(latest, like=state.checkpoint_tree())
+    state, step, _ = resume_latest(checkpointer, state, mesh)
+    return state, step
+
+
+def resume_latest(
+    checkpointer: Checkpointer, state: TrainState, mesh: jax.sharding.Mesh | None = None
+) -> tuple[TrainState, int | None, list[SkippedCheckpoint]]:
+    """Like :func:`resume`, also returning the corrupt checkpoints that were skipped.
+
+    Raises
+    ------
+    CheckpointMismatchError
+        If the newest readable checkpoint holds another model or optimizer state.
+    """
+    tree, _, skipped = checkpointer.restore_latest(state.checkpoint_tree())
+    if tree is None:
+        return state, None, skipped
     state = state.with_checkpoint(parallel.replicate(tree, mesh))
-    return state, int(state.step)
+    return state, int(state.step), skipped
 
 
 def fit(
@@ -133,6 +240,8 @@ def fit(
         Steps, logging, evaluation, checkpointing and parallelism settings.
     run_dir : path, optional
         Where checkpoints go (``run_dir/checkpoints``); required when checkpointing.
+        With ``config.resume``, the run resumes from the newest checkpoint there that
+        restores (also with ``checkpoint_every=0``, after an interruption).
     tracker : Tracker, optional
         Receives ``train/*`` metrics every ``log_every`` steps and ``eval/*`` metrics.
     eval_fn : callable, optional
@@ -143,6 +252,11 @@ def fit(
     NonFiniteError
         If a loss or gradient became non-finite; the model keeps the last finite
         parameters and the checkpoints on disk are those written before.
+    Interrupted
+        After a SIGINT or SIGTERM (see the module docstring): the model holds the last
+        completed step, which is checkpointed when ``run_dir`` is given.
+    CheckpointMismatchError
+        If ``run_dir`` holds an intact checkpoint of another model or optimizer.
     """
     tracker = tracker or NullTracker()
     if config.checkpoint_every and run_dir is None:
@@ -156,12 +270,20 @@ def fit(
 
     checkpointer = None
     resumed_from = None
-    if config.checkpoint_every:
-        checkpointer = Checkpointer(Path(run_dir) / "checkpoints", config.keep_checkpoints)
+    skipped: list[SkippedCheckpoint] = []
+    ckpt_dir = None if run_dir is None else Path(run_dir) / "checkpoints"
+
+    def open_checkpointer() -> Checkpointer:
+        return Checkpointer(ckpt_dir, config.keep_checkpoints)
+
+    if config.checkpoint_every or (config.resume and ckpt_dir is not None and ckpt_dir.is_dir()):
+        checkpointer = open_checkpointer()
         if config.resume:
-            state, resumed_from = resume(checkpointer, state, mesh)
-            if resumed_from is not None:
-                tracker.truncate_after(resumed_from)
+            state, resumed_from, skipped = resume_latest(checkpointer, state, mesh)
+            if resumed_from is not None or skipped:
+                # drop the lines logged after the restored step (all of them when every
+                # checkpoint was corrupt and the run starts over)
+                tracker.truncate_after(resumed_from or 0)
     start = resumed_from or 0
 
     def current_model() -> nnx.Module:
@@ -188,7 +310,9 @@ def fit(
     eval_metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     steps_run = 0
+    stop = _StopOnSignal()
     try:
+        stop.__enter__()
         for step in range(start, config.steps):
             state, metrics = train_step(state, parallel.shard_batch(batch_fn(step), mesh))
             if sync_each_step:
@@ -213,10 +337,23 @@ def fit(
                         f"step {done}: "
                         + ", ".join(f"eval/{k}={v:.4g}" for k, v in eval_metrics.items())
                     )
-            if checkpointer is not None and (_every(config.checkpoint_every, done) or last):
+            saved = checkpointer is not None and (_every(config.checkpoint_every, done) or last)
+            if saved:
                 check_finite(done)
                 checkpointer.save(done, state.checkpoint_tree())
+            if stop.signal_name is not None and not last:
+                check_finite(done)
+                if ckpt_dir is not None and not saved:
+                    if checkpointer is None:
+                        checkpointer = open_checkpointer()
+                    checkpointer.save(done, state.checkpoint_tree())
+                flush = getattr(tracker, "flush", None)
+                if callable(flush):
+                    flush()
+                nnx.update(model, state.params)
+                raise Interrupted(done, stop.signal_name, ckpt_dir)
     finally:
+        stop.__exit__()
         if bar is not None:
             bar.close()
         if checkpointer is not None:
@@ -234,4 +371,5 @@ def fit(
         resumed_from=resumed_from,
         seconds=time.perf_counter() - t0,
         steps_run=steps_run,
+        skipped_checkpoints=skipped,
     )
