@@ -21,16 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from jaxorth.train import set_cpu_devices
-
-try:  # TEMP until the loop's Interrupted lands
-    from jaxorth.train import Interrupted
-except ImportError:  # pragma: no cover
-
-    class Interrupted(RuntimeError):  # type: ignore[no-redef]
-        pass
-
-
+from jaxorth.train import CheckpointMismatchError, Interrupted, set_cpu_devices
 from jaxorth.train.rundir import RunConfigMismatch, RunDir, RunDirLocked, open_run
 from jaxorth.train.tracking import dumps, make_tracker
 
@@ -208,7 +199,7 @@ def _hydra_entry(cfg: DictConfig) -> None:
             flush=True,
         )
         sys.exit(143 if name == "SIGTERM" else 130)
-    except (RunConfigMismatch, RunDirLocked) as err:
+    except (RunConfigMismatch, RunDirLocked, CheckpointMismatchError) as err:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweep marks this job failed and goes on
         print(f"jaxorth: error: {err}", file=sys.stderr, flush=True)

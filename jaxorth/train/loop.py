@@ -280,10 +280,11 @@ def fit(
         checkpointer = open_checkpointer()
         if config.resume:
             state, resumed_from, skipped = resume_latest(checkpointer, state, mesh)
-            if resumed_from is not None or skipped:
-                # drop the lines logged after the restored step (all of them when every
-                # checkpoint was corrupt and the run starts over)
-                tracker.truncate_after(resumed_from or 0)
+    if run_dir is not None:
+        # drop what an earlier attempt in this run directory logged after the restored
+        # step: all of it when the run starts over (no checkpoint, every checkpoint
+        # corrupt, resume=false), so no step is ever logged twice
+        tracker.truncate_after(resumed_from or 0)
     start = resumed_from or 0
 
     def current_model() -> nnx.Module:

@@ -34,10 +34,10 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ __all__ = [
     "fingerprint",
     "open_run",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Config keys (dotted prefixes) left out of the fingerprint: changing them between a
 #: run and its resume changes how long it trains or what it prints, not what it is.
@@ -169,10 +171,7 @@ def _acquire_lock(run_dir: Path) -> Path:
             except (OSError, ValueError, KeyError, TypeError):
                 owner, pid, host = {}, -1, me["host"]  # unreadable: treated as stale
             if host == me["host"] and (pid < 0 or not _pid_alive(pid)):
-                warnings.warn(
-                    f"{lock}: removing a stale lock of process {pid} (no longer running)",
-                    stacklevel=3,
-                )
+                _log.warning("%s: removing the stale lock of process %s (not running)", lock, pid)
                 with contextlib.suppress(FileNotFoundError):
                     lock.unlink()
                 continue

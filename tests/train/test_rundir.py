@@ -106,7 +106,7 @@ def test_resume_false_archives_the_old_run(tmp_path):
     fresh.close()
 
 
-def test_a_live_owner_locks_the_directory_and_a_stale_lock_is_taken_over(tmp_path):
+def test_a_live_owner_locks_the_directory_and_a_stale_lock_is_taken_over(tmp_path, caplog):
     run = open_run(tmp_path, CFG, steps=100)
     with pytest.raises(RunDirLocked, match=rf"in use by process {os.getpid()} on this host"):
         open_run(tmp_path, CFG, steps=100)
@@ -119,8 +119,8 @@ def test_a_live_owner_locks_the_directory_and_a_stale_lock_is_taken_over(tmp_pat
     )
     pid = int(dead.stdout)
     (tmp_path / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
-    with pytest.warns(UserWarning, match=f"stale lock of process {pid}"):
-        run = open_run(tmp_path, CFG, steps=100)
+    run = open_run(tmp_path, CFG, steps=100)
+    assert f"removing the stale lock of process {pid}" in caplog.text
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     run.close()
     assert not (tmp_path / ".lock").exists()
