@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,7 @@ __all__ = ["conv", "conv_transpose", "conv_matrix"]
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_values(value: ArrayLike, name: str, *, real_only: bool = True) -> None:
+def _check_values(value: Any, name: str, *, real_only: bool = True) -> None:
     """A kernel (or operand) must be real (a complex dtype is rejected, also under jit)
     and, when its values are concrete, finite (the library's NaN policy)."""
     if real_only:
