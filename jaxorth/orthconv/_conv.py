@@ -36,8 +36,11 @@ __all__ = ["conv", "conv_transpose", "conv_matrix"]
 
 # ----------------------------------------------------------------------------- checks
 def _check_values(value: Any, name: str, *, real_only: bool = True) -> None:
-    """A kernel (or operand) must be real (a complex dtype is rejected, also under jit)
-    and, when its values are concrete, finite (the library's NaN policy)."""
+    """Reject a complex ``value`` (also under jit) and, when concrete, a non-finite one.
+
+    The library's NaN policy (:func:`jaxorth._checks.finite`); ``real_only=False`` for
+    operands, which may be complex.
+    """
     if real_only:
         real(value, name)
     finite(value, name)

@@ -128,11 +128,13 @@ def validate_problem(
             finite(arr, f"{fn}: {name}")
     if _is_concrete(A):
         live = np.any(np.asarray(A) != 0, axis=0)
-        if int(live.sum()) < k:
+        n_live = int(live.sum())
+        if n_live < k:
             zero = np.flatnonzero(~live)
             shown = ", ".join(str(j) for j in zero[:8]) + (", ..." if len(zero) > 8 else "")
+            noun = "column" if n_live == 1 else "columns"
             raise ValueError(
-                f"{fn}: A has only {int(live.sum())} nonzero columns but k={k}: a k-sparse "
+                f"{fn}: A has only {n_live} nonzero {noun} but k={k}: a k-sparse "
                 f"least squares needs k linearly independent columns (zero columns: {shown})"
             )
     dtype = jnp.result_type(A, y, jnp.float32)
