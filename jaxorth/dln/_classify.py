@@ -99,6 +99,9 @@ def classify_code(
     """Jittable/vmappable version of :func:`classify`: an index into :data:`CLASSES`.
 
     Same computation as :func:`classify` in ``jax.numpy`` (in the inputs' dtype).
+    Assumption H is not checked here (it needs the host): check the data once with
+    :func:`classify`, or :func:`spectrum`'s eigenvalues, before mapping this over points.
+    NaN / inf inputs are rejected when concrete; under ``jit`` they give code ``0``.
 
     Returns
     -------
