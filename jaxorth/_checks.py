@@ -5,6 +5,13 @@ the caller's own parameter (``hidden_size must be ...``), never a config key: a 
 that validates a config re-words the message with its key (see
 :func:`jaxorth.studies.reword`). Helpers return the checked value converted to a plain
 Python type, so ``n = positive_int(n, "n")`` both checks and normalises.
+
+Array values (:func:`finite`, :func:`real`): the library's NaN policy is that public
+functions reject non-finite inputs eagerly, before compute, when the values are concrete
+(numpy arrays, Python numbers, jax arrays outside a trace). Under ``jit``, ``vmap`` or
+``grad`` the values are tracers and cannot be inspected: the check is skipped and a
+non-finite input propagates to the output (the contract is the caller's). Dtype checks
+(:func:`real`) only read the dtype, so they also run under ``jit``.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "finite",
     "int_at_least",
     "ints_in_range",
     "is_power_of_two",
@@ -24,6 +34,7 @@ __all__ = [
     "positive_int",
     "positive_number",
     "power_of_two",
+    "real",
 ]
 
 
@@ -118,3 +129,64 @@ def ints_in_range(values: Any, name: str, low: int, high: int, high_name: str = 
             f"{name} must lie in [{low}, {bound}), got {value} at index "
             f"{tuple(int(i) for i in where)} ({bad.size} of {arr.size} entries out of range)"
         )
+
+
+def _leaves_with_names(value: Any, name: str) -> list[tuple[str, Any]]:
+    """The array leaves of ``value`` (a pytree or one array), each named after ``name``."""
+    if value is None:
+        return []
+    flat, _ = jax.tree_util.tree_flatten_with_path(value)
+    return [(name + jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+
+
+def finite(value: Any, name: str) -> Any:
+    """``value`` unchanged if every entry is finite (no NaN, no inf); else ``ValueError``.
+
+    ``value`` is an array, a number or a pytree of them (the message then names the
+    leaf, ``params['w']``). Tracers (under ``jit`` / ``vmap`` / ``grad``) are skipped:
+    their values are unknown at trace time (see the module docstring). Integer and
+    boolean leaves are always finite. Cost: one ``isfinite(...).all()`` per leaf.
+    """
+    for leaf_name, leaf in _leaves_with_names(value, name):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        if isinstance(leaf, jax.Array):
+            if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+                continue
+            # on the device, and eagerly even when called while tracing (closed-over arrays)
+            with jax.ensure_compile_time_eval():
+                if bool(jnp.isfinite(leaf).all()):
+                    continue
+            arr = np.asarray(leaf)
+        else:
+            arr = np.asarray(leaf)
+            if not np.issubdtype(arr.dtype, np.inexact) or np.isfinite(arr).all():
+                continue
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(np.isinf(arr).sum())
+        first = np.argwhere(~np.isfinite(arr))[0].tolist() if arr.ndim else []
+        where = f", first at index {tuple(first)}" if arr.ndim else ""
+        raise ValueError(
+            f"{leaf_name} must be finite, got {n_nan} NaN and {n_inf} inf of "
+            f"{arr.size} entries{where}"
+        )
+    return value
+
+
+def real(value: Any, name: str) -> Any:
+    """``value`` unchanged if its dtype is not complex; else ``ValueError``.
+
+    For functions of real arrays that would otherwise cast a complex input to its real
+    part silently. Reads only the dtype, so it works on tracers too; pytrees are
+    checked leaf by leaf.
+    """
+    for leaf_name, leaf in _leaves_with_names(value, name):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:
+            dtype = np.asarray(leaf).dtype
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            raise ValueError(
+                f"{leaf_name} must be real, got complex dtype {dtype} (the imaginary part "
+                f"would be dropped); pass the real part explicitly if that is intended"
+            )
+    return value

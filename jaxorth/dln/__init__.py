@@ -10,6 +10,12 @@ checked against), ``_sampling`` (random critical points of a shape family), ``_f
 Weights are lists ``[W_1, ..., W_H]`` with ``W_h`` of shape ``(d_h, d_{h-1})``; data are
 ``X: (d_0, m)``, ``Y: (d_H, m)`` with samples as columns. Eigen-index sets ``S`` are
 0-based.
+
+Input checks: shapes always; NaN / inf in weights or data are rejected before compute
+when the values are concrete (skipped under ``jit``, where they propagate: the library's
+NaN policy). :func:`classify` also checks its own assumption (AMG24, Assumption H:
+``S_xx`` invertible, ``S_yx`` full rank, distinct eigenvalues of ``Sigma``) and names the
+part that fails.
 """
 
 from ._classify import CLASSES as CLASSES

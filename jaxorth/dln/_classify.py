@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, Float
 
-from ._data import _check_data, _sigma_eigh
+from ._data import _check_assumption_h, _check_data, _sigma_eigh
 from ._model import Weights, check_shapes, criticality_residual, product
 
 CLASSES = ("not_critical", "global_minimum", "strict_saddle", "non_strict_saddle")
@@ -99,6 +99,9 @@ def classify_code(
     """Jittable/vmappable version of :func:`classify`: an index into :data:`CLASSES`.
 
     Same computation as :func:`classify` in ``jax.numpy`` (in the inputs' dtype).
+    Assumption H is not checked here (it needs the host): check the data once with
+    :func:`classify`, or :func:`spectrum`'s eigenvalues, before mapping this over points.
+    NaN / inf inputs are rejected when concrete; under ``jit`` they give code ``0``.
 
     Returns
     -------
@@ -121,6 +124,9 @@ def classify(weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None
     X : Float[ArrayLike, "d_0 m"]
     Y : Float[ArrayLike, "d_H m"]
         ``d_H <= d_0 <= m`` and ``Sigma`` with distinct eigenvalues (AMG24, Assumption H).
+        Checked before compute: non-finite data, a singular ``S_xx``, a rank-deficient
+        ``S_yx`` or two eigenvalues of ``Sigma`` equal to ``rtol`` (relative to ``l_1``)
+        raise ``ValueError`` naming the failing part (for equal eigenvalues, the two).
     rtol : float, optional
         Relative tolerance for the criticality residual and the numerical ranks (default
         ``sqrt(eps)`` of the inputs' dtype). The computation runs on the host in float64
@@ -135,6 +141,7 @@ def classify(weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None
     check_shapes(weights, X, Y)
     _check_data(X, Y)
     rtol = _default_rtol(X.dtype) if rtol is None else float(rtol)
+    _check_assumption_h(X, Y, rtol, "classify")
     weights = [np.asarray(W, np.float64) for W in weights]
     X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
     return CLASSES[int(_classify_impl(weights, X, Y, rtol, np))]

@@ -18,6 +18,8 @@ import numpy as np
 from jax.typing import DTypeLike
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
+from jaxorth._checks import finite
+
 
 class DataSpectrum(NamedTuple):
     """Second-order statistics of ``(X, Y)`` and the eigen-structure of ``Sigma``.
@@ -54,6 +56,50 @@ def _check_data(X: ArrayLike, Y: ArrayLike) -> None:
         raise ValueError(f"the theory needs d_y <= d_x (Sigma full rank), got d_y={dy} > d_x={dx}")
     if m < dx:
         raise ValueError(f"Sigma_XX = X X^T is singular: need samples m >= d_x, got m={m} < {dx}")
+    finite(X, "X")
+    finite(Y, "Y")
+
+
+def _check_assumption_h(X: ArrayLike, Y: ArrayLike, rtol: float, fn: str) -> None:
+    """Check AMG24's Assumption H on concrete data, in float64 on the host.
+
+    ``S_xx = X X^T`` invertible, ``S_yx = Y X^T`` of full rank ``d_y`` and ``Sigma =
+    S_yx S_xx^{-1} S_xy`` with distinct eigenvalues ``l_1 > ... > l_{d_y}``, each to the
+    eigenvalues distinct to the relative tolerance ``rtol`` (of the largest one); the two
+    invertibility conditions are checked to rounding level, ``d eps`` of the data's
+    dtype. The message names the failing part (for repeated eigenvalues, the two nearly
+    equal ones, 1-based).
+    """
+    dtype = np.asarray(X).dtype
+    eps = float(np.finfo(dtype if np.issubdtype(dtype, np.floating) else np.float64).eps)
+    tiny = max(X.shape) * eps
+    X64, Y64 = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    Sxx, Syx = X64 @ X64.T, Y64 @ X64.T
+    ev_xx = np.linalg.eigvalsh(Sxx)
+    if not ev_xx[0] > tiny * ev_xx[-1]:
+        raise ValueError(
+            f"{fn} assumes Sigma_XX = X X^T invertible (AMG24, Assumption H), but its "
+            f"eigenvalues range from {ev_xx[0]:.6g} to {ev_xx[-1]:.6g} "
+            f"(ratio below {tiny:.3g}): X has (numerically) dependent rows"
+        )
+    _, lam, _ = _sigma_eigh(Sxx, Syx, np)
+    top = float(lam[0])
+    if not lam[-1] > tiny * top:
+        raise ValueError(
+            f"{fn} assumes Sigma_YX = Y X^T of full rank d_y={lam.shape[0]} (AMG24, "
+            f"Assumption H), but the smallest eigenvalue of Sigma is {lam[-1]:.6g} "
+            f"against the largest {top:.6g} (ratio below {tiny:.3g})"
+        )
+    gaps = lam[:-1] - lam[1:]
+    if gaps.size and not gaps.min() > rtol * top:
+        i = int(np.argmin(gaps))
+        raise ValueError(
+            f"{fn} assumes Sigma = S_yx S_xx^-1 S_xy has distinct eigenvalues (AMG24, "
+            f"Assumption H), but l_{i + 1} = {lam[i]:.10g} and l_{i + 2} = {lam[i + 1]:.10g} "
+            f"are equal to rtol={rtol:.3g} (gap {gaps[i]:.3g}, relative "
+            f"{gaps[i] / top:.3g}); with a repeated eigenvalue the eigenvectors U, hence "
+            f"the index sets S of the classification, are not unique"
+        )
 
 
 def _sigma_eigh(Sxx: ArrayLike, Syx: ArrayLike, xp=jnp) -> tuple[ArrayLike, ArrayLike, ArrayLike]:

@@ -14,6 +14,7 @@ import numpy as np
 from jaxtyping import ArrayLike, Float
 
 from jaxorth import hessian as _hessian
+from jaxorth._checks import finite
 
 Weights = Sequence[Float[ArrayLike, "_ _"]]  # noqa: F722
 
@@ -30,7 +31,9 @@ def check_shapes(weights: Weights, X: ArrayLike, Y: ArrayLike) -> tuple[int, ...
     ------
     ValueError
         If a weight is not 2-D, consecutive widths do not chain, or ``X``/``Y`` do not
-        match the first/last layer or each other's number of samples.
+        match the first/last layer or each other's number of samples; if a weight,
+        ``X`` or ``Y`` holds a NaN or inf (checked when the values are concrete, not
+        under ``jit``).
     """
     if len(weights) < 1:
         raise ValueError("weights must contain at least one layer, got 0")
@@ -52,6 +55,9 @@ def check_shapes(weights: Weights, X: ArrayLike, Y: ArrayLike) -> tuple[int, ...
         widths.append(W.shape[0])
     if widths[-1] != Y.shape[0]:
         raise ValueError(f"last layer outputs d_H={widths[-1]} rows but Y has {Y.shape[0]}")
+    finite(list(weights), "weights")
+    finite(X, "X")
+    finite(Y, "Y")
     return tuple(int(d) for d in widths)
 
 

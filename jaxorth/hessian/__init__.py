@@ -9,6 +9,10 @@
 - :func:`trace`: Hutchinson trace estimate.
 - :func:`negative_curvature_direction`: an escape direction at a strict saddle.
 - :func:`from_nnx`: ``(loss(params), params)`` from a Flax NNX model.
+
+``params`` (and ``v`` / ``v0``) must be finite: a NaN or inf is rejected before compute
+when the values are concrete, and propagates under ``jit`` / ``vmap`` (the library's NaN
+policy, see the README).
 """
 
 from ._core import Density as Density

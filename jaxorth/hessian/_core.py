@@ -6,6 +6,11 @@ Lanczos tridiagonalisation (with full reorthogonalisation) on those products: ex
 eigenvalues from Ritz values, the spectral density by stochastic Lanczos quadrature
 (Ghorbani, Krishnan & Xiao 2019; Lin, Saad & Yang 2016), and the trace by Hutchinson's
 estimator.
+
+Input checks: ``params`` (and ``v``, ``v0``) must be finite; a NaN or inf is rejected
+before compute when the values are concrete. Under ``jit`` / ``vmap`` the values are
+tracers, the check is skipped and a non-finite point gives non-finite results (the
+library's NaN policy, see the README).
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 from matfree import decomp, stochtrace
 
+from jaxorth._checks import finite
+
 Loss = Callable[[PyTree], Float[Array, ""]]  # noqa: F722
 Matvec = Callable[[PyTree], PyTree]
 
 
 def _check_scalar_loss(loss: Loss, params: PyTree) -> None:
+    finite(params, "params")
     out = jax.eval_shape(loss, params)
     if not hasattr(out, "shape") or out.shape != ():
         shape = getattr(out, "shape", type(out))
@@ -62,6 +70,8 @@ def hvp(loss: Loss, params: PyTree, v: PyTree) -> PyTree:
     for p, x in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(v)):
         if jnp.shape(p) != jnp.shape(x):
             raise ValueError(f"v leaf shape {jnp.shape(x)} differs from params {jnp.shape(p)}")
+    finite(params, "params")
+    finite(v, "v")
     return jax.jvp(jax.grad(loss), (params,), (v,))[1]
 
 
@@ -108,6 +118,7 @@ def dense_batched(loss: Loss, params: PyTree) -> Float[Array, "b n n"]:  # noqa:
     sizes = {jnp.shape(x)[0] for x in leaves}
     if len(sizes) != 1:
         raise ValueError(f"every leaf of params needs the same batch size, got {sorted(sizes)}")
+    finite(params, "params")
     return jax.vmap(lambda p: dense(loss, p))(params)
 
 
@@ -163,6 +174,7 @@ def eigsh(
     """
     if which not in ("largest", "smallest"):
         raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    finite(v0, "v0")
     flat0, unravel = ravel_pytree(v0)
     n = flat0.shape[0]
     if num_matvecs is None:

@@ -1,4 +1,9 @@
-"""jaxorth.linalg: shared matrix tools (orthogonalisation, skew expm, Cayley, Hadamard, FWHT)."""
+"""jaxorth.linalg: shared matrix tools (orthogonalisation, skew expm, Cayley, Hadamard, FWHT).
+
+Inputs must be real floating-point arrays (checked always) and finite (checked before
+compute when concrete; skipped under ``jit``, where a NaN propagates: the library's NaN
+policy, see the README). Results are in the dtype of the input.
+"""
 
 from ._orth import bjorck as bjorck
 from ._orth import cayley as cayley

@@ -19,7 +19,7 @@ import numpy as np
 from jax.typing import DTypeLike
 from jaxtyping import Array, Num
 
-from jaxorth._checks import int_at_least, is_power_of_two, power_of_two
+from jaxorth._checks import finite, int_at_least, is_power_of_two, power_of_two
 
 _SYLVESTER = "a Sylvester Hadamard matrix"
 
@@ -99,6 +99,7 @@ def fwht(
     n = x.shape[-1]
     power_of_two(n, "x.shape[-1]", _SYLVESTER)
     int_at_least(power_of_two(radix, "radix", "the FWHT factors"), "radix", 2)
+    finite(x, "x")
     return _fwht(x, normalize, radix)
 
 

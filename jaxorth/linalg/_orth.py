@@ -5,6 +5,10 @@ orthonormal-columns) matrix. They are the building blocks of the exact orthogona
 convolution layers (:mod:`jaxorth.orthconv`) and of the orthogonal RNN cells.
 
 All functions accept leading batch dimensions: ``w`` of shape ``(..., m, n)``.
+Inputs must be real floating-point arrays, checked always, and finite (no NaN or inf),
+checked before compute when the values are concrete; under ``jit`` / ``vmap`` / ``grad``
+that check is skipped and a non-finite input gives a non-finite output (the library's
+NaN policy, :mod:`jaxorth._checks`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import expm
 from jaxtyping import Array, Float
 
-from jaxorth._checks import int_at_least
+from jaxorth._checks import finite, int_at_least
 
 __all__ = ["bjorck", "cayley", "expm_skew", "skew", "skew_expm"]
 
@@ -29,6 +33,7 @@ def _check_matrix(name: str, w: Array, square: bool = False) -> None:
         raise ValueError(f"{name} must be square in its last two dimensions, got shape {w.shape}")
     if not jnp.issubdtype(w.dtype, jnp.floating):
         raise ValueError(f"{name} must be a floating-point array, got dtype {w.dtype}")
+    finite(w, name)
 
 
 def _mT(x: Array) -> Array:

@@ -16,6 +16,14 @@ Conventions
   ``(m, i)`` and columns ``(c, j)`` in row-major order. Row-orthogonal (RO) when
   ``M <= C S^d`` (goal ``A A^T = I``), column-orthogonal (CO) when ``M >= C S^d``
   (goal ``A^T A = I``).
+- **Input checks** (the library's NaN policy, README "Input checks and NaN policy"):
+  kernels must be real (a complex dtype is rejected, also under ``jit``, rather than cut
+  to its real part) and kernels, inputs and parameters finite, checked before compute
+  when the values are concrete; under ``jit`` / ``vmap`` / ``grad`` the finiteness
+  check is skipped and a NaN propagates.
+- **Precision**: kernels are built in the dtype of their parameters
+  (``OrthConv(param_dtype=jnp.float64)`` with ``jax_enable_x64`` is orthogonal to
+  float64 rounding).
 """
 
 from ._conv import conv as conv

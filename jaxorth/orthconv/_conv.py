@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,12 +29,23 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from jaxorth._checks import positive_int
+from jaxorth._checks import finite, positive_int, real
 
 __all__ = ["conv", "conv_transpose", "conv_matrix"]
 
 
 # ----------------------------------------------------------------------------- checks
+def _check_values(value: Any, name: str, *, real_only: bool = True) -> None:
+    """Reject a complex ``value`` (also under jit) and, when concrete, a non-finite one.
+
+    The library's NaN policy (:func:`jaxorth._checks.finite`); ``real_only=False`` for
+    operands, which may be complex.
+    """
+    if real_only:
+        real(value, name)
+    finite(value, name)
+
+
 def _check_kernel(kernel_shape: Sequence[int], name: str = "kernel") -> int:
     """Return d, the number of spatial axes, after checking the kernel's shape."""
     if len(kernel_shape) < 3:
@@ -180,12 +192,16 @@ def conv(
     ------
     ValueError
         If the ranks or channel counts of ``x`` and ``kernel`` do not match, or a spatial
-        size is smaller than, or not a multiple of, the stride.
+        size is smaller than, or not a multiple of, the stride; if ``kernel`` is complex;
+        if ``x`` or ``kernel`` holds a NaN or inf (checked when the values are concrete,
+        not under ``jit``).
     """
     stride = positive_int(stride, "stride")
     x_shape = np.shape(x)
     _check_operand("x", x_shape, np.shape(kernel), ("C", "n"), 1, "expects C={}")
     _check_sizes_vs_stride(tuple(x_shape[2:]), stride, "x")
+    _check_values(kernel, "kernel")
+    _check_values(x, "x", real_only=False)
     dtype = _common_dtype(x, kernel)
     return _conv(jnp.asarray(x, dtype), jnp.asarray(kernel, dtype), stride, precision)
 
@@ -239,6 +255,8 @@ def conv_transpose(
     """
     stride = positive_int(stride, "stride")
     _check_operand("y", np.shape(y), np.shape(kernel), ("M", "N"), 0, "has M={} output channels")
+    _check_values(kernel, "kernel")
+    _check_values(y, "y", real_only=False)
     dtype = _common_dtype(y, kernel)
     return _conv_transpose(jnp.asarray(y, dtype), jnp.asarray(kernel, dtype), stride, precision)
 
@@ -282,6 +300,7 @@ def conv_matrix(
         Shape ``(M prod(N_j), C prod(n_j))``, float64 (Achour et al. 2022's layer matrix).
     """
     stride = positive_int(stride, "stride")
+    _check_values(kernel, "kernel")
     kernel = np.asarray(kernel, dtype=np.float64)
     d = _check_kernel(kernel.shape)
     sizes = _spatial_sizes(input_size, d)

@@ -12,7 +12,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from jaxorth._checks import positive_int
 
-from ._conv import _check_kernel
+from ._conv import _check_kernel, _check_values
 from ._polyphase import polyphase_kernel
 
 __all__ = ["lorth"]
@@ -85,6 +85,7 @@ def lorth(
     """
     stride = positive_int(stride, "stride")
     _check_kernel(np.shape(kernel))
+    _check_values(kernel, "kernel")
     kernel = jnp.asarray(kernel)
     if not jnp.issubdtype(kernel.dtype, jnp.floating):
         kernel = kernel.astype(jnp.float32)

@@ -9,7 +9,7 @@ from jaxtyping import Array, Float
 
 from jaxorth._checks import positive_int
 
-from ._conv import _check_kernel
+from ._conv import _check_kernel, _check_values
 from ._lorth import lorth
 
 __all__ = ["minimise_lorth"]
@@ -51,6 +51,7 @@ def minimise_lorth(
     stride = positive_int(stride, "stride")
     steps = positive_int(steps, "steps")
     _check_kernel(kernels.shape[1:])
+    _check_values(kernels, "kernels")
 
     def value(k: Array) -> Array:
         return lorth(k, stride)

@@ -50,6 +50,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxorth.linalg import bjorck, cayley, skew_expm
 
+from ._conv import _check_values
 from ._exists import check_orthogonal_conv
 
 __all__ = [
@@ -216,6 +217,7 @@ def orthonormal_from_param(
         Orthonormal rows if ``m <= n``, orthonormal columns if ``m >= n``.
     """
     _check_method(method)
+    _check_values(param, "param")
     m, n = shape
     if method == "bjorck":
         if param.shape[-2:] != (m, n):
@@ -421,6 +423,7 @@ def orth_conv_kernel(
     got = {name: tuple(v.shape) for name, v in params.items()}
     if got != expected:
         raise ValueError(f"params must have shapes {expected} for this plan, got {got}")
+    _check_values(params, "params")
     return _orth_conv_kernel(params, plan, method, n_iter, order)
 
 

@@ -15,7 +15,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from jaxorth._checks import positive_int
 
-from ._conv import _check_kernel, _check_sizes_vs_stride, _spatial_sizes
+from ._conv import _check_kernel, _check_sizes_vs_stride, _check_values, _spatial_sizes
 from ._polyphase import polyphase_kernel
 
 __all__ = ["OrthogonalityErrors", "orthogonality_errors", "singular_values", "symbol"]
@@ -51,6 +51,7 @@ def _validate(
     d = _check_kernel(shape)
     sizes = _spatial_sizes(input_size, d)
     out_sizes = _check_sizes_vs_stride(sizes, stride, "input_size")
+    _check_values(kernel, "kernel")
     kernel = jnp.asarray(kernel)
     if not jnp.issubdtype(kernel.dtype, jnp.floating):
         kernel = kernel.astype(jnp.float32)

@@ -183,11 +183,16 @@ class _SignedHadamardCell(nnx.Module):
         return step, 1.0 / math.sqrt(self.block_size)
 
     def matrix(self) -> Float[Array, "n n"]:
-        """The recurrent matrix ``W`` as a dense array (for checks and export only)."""
+        """The recurrent matrix ``W`` as a dense array (for checks and export only).
+
+        In the dtype of ``u`` (float64 when the cell was built with ``jax_enable_x64``):
+        every factor, including ``1 / sqrt(m)``, is formed in that dtype.
+        """
         n, m = self.hidden_size, self.block_size
-        hm = sylvester_hadamard(m) / math.sqrt(m)
-        dense = hm if m == n else jnp.kron(jnp.eye(n // m), hm)
-        return self.signs()[:, None] * dense
+        signs = self.signs()
+        hm = sylvester_hadamard(m, dtype=signs.dtype) * jnp.asarray(1 / math.sqrt(m), signs.dtype)
+        dense = hm if m == n else jnp.kron(jnp.eye(n // m, dtype=signs.dtype), hm)
+        return signs[:, None] * dense
 
     def size_bits(self) -> int:
         """Bits of the recurrent matrix: one per nonzero ``+-1`` entry, ``n m``.

@@ -32,10 +32,11 @@ def henaff_skew_init(key: jax.Array, n: int) -> np.ndarray:
     The 2x2 blocks ``[[0, t], [-t, 0]]`` have ``t`` uniform in ``[-pi, pi]`` (Henaff,
     Szlam & LeCun 2016, used by expRNN for the copy task). ``expm`` of the result is
     orthogonal with eigenvalues spread on the unit circle. Returned as the free
-    parameter ``A0`` with ``skew(A0) = A0``.
+    parameter ``A0`` with ``skew(A0) = A0``, in the default float dtype (float64 with
+    ``jax_enable_x64``).
     """
     angles = np.asarray(jax.random.uniform(key, (n // 2,), minval=-math.pi, maxval=math.pi))
-    a = np.zeros((n, n), dtype=np.float32)
+    a = np.zeros((n, n), dtype=angles.dtype)
     for i, t in enumerate(angles):
         a[2 * i, 2 * i + 1] = t
         a[2 * i + 1, 2 * i] = -t

@@ -3,7 +3,9 @@
 Every solver has the call shape ``solver(A, y, k, ...) -> SparseResult(x, support,
 residual)`` with ``A: (m, n)``, ``y: (m,)`` and a static Python int ``k``; all are
 ``jit``- and ``vmap``-able (validate-then-compute: the public functions check shapes
-and ``k`` eagerly, NaN/inf only on concrete inputs, then call a jitted core)::
+and ``k`` eagerly, NaN/inf only on concrete inputs, the library's NaN policy, then call
+a jitted core). Zero columns of ``A`` are allowed: no solver puts one in a support while
+``k`` nonzero columns remain, and fewer than ``k`` nonzero columns is rejected::
 
     solve = jax.jit(jax.vmap(lambda A, y: sparse.sea(A, y, k=8, n_iter=500)))
     results = solve(As, ys)            # As: (B, m, n), ys: (B, m)

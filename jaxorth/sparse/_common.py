@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from jaxorth._checks import int_at_least
+from jaxorth._checks import finite, int_at_least
 
 
 class SparseResult(NamedTuple):
@@ -68,8 +68,11 @@ def validate_problem(
 
     Shapes and ``k`` are checked statically (they are static under jit). NaN / inf in
     ``A``, ``y``, ``x0`` are detected with a host check when the inputs are concrete
-    arrays; under ``jit`` / ``vmap`` the values are tracers and that check is skipped
-    (a NaN input then gives a NaN result).
+    arrays (:func:`jaxorth._checks.finite`, the library's NaN policy); under ``jit`` /
+    ``vmap`` the values are tracers and that check is skipped (a NaN input then gives a
+    NaN result). Zero columns of ``A`` are allowed: they never enter a support (their
+    correlation with every residual is 0; SEA ranks them last), and the one impossible
+    case, fewer nonzero columns than ``k``, is rejected when ``A`` is concrete.
 
     Parameters
     ----------
@@ -122,13 +125,18 @@ def validate_problem(
             arr = np.asarray(value)
             if not np.issubdtype(arr.dtype, np.number):
                 raise ValueError(f"{fn}: {name} must be numeric, got dtype {arr.dtype}")
-            bad = ~np.isfinite(arr)
-            if bad.any():
-                where = np.argwhere(bad)[:3].tolist()
-                raise ValueError(
-                    f"{fn}: {name} contains {int(bad.sum())} NaN/inf entries "
-                    f"(first at indices {where})"
-                )
+            finite(arr, f"{fn}: {name}")
+    if _is_concrete(A):
+        live = np.any(np.asarray(A) != 0, axis=0)
+        n_live = int(live.sum())
+        if n_live < k:
+            zero = np.flatnonzero(~live)
+            shown = ", ".join(str(j) for j in zero[:8]) + (", ..." if len(zero) > 8 else "")
+            noun = "column" if n_live == 1 else "columns"
+            raise ValueError(
+                f"{fn}: A has only {n_live} nonzero {noun} but k={k}: a k-sparse "
+                f"least squares needs k linearly independent columns (zero columns: {shown})"
+            )
     dtype = jnp.result_type(A, y, jnp.float32)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise ValueError(f"{fn}: A and y must be real, got dtype {dtype}")
@@ -223,9 +231,16 @@ def after(x: Array, dep: Array) -> Array:
     return x + jnp.zeros((), x.dtype) * jnp.ravel(dep)[0].astype(x.dtype)
 
 
-def top_k_support(v: Float[Array, " n"], k: int) -> Int[Array, " k"]:
-    """Indices of the k largest ``|v|`` (ties broken towards smaller indices)."""
-    return jax.lax.top_k(jnp.abs(v), k)[1]
+def top_k_support(v: Float[Array, " n"], k: int, live: Array | None = None) -> Int[Array, " k"]:
+    """Indices of the k largest ``|v|`` (ties broken towards smaller indices).
+
+    With a boolean mask ``live``, entries where it is false rank below every live entry
+    (used to keep zero columns of ``A`` out of a support).
+    """
+    score = jnp.abs(v)
+    if live is not None:
+        score = jnp.where(live, score, -1.0)
+    return jax.lax.top_k(score, k)[1]
 
 
 def finish(A: Float[Array, "m n"], y: Float[Array, " m"], x: Float[Array, " n"], support):

@@ -45,10 +45,15 @@ def _sea(A, y, k, n_iter, X0, step, keep_path):
         # the eigensolver waits for X0 (OMP / ELS's LAPACK calls): see `after`
         step = 1.0 / spectral_norm_sq(after(A, X0))
     n = A.shape[1]
+    # Zero columns rank last: X^0 = 0 ties every |X_j| and a zero column would otherwise
+    # enter the first support, making the least squares on it singular (NaN / inf). They
+    # can never help (A x does not depend on their coefficients), and SEA's update never
+    # moves X on them (their gradient A_j^T r is 0).
+    live = jnp.any(A != 0, axis=0)
 
     def body(carry, _):
         X, best_c, best_s, best_res = carry
-        s = top_k_support(X, k)
+        s = top_k_support(X, k, live)
         As = jnp.take(A, s, axis=1)
         coef, res = ls_coefficients(As, y)
         better = res < best_res
@@ -87,7 +92,9 @@ def sea(
     and return the visited ``x^t`` with the smallest residual. The gradient vanishes on
     ``S^t`` (normal equations), so X only moves off the current support; from
     ``X^0 = 0``, ``X^t`` is proportional to ``step`` and the iterates do not depend on it.
-    Ties in ``top_k`` (e.g. ``X^0 = 0``) go to the smaller indices.
+    Ties in ``top_k`` (e.g. ``X^0 = 0``) go to the smaller indices. Zero columns of
+    ``A`` rank below every other column (they cannot reduce the residual and would make
+    the least squares singular).
 
     Parameters
     ----------
