@@ -81,7 +81,8 @@ def test_token_inputs_follow_the_dense_float64_recurrence(x64, name):
     for t in range(x.shape[1]):
         h = h @ w.T + u[x[:, t]] + b
         ys.append(np.maximum(h, 0) @ v + c)
-    np.testing.assert_allclose(model(jnp.asarray(x)), np.stack(ys, 1), atol=1e-12)
+    got = nnx.jit(lambda m: m(jnp.asarray(x)))(model)
+    np.testing.assert_allclose(got, np.stack(ys, 1), atol=1e-12)
     layout = cell_layout(cell)
     table = layout.to_state(jnp.asarray(u))
     tok = jnp.asarray(x[:, 0])
@@ -113,7 +114,8 @@ def _model(name, in_features=6, out_features=5, seed=0):
 
 
 def _grads(model, loss):
-    return nnx.value_and_grad(loss)(model)
+    # one compiled program instead of op-by-op eager autodiff (same values, much faster)
+    return nnx.jit(nnx.value_and_grad(loss))(model)
 
 
 @pytest.mark.parametrize("name", sorted(set(CELLS) - {"hadamrnn128"}))
@@ -135,8 +137,8 @@ def test_stepwise_cross_entropy_matches_the_plain_path(x64, name):
     for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
     # per-step values: batch means of the plain per-entry cross-entropy and accuracy
-    logits = np.asarray(model(x))
-    ce_t, acc_t = model.stepwise_cross_entropy(x, y)
+    logits, (ce_t, acc_t) = nnx.jit(lambda m: (m(x), m.stepwise_cross_entropy(x, y)))(model)
+    logits = np.asarray(logits)
     ce_ref = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), y)
     np.testing.assert_allclose(ce_t, np.asarray(ce_ref).mean(0), rtol=1e-12)
     np.testing.assert_allclose(acc_t, (logits.argmax(-1) == np.asarray(y)).mean(0), atol=0)
@@ -147,7 +149,8 @@ def test_final_output_matches_last_step_with_float_inputs(x64, name):
     model = _model(name, in_features=1, out_features=10)
     x = jax.random.normal(jax.random.key(0), (3, 17, 1))
     y = jnp.array([1, 4, 9])
-    np.testing.assert_allclose(model.final_output(x), model(x)[:, -1], atol=1e-12)
+    final, last = nnx.jit(lambda m: (m.final_output(x), m(x)[:, -1]))(model)
+    np.testing.assert_allclose(final, last, atol=1e-12)
 
     def plain(m):
         return optax.softmax_cross_entropy_with_integer_labels(m(x)[:, -1], y).mean()
