@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 
 import pytest
 from hydra.errors import ConfigCompositionException
@@ -42,10 +43,22 @@ def test_orthconv_tradeoff_small_run(tmp_path):
     for tag in ("soft_lam0", "exact"):
         assert summary[f"{tag}/resumed_from"] is None
         assert any((tmp_path / "runs" / tag / "checkpoints").iterdir())
-    # (the exact model alone: each model resumes from its own directory)
+    # another config (the exact model alone) in this directory is refused before compute
+    from jaxorth.train.rundir import RunConfigMismatch
+
+    with pytest.raises(RunConfigMismatch, match="experiment.variant: 'all' -> 'exact'"):
+        run_experiment([*SMALL, "experiment.variant=exact"], run_dir=tmp_path)
+    # each model resumes from its own directory: the exact model's, copied into a new run
     # (no plot this time: its file was checked above)
+    shutil.copytree(tmp_path / "runs" / "exact", tmp_path / "exact_only" / "runs" / "exact")
+    config = (tmp_path / "config.yaml").read_text()
+    assert config.count("variant: all") == 1
+    (tmp_path / "exact_only" / "config.yaml").write_text(
+        config.replace("variant: all", "variant: exact")
+    )
     again = run_experiment(
-        [*SMALL, "experiment.variant=exact", "experiment.plot=false"], run_dir=tmp_path
+        [*SMALL, "experiment.variant=exact", "experiment.plot=false"],
+        run_dir=tmp_path / "exact_only",
     )
     for tag in ("exact",):
         assert again[f"{tag}/resumed_from"] == 8
