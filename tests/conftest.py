@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import signal
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -100,3 +101,20 @@ def _write_idx(path, array, compress: bool = False) -> None:
 def write_idx():
     """``write_idx(path, uint8_array, compress=False)``: an IDX file for the MNIST reader."""
     return _write_idx
+
+
+# A background job of a non-interactive shell (``make test &``, some CI runners) starts
+# with SIGINT ignored, and the processes the tests start inherit that: the interrupt
+# tests need Ctrl-C to behave as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Put the SIGINT/SIGTERM handlers back after every test (a test must not leak them)."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in before.items():
+        if signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
