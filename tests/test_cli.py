@@ -191,3 +191,25 @@ def test_every_study_has_a_config_an_entry_point_and_a_readme_row():
         assert entry.exists(), f"missing {entry}"
         assert f'main_for("{name}")' in entry.read_text()
         assert f"`jaxorth experiment={name}" in readme, f"README lacks a row for {name}"
+
+
+def _steps_logged(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(x)["step"] for x in lines if "train/loss" in x]
+
+
+def test_used_directory_without_checkpoints_or_with_resume_false_logs_each_step_once(tmp_path):
+    no_ckpt = [*TINY, "train.checkpoint_every=0"]
+    first = run_experiment(["experiment=copy_task", *no_ckpt], run_dir=tmp_path)
+    assert _steps_logged(tmp_path) == [2, 4]
+    # more steps, nothing to resume from: the run starts over, its old lines go
+    longer = run_experiment(["experiment=copy_task", *no_ckpt, "train.steps=6"], run_dir=tmp_path)
+    assert longer["resumed_from"] is None and _steps_logged(tmp_path) == [2, 4, 6]
+    # resume=false: the old run is archived whole, the new history starts clean
+    again = run_experiment(
+        ["experiment=copy_task", *TINY, "seed=1", "train.resume=false"], run_dir=tmp_path
+    )
+    assert again["seed"] == 1 and _steps_logged(tmp_path) == [2, 4]
+    (archived,) = (tmp_path / "archive").iterdir()
+    assert _steps_logged(archived) == [2, 4, 6]
+    assert json.loads((archived / "summary.json").read_text())["seed"] == first["seed"] == 0

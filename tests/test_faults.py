@@ -39,13 +39,6 @@ FINAL = ("test_ce", "recall_acc")
 LOGGED = list(range(20, 201, 20))
 
 
-def _default_signals() -> None:
-    """In the child: SIGINT and SIGTERM as in a user's shell (not inherited as ignored)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
 def _cli(run_dir: Path, *extra: str) -> subprocess.Popen:
     env = dict(
         os.environ,
@@ -64,7 +57,6 @@ def _cli(run_dir: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_signals,
     )
 
 
