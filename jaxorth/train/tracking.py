@@ -137,15 +137,7 @@ class JsonlTracker:
         (several models logging into one file, see :class:`PrefixTracker`).
         """
         self._fh.close()
-        kept = []
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a kill
-                if not _matches(record, step, prefix):
-                    kept.append(line)
+        kept = [line for line, record in self._lines() if not _matches(record, step, prefix)]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
         os.replace(tmp, self.path)
@@ -158,6 +150,14 @@ class JsonlTracker:
         that figures and summaries cover the whole run, not only the steps since.
         """
         self._fh.flush()
+        return [
+            record
+            for _, record in self._lines()
+            if not prefix or any(k.startswith(prefix) for k in record if k != "step")
+        ]
+
+    def _lines(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(line, record)`` for each line of the file; lines cut by a kill are skipped."""
         out = []
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
@@ -165,10 +165,8 @@ class JsonlTracker:
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if isinstance(record, dict) and (
-                    not prefix or any(k.startswith(prefix) for k in record if k != "step")
-                ):
-                    out.append(record)
+                if isinstance(record, dict):
+                    out.append((line, record))
         return out
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
