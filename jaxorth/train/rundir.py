@@ -180,7 +180,8 @@ def _acquire_lock(run_dir: Path) -> Path:
                 f"run directory {run_dir} is in use by process {pid} on {where} "
                 f"(since {owner.get('since', '?')}): wait for it to finish, or give this run "
                 f"another directory (hydra.run.dir=...)"
-                + ("" if host == me["host"] else f"; if that process is gone, delete {lock}")
+                + f"; if process {pid} is not a jaxorth run of this directory (a reused pid, "
+                f"or gone from another host), delete {lock}"
             )
         raise RunDirLocked(f"could not take the lock {lock}")  # pragma: no cover
     finally:
