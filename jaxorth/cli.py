@@ -72,21 +72,18 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
     if cpu_devices:  # 0: JAX's default
         set_cpu_devices(cpu_devices)
     resolved = plain_config(cfg)
-    run = open_run(
+    with open_run(
         run_dir,
         resolved,
         resume=bool(train.resume) if train is not None else True,
         steps=int(train.steps) if train is not None else None,
-    )
-    try:
+    ) as run:
         if run.message and echo:
             print(run.message, flush=True)
         if run.action == "finished":
             assert run.summary is not None
             return run.summary
         return _run_in(run, study, cfg, resolved, echo)
-    finally:
-        run.close()
 
 
 def _run_in(

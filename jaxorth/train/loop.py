@@ -30,7 +30,7 @@ Interruption
 While the loop runs (in the main thread), SIGINT and SIGTERM only set a flag: the
 current step finishes, its checkpoint is written into ``run_dir/checkpoints`` when a
 run directory is given (also with ``checkpoint_every=0``: :func:`fit` resumes from
-that folder whenever it holds checkpoints), the tracker is flushed, and
+that folder whenever it holds checkpoints; trackers write each record at once), and
 :class:`Interrupted` is raised with a one-line message ("interrupted by SIGTERM at step
 120; checkpoint saved in /path/checkpoints; run the same command to resume"). Running
 the same call again resumes from that step and reaches bit-for-bit the parameters of
@@ -311,50 +311,45 @@ def fit(
     eval_metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     steps_run = 0
-    stop = _StopOnSignal()
     try:
-        stop.__enter__()
-        for step in range(start, config.steps):
-            state, metrics = train_step(state, parallel.shard_batch(batch_fn(step), mesh))
-            if sync_each_step:
-                jax.block_until_ready(state.step)
-            steps_run += 1
-            done = step + 1
-            last = done == config.steps
-            if bar is not None:
-                bar.update(1)
-            if _every(config.log_every, done) or last:
-                check_finite(done)
-                train_metrics = _to_floats(metrics)
-                tracker.log({f"train/{k}": v for k, v in train_metrics.items()}, step=done)
+        with _StopOnSignal() as stop:
+            for step in range(start, config.steps):
+                state, metrics = train_step(state, parallel.shard_batch(batch_fn(step), mesh))
+                if sync_each_step:
+                    jax.block_until_ready(state.step)
+                steps_run += 1
+                done = step + 1
+                last = done == config.steps
                 if bar is not None:
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in train_metrics.items()})
-            if eval_fn is not None and (_every(config.eval_every, done) or last):
-                check_finite(done)
-                eval_metrics = _to_floats(eval_fn(current_model()))
-                tracker.log({f"eval/{k}": v for k, v in eval_metrics.items()}, step=done)
-                if bar is not None:
-                    bar.write(
-                        f"step {done}: "
-                        + ", ".join(f"eval/{k}={v:.4g}" for k, v in eval_metrics.items())
-                    )
-            saved = checkpointer is not None and (_every(config.checkpoint_every, done) or last)
-            if saved:
-                check_finite(done)
-                checkpointer.save(done, state.checkpoint_tree())
-            if stop.signal_name is not None and not last:
-                check_finite(done)
-                if ckpt_dir is not None and not saved:
-                    if checkpointer is None:
-                        checkpointer = open_checkpointer()
+                    bar.update(1)
+                if _every(config.log_every, done) or last:
+                    check_finite(done)
+                    train_metrics = _to_floats(metrics)
+                    tracker.log({f"train/{k}": v for k, v in train_metrics.items()}, step=done)
+                    if bar is not None:
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in train_metrics.items()})
+                if eval_fn is not None and (_every(config.eval_every, done) or last):
+                    check_finite(done)
+                    eval_metrics = _to_floats(eval_fn(current_model()))
+                    tracker.log({f"eval/{k}": v for k, v in eval_metrics.items()}, step=done)
+                    if bar is not None:
+                        bar.write(
+                            f"step {done}: "
+                            + ", ".join(f"eval/{k}={v:.4g}" for k, v in eval_metrics.items())
+                        )
+                saved = checkpointer is not None and (_every(config.checkpoint_every, done) or last)
+                if saved:
+                    check_finite(done)
                     checkpointer.save(done, state.checkpoint_tree())
-                flush = getattr(tracker, "flush", None)
-                if callable(flush):
-                    flush()
-                nnx.update(model, state.params)
-                raise Interrupted(done, stop.signal_name, ckpt_dir)
+                if stop.signal_name is not None and not last:
+                    check_finite(done)
+                    if ckpt_dir is not None and not saved:
+                        if checkpointer is None:
+                            checkpointer = open_checkpointer()
+                        checkpointer.save(done, state.checkpoint_tree())
+                    nnx.update(model, state.params)
+                    raise Interrupted(done, stop.signal_name, ckpt_dir)
     finally:
-        stop.__exit__()
         if bar is not None:
             bar.close()
         if checkpointer is not None:

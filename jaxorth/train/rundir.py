@@ -38,7 +38,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +397,13 @@ def _decide(
             return run
         run.action = "continue"
         run.message = f"continuing the finished run in {path} from {old_steps} to {steps} steps"
+    elif steps is None:
+        # an unfinished run of a study without training steps: nothing to resume from,
+        # so its partial outputs go to the archive and the run starts over
+        run.archived = _archive(path, old)
+        run.message = f"the unfinished run in {path} was moved to {run.archived}; starting over"
+        run._save()
+        return run
     else:
         run.action = "resume"
     run.state = {
@@ -411,16 +418,3 @@ def _decide(
     run.state.setdefault("outputs", [])
     run._save()
     return run
-
-
-@contextlib.contextmanager
-def locked(run_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Hold ``run_dir``'s lock for the block (no config bookkeeping)."""
-    path = Path(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    lock = _acquire_lock(path)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()

@@ -137,3 +137,16 @@ def test_a_directory_written_before_run_json_is_matched_by_its_config_yaml(tmp_p
     (tmp_path / "run.json").unlink()
     with pytest.raises(RunConfigMismatch, match="seed: 0 -> 2"):
         open_run(tmp_path, _cfg(seed=2), steps=100)
+
+
+def test_an_unfinished_run_without_training_steps_is_archived_not_resumed(tmp_path):
+    """A study with nothing to resume from (no train section) starts over, cleanly."""
+    study = {"seed": 0, "experiment": {"name": "dln_landscape"}}
+    run = open_run(tmp_path, study)
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "x": 1.0}\n')
+    run.close()  # crashed before it finished
+    again = open_run(tmp_path, study)
+    assert again.action == "fresh" and again.archived is not None
+    assert (again.archived / "metrics.jsonl").exists()
+    assert not (tmp_path / "metrics.jsonl").exists() and "starting over" in again.message
+    again.close()
