@@ -15,6 +15,7 @@ from . import hessian as hessian
 from . import linalg as linalg
 from . import lipschitz as lipschitz
 from . import orthconv as orthconv
+from . import overestimate as overestimate
 from . import quant as quant
 from . import rnn as rnn
 from . import sparse as sparse
@@ -28,6 +29,7 @@ __all__ = [
     "linalg",
     "lipschitz",
     "orthconv",
+    "overestimate",
     "quant",
     "rnn",
     "sparse",

@@ -14,9 +14,11 @@ looks the same and nothing else chooses a matplotlib backend.
 - :func:`save_figure` writes the PNG and closes the figure; :func:`log_scale_if_wide`
   switches an axis to log scale when its positive values span decades.
 - :func:`panels_figure` draws a declarative figure: :class:`Panel` s of
-  :class:`Curve` s and :class:`HLine` s. Studies describe *what* to draw with these and
-  never call matplotlib themselves, so every figure gets the same style, colours and
-  axis rules (``yscale="auto"``: log when the values span two decades).
+  :class:`Curve` s, :class:`HLine` s and an optional :class:`Heatmap` (a 2-D field
+  with its colour bar; linear, log or zero-centred colours). Studies describe *what*
+  to draw with these and never call matplotlib themselves, so every figure gets the
+  same style, colours and axis rules (``yscale="auto"``: log when the values span
+  two decades).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "COLORS",
     "Curve",
     "HLine",
+    "Heatmap",
     "Panel",
     "panels_figure",
     "color",
@@ -227,10 +230,27 @@ class HLine:
 
 
 @dataclasses.dataclass(frozen=True)
+class Heatmap:
+    """A 2-D field drawn as an image with its colour bar (at most one per :class:`Panel`).
+
+    ``z``: values of shape ``(ny, nx)`` on a regular grid; ``extent``: ``(x0, x1, y0,
+    y1)``. ``norm``: ``"linear"``, ``"log"`` (positive values) or ``"centered"``
+    (diverging colours around 0, for signed errors). ``label``: the colour bar's.
+    """
+
+    z: Any
+    extent: tuple[float, float, float, float]
+    label: str | None = None
+    norm: str = "linear"
+    cmap: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Panel:
     """One axes of a figure: curves, reference lines, labels (mathtext allowed), scales.
 
-    ``xscale`` / ``yscale``: ``"linear"``, ``"log"``, ``"symlog"`` (with ``linthresh``)
+    ``heatmap``: an optional :class:`Heatmap` drawn under the curves (its axes are
+    linear). ``xscale`` / ``yscale``: ``"linear"``, ``"log"``, ``"symlog"`` (with ``linthresh``)
     or ``"auto"`` (log when the positive values span two decades). ``xticks``: optional
     ``(positions, labels)``. ``ylim``: optional ``(bottom, top)``. ``legend_columns``:
     number of legend columns.
@@ -238,6 +258,7 @@ class Panel:
 
     curves: Sequence[Curve] = ()
     hlines: Sequence[HLine] = ()
+    heatmap: Heatmap | None = None
     title: str | None = None
     xlabel: str | None = None
     ylabel: str | None = None
@@ -254,9 +275,46 @@ def _resolve_color(c: str | int | None) -> str | None:
     return color(c) if isinstance(c, int) else c
 
 
+def _draw_heatmap(ax: Any, h: Heatmap) -> None:
+    import numpy as np
+    from matplotlib import colors
+
+    z = np.asarray(h.z, dtype=float)
+    finite = z[np.isfinite(z)]
+    if h.norm == "log":
+        positive = finite[finite > 0]
+        low = float(positive.min()) if positive.size else 1e-12
+        high = float(positive.max()) if positive.size else 1.0
+        norm: Any = colors.LogNorm(vmin=low, vmax=max(high, low * (1 + 1e-9)))
+        z = np.where(z > 0, z, np.nan)
+        cmap = h.cmap or "viridis"
+    elif h.norm == "centered":
+        span = float(np.abs(finite).max()) if finite.size else 1.0
+        norm = colors.TwoSlopeNorm(vcenter=0.0, vmin=-span or -1.0, vmax=span or 1.0)
+        cmap = h.cmap or "RdBu_r"
+    elif h.norm == "linear":
+        norm, cmap = None, h.cmap or "viridis"
+    else:
+        raise ValueError(f"Heatmap.norm must be linear, log or centered; got {h.norm!r}")
+    image = ax.imshow(
+        z,
+        origin="lower",
+        extent=h.extent,
+        aspect="auto",
+        norm=norm,
+        cmap=cmap,
+        interpolation="nearest",
+    )
+    bar = ax.figure.colorbar(image, ax=ax)
+    if h.label:
+        bar.set_label(h.label)
+
+
 def _draw(ax: Any, panel: Panel) -> None:
     ys: list[float] = []
     xs: list[float] = []
+    if panel.heatmap is not None:
+        _draw_heatmap(ax, panel.heatmap)
     for i, c in enumerate(panel.curves):
         col = _resolve_color(c.color) or color(i)
         if c.kind == "line":
@@ -281,6 +339,8 @@ def _draw(ax: Any, panel: Panel) -> None:
         ax.axhline(h.y, color=_resolve_color(h.color), ls=h.style, lw=h.width, label=h.label)
         ys.append(float(h.y))
     for axis, scale, values in (("x", panel.xscale, xs), ("y", panel.yscale, ys)):
+        if panel.heatmap is not None:
+            continue
         if scale == "auto":
             log_scale_if_wide(ax, values, axis=axis)
         elif scale == "symlog":
