@@ -1,0 +1,1 @@
+"""jaxorth.overestimate: overestimation learning with guarantees (the lead writes this)."""
