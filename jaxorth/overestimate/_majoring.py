@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from jaxtyping import ArrayLike
 
-from jaxorth._checks import float_vector, int_at_least, positive_int, positive_number
+from jaxorth._checks import finite, float_vector, int_at_least, positive_int, positive_number
 from jaxorth._precision import float64
 
 __all__ = ["MajoringPoints", "majoring_points", "prune_implied"]
@@ -412,10 +412,13 @@ def prune_implied(
     Ducoffe, arXiv:2101.11717).
 
     The points are sorted by value (descending), then lexicographically in the oriented
-    order, a linear extension of "implied by": a point can only be implied by an earlier
-    one. ``d = 1`` is a sweep with a running minimum, ``O(m log m)``; larger ``d`` tests
-    chunks against the kept points with vectorised comparisons, ``O(m K d)`` for ``K``
-    kept points.
+    order, a linear extension of "implied by": a point is implied by another iff an
+    earlier point lies below it in every oriented coordinate. That is decided with
+    vectorised numpy in two ways: chunks tested against the points kept so far
+    (``O(m K d)`` for ``K`` kept points, fast while ``K`` is small), and for ``d <= 3``,
+    once more points are kept, a divide and conquer over the sequence (``O(m log^d m)``;
+    ``d = 1`` is a running minimum). About a second for ``10^5`` points in ``d <= 3`` on
+    one CPU core (a few seconds for random points in ``d = 3``, most of them kept).
 
     Parameters
     ----------
@@ -432,41 +435,115 @@ def prune_implied(
         ``True`` for the points to keep.
     """
     pts = np.asarray(points)
-    if pts.ndim != 2:
-        raise ValueError(f"points must be a 2-D array (m, d), got shape {pts.shape}")
+    if pts.ndim != 2 or pts.dtype.kind not in "iuf":
+        raise ValueError(
+            f"points must be a 2-D array (m, d) of real numbers, got shape {pts.shape} "
+            f"and dtype {pts.dtype}"
+        )
     m, d = pts.shape
+    pts = finite(pts.astype(np.float64), "points")
     vals = float_vector(values, "values", m, "m=points.shape[0]")
-    pts = float_vector(pts.reshape(-1), "points").reshape(m, d)
     dirs = _directions(directions, d)
     if m == 0:
         return np.zeros(0, dtype=bool)
     q = pts * dirs
     order = np.lexsort(tuple(q[:, j] for j in reversed(range(d))) + (-vals,))
     qs = q[order]
-    if d == 1:
-        running = np.minimum.accumulate(qs[:, 0])
-        previous = np.concatenate([[np.inf], running[:-1]])
-        keep_sorted = qs[:, 0] < previous
-    else:
-        keep_sorted = np.zeros(m, dtype=bool)
-        kept = np.empty((0, d))
-        start = 0
-        while start < m:
-            size = int(np.clip(2**22 // max(kept.shape[0] * d, 1), 64, 1024))
-            c = qs[start : start + size]
-            n = c.shape[0]
-            inner = np.tri(n, k=-1, dtype=bool)  # [i, j]: j earlier than i
-            for j in range(d):
-                inner &= c[None, :, j] <= c[:, None, j]
-            implied = inner.any(axis=1)
-            if kept.shape[0]:
-                outer = np.ones((n, kept.shape[0]), dtype=bool)
-                for j in range(d):
-                    outer &= kept[None, :, j] <= c[:, None, j]
-                implied |= outer.any(axis=1)
-            keep_sorted[start : start + n] = ~implied
-            kept = np.concatenate([kept, c[~implied]])
-            start += n
+    # chunks are fast while few points are kept; divide and conquer takes over beyond
+    # (d <= 3, O(m log^d m)), testing the remaining points against the kept ones and each other
+    keep_sorted, done = _undominated_by_chunks(qs, _CHUNK_LIMIT.get(d))
+    if done < m:
+        sub = np.concatenate([np.flatnonzero(keep_sorted[:done]), np.arange(done, m)])
+        ranks = [np.unique(qs[sub, j], return_inverse=True)[1].reshape(-1) for j in range(d)]
+        rest = sub >= done
+        implied = _dominated(
+            np.zeros(sub.shape[0], dtype=np.int64), ranks, np.ones_like(rest), rest
+        )
+        keep_sorted[done:] = ~implied[rest]
     keep = np.zeros(m, dtype=bool)
     keep[order] = keep_sorted
     return keep
+
+
+_CHUNK_LIMIT = {1: 0, 2: 256, 3: 2048}
+"""Kept points beyond which :func:`prune_implied` switches from chunks to divide and conquer."""
+
+
+def _dominated(
+    group: np.ndarray, coords: list[np.ndarray], source: np.ndarray, query: np.ndarray
+) -> np.ndarray:
+    """Whether an earlier source of its group lies below each query in every coordinate.
+
+    ``group`` is non-decreasing along the sequence; ``coords`` are non-negative integer
+    ranks (ties allowed, compared with ``<=``). Divide and conquer over the sequence
+    (CDQ): at level ``s`` each group is cut into blocks of ``2 s``, and the sources of
+    each first half are tested against the queries of its second half, a static problem
+    with one coordinate less (sorting by the first coordinate, sources first on ties,
+    turns it into "earlier in the sequence" again). Every pair earlier/later is separated
+    at exactly one level. One coordinate is a segmented running minimum; ``k``
+    coordinates cost ``O(n log^k n)``, all in vectorised numpy.
+    """
+    n = group.shape[0]
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    if len(coords) == 1:
+        c = coords[0]
+        big = int(c.max()) + 1  # larger than every rank: a non-source never dominates
+        width = big + 1
+        n_groups = int(group[-1]) + 1
+        # the offset makes every value of a group smaller than any of the groups before
+        # it, so a running minimum restarts at each group
+        v = np.where(source, c, big) + (n_groups - group) * width
+        running = np.minimum.accumulate(v)
+        before = running[:-1] - (n_groups - group[1:]) * width  # > big across groups
+        out[1:] = query[1:] & (before <= c[1:])
+        return out
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [n]]))
+    pos = np.arange(n) - np.repeat(starts, sizes)  # position within the group
+    s = 1
+    while s < sizes.max():
+        block = pos // (2 * s)
+        first = (pos % (2 * s)) < s
+        src = source & first
+        qry = query & ~first
+        if src.any() and qry.any():
+            change = (block[1:] != block[:-1]) | (group[1:] != group[:-1])
+            seg = np.concatenate([[0], np.cumsum(change)])
+            idx = np.flatnonzero(src | qry)
+            sub = idx[np.lexsort((qry[idx], coords[0][idx], seg[idx]))]
+            out[sub] |= _dominated(seg[sub], [c[sub] for c in coords[1:]], src[sub], qry[sub])
+        s *= 2
+    return out
+
+
+def _undominated_by_chunks(qs: np.ndarray, max_kept: int | None) -> tuple[np.ndarray, int]:
+    """Rows of ``qs`` below which no earlier row lies in every coordinate (chunked tests).
+
+    ``O(m K d)`` comparisons for ``K`` undominated rows: chunks of rows are tested against
+    the undominated rows found so far and against the earlier rows of the chunk. Stops
+    once ``max_kept`` rows are kept (``None``: never); returns the mask and the
+    number of rows decided.
+    """
+    m, d = qs.shape
+    keep = np.zeros(m, dtype=bool)
+    kept = np.empty((0, d))
+    start = 0
+    while start < m and (max_kept is None or kept.shape[0] < max_kept):
+        size = int(np.clip(2**22 // max(kept.shape[0] * d, 1), 64, 1024))
+        c = qs[start : start + size]
+        n = c.shape[0]
+        inner = np.tri(n, k=-1, dtype=bool)  # [i, j]: j earlier than i
+        for j in range(d):
+            inner &= c[None, :, j] <= c[:, None, j]
+        implied = inner.any(axis=1)
+        if kept.shape[0]:
+            outer = np.ones((n, kept.shape[0]), dtype=bool)
+            for j in range(d):
+                outer &= kept[None, :, j] <= c[:, None, j]
+            implied |= outer.any(axis=1)
+        keep[start : start + n] = ~implied
+        kept = np.concatenate([kept, c[~implied]])
+        start += n
+    return keep, start

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxorth.overestimate import _majoring
 from jaxorth.overestimate._majoring import majoring_points, prune_implied
 
 
@@ -196,8 +197,15 @@ def _prune_reference(points, values, dirs):
     return ~implied.any(axis=1)
 
 
-@pytest.mark.parametrize(("d", "m"), [(1, 400), (2, 1100), (3, 400)])
-def test_prune_matches_brute_force(d, m):
+@pytest.fixture(params=["chunks", "divide-and-conquer", "switch"])
+def prune_method(request, monkeypatch):
+    """Run a pruning test with each of the two algorithms, and with a switch midway."""
+    limit = {"chunks": None, "divide-and-conquer": 0, "switch": 20}[request.param]
+    monkeypatch.setattr(_majoring, "_CHUNK_LIMIT", {1: limit, 2: limit, 3: limit})
+
+
+@pytest.mark.parametrize(("d", "m"), [(1, 400), (2, 1100), (3, 400), (4, 200)])
+def test_prune_matches_brute_force(d, m, prune_method):
     rng = np.random.default_rng(d)
     for trial in range(3):
         points = rng.integers(0, 4, size=(m, d)).astype(float)  # many ties and duplicates
@@ -214,12 +222,14 @@ def test_prune_matches_brute_force(d, m):
     assert prune_implied(np.zeros((0, d)), np.zeros(0)).shape == (0,)
 
 
-def test_prune_continuous_points():
+def test_prune_continuous_points(prune_method):
     rng = np.random.default_rng(7)
-    points = rng.random((1200, 2))
-    values = points.sum(axis=1) + 0.3 * rng.random(1200)
-    keep = prune_implied(points, values)
-    assert np.array_equal(keep, _prune_reference(points, values, np.ones(2)))
+    for d in (2, 3):
+        points = rng.random((1200, d))
+        values = points.sum(axis=1) + 0.3 * rng.random(1200)
+        keep = prune_implied(points, values)
+        assert 50 < keep.sum() < 1200
+        assert np.array_equal(keep, _prune_reference(points, values, np.ones(d)))
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -321,7 +331,8 @@ def test_not_monotone_with_directions_names_them():
 def test_prune_bad_input(user_checks):
     with user_checks():
         with pytest.raises(
-            ValueError, match=r"points must be a 2-D array \(m, d\), got shape \(3,\)"
+            ValueError,
+            match=r"points must be a 2-D array \(m, d\) of real numbers, got shape \(3,\)",
         ):
             prune_implied(np.zeros(3), np.zeros(3))
         with pytest.raises(
