@@ -131,7 +131,7 @@ class MajoringPoints(NamedTuple):
 def _directions(directions: Any, d: int) -> np.ndarray:
     if directions is None:
         return np.ones(d)
-    dirs = float_vector(directions, "directions", d, "d (one entry per coordinate)")
+    dirs = float_vector(directions, "directions", d, "d")
     if not np.all(np.abs(dirs) == 1.0):
         raise ValueError(
             f"directions must hold +1 (f non-decreasing in that coordinate) or -1 "
@@ -384,14 +384,13 @@ def _not_monotone(
     shown = "[" + ", ".join(f"{int(v):+d}" for v in dirs) + "]"
     if np.all(dirs > 0):
         what = "non-decreasing"
-        hint = "pass directions with -1 for the coordinates where f decreases"
+        hint = "pass directions with -1 for the coordinates where f decreases (now all +1)"
     else:
         what = f"monotone with directions={shown} (+1: non-decreasing, -1: non-increasing)"
         hint = "check directions (+1 where f increases, -1 where it decreases)"
     raise ValueError(
         f"f is not {what} on cell {_cell_str(lo, hi)}: f(top)={float(ft)!r} < "
-        f"f(anchor)={float(fa)!r} with top={_fmt(top)}, anchor={_fmt(anchor)} "
-        f"(directions={shown}); {hint}"
+        f"f(anchor)={float(fa)!r} with top={_fmt(top)}, anchor={_fmt(anchor)}; {hint}"
     )
 
 

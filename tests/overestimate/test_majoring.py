@@ -263,7 +263,7 @@ BAD = [
     (dict(directions=[1, 0]), r"directions must hold \+1 .* or -1 .*, got \[1, 0\]"),
     (
         dict(directions=[1, -1, 1]),
-        r"directions must have length d \(one entry per coordinate\)=2, got length 3",
+        r"directions must have length d=2, got length 3",
     ),
     (dict(batch_size=0), r"batch_size must be a positive integer, got 0"),
     (
@@ -309,7 +309,8 @@ def test_not_monotone_names_the_cell():
     with pytest.raises(
         ValueError,
         match=r"f is not non-decreasing on cell \[0.5, 0.75\] x \[0, 0.25\]: f\(top\)=-0.5 < "
-        r"f\(anchor\)=0.5 with top=\[0.75, 0.25\], anchor=\[0.5, 0\].*pass directions with -1",
+        r"f\(anchor\)=0.5 with top=\[0.75, 0.25\], anchor=\[0.5, 0\]; "
+        r"pass directions with -1 for the coordinates where f decreases",
     ):
         majoring_points(f, [0.0, 0.0], [1.0, 1.0], delta=0.1, max_depth=4)
 
