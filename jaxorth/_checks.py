@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "finite",
+    "float_vector",
     "int_at_least",
     "ints_in_range",
     "is_power_of_two",
@@ -171,6 +172,32 @@ def finite(value: Any, name: str) -> Any:
             f"{arr.size} entries{where}"
         )
     return value
+
+
+def float_vector(value: Any, name: str, size: int | None = None, size_name: str = "") -> np.ndarray:
+    """``value`` as a 1-D float64 numpy array of finite real numbers (of length ``size``).
+
+    For concrete inputs (lists, tuples, numpy arrays, jax arrays outside a trace): the
+    values are read, so this check is not for tracers. Integers are converted; booleans,
+    strings, complex numbers, NaN and inf are rejected. ``size_name`` names the required
+    length in the message: ``directions must have length d=2, got length 3``.
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a 1-D array of real numbers, got {value!r}") from err
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name} must be a 1-D array of real numbers, got dtype {arr.dtype} ({value!r})"
+        )
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of real numbers, got shape {arr.shape}")
+    if size is not None and arr.shape[0] != size:
+        bound = f"{size_name}={size}" if size_name else f"{size}"
+        raise ValueError(f"{name} must have length {bound}, got length {arr.shape[0]}")
+    arr = arr.astype(np.float64)
+    finite(arr, name)
+    return arr
 
 
 def real(value: Any, name: str) -> Any:

@@ -54,3 +54,17 @@ def test_one_of_lists_the_choices():
     assert c.one_of("expm", "param", ("expm", "cayley")) == "expm"
     with pytest.raises(ValueError, match=r"param must be one of 'expm', 'cayley'; got 'qr'"):
         c.one_of("qr", "param", ("expm", "cayley"))
+
+
+def test_float_vector():
+    out = c.float_vector([0, 1.5], "lower")
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 1.5]
+    with pytest.raises(ValueError, match=r"lower must be a 1-D array of real numbers, got shape"):
+        c.float_vector([[0.0, 1.0]], "lower")
+    for bad in ("ab", [True, False], [1j, 2.0], None):
+        with pytest.raises(ValueError, match=r"lower must be a 1-D array of real numbers"):
+            c.float_vector(bad, "lower")
+    with pytest.raises(ValueError, match=r"upper must have length d=2, got length 3"):
+        c.float_vector([0.0, 1.0, 2.0], "upper", 2, "d")
+    with pytest.raises(ValueError, match=r"lower must be finite, got 1 NaN"):
+        c.float_vector([0.0, float("nan")], "lower")
