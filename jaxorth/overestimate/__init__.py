@@ -1,0 +1,1 @@
+"""Overestimation learning with guarantees (issue 14)."""
