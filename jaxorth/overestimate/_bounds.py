@@ -8,7 +8,8 @@ both functions return ``lo_i <= min f`` and ``hi_i >= max f`` over each box:
 - :func:`interval_bounds`: interval bound propagation (IBP; Gowal et al., "On the
   effectiveness of interval bound propagation for training verifiably robust models",
   2018, eq. 6): an interval in centre/radius form ``(c, r)`` goes through an affine
-  layer as ``(W c + b, |W| r)``, and a non-decreasing activation maps the ends.
+  layer as ``(W c + b, |W| r)`` (computed from the ends, see :func:`interval_bounds`),
+  and a non-decreasing activation maps the ends.
 - :func:`crown_bounds`: backward linear relaxation (CROWN, Zhang et al., "Efficient
   neural network robustness certification with general activation functions",
   NeurIPS 2018; the same relaxation as DeepPoly, Singh et al., POPL 2019), intersected
@@ -221,10 +222,21 @@ def _backward(weights, biases, k, lines, ends):
     """
     w, b = weights[k], biases[k]
     m = w.shape[0]
-    n = ends.shape[0]
-    lam = jnp.broadcast_to(jnp.concatenate([w, -w])[None], (n, 2 * m, w.shape[1]))
-    const = jnp.broadcast_to(jnp.concatenate([b, -b])[None], (n, 2 * m))
-    for j in range(k - 1, -1, -1):
+    # first step: Lambda is the same for every box, so the per-box relaxed Lambda
+    # (n, 2m, h) is never formed: Lambda^+ diag(aU) W_j = Lambda^+ (aU[:, None] W_j)
+    lam0 = jnp.concatenate([w, -w])  # (2m, h)
+    pos, neg = jnp.maximum(lam0, 0), jnp.minimum(lam0, 0)
+    a_lo, b_lo, a_up, b_up = lines[k - 1]
+    w_j, b_j = weights[k - 1], biases[k - 1]
+    const = (
+        jnp.concatenate([b, -b])[None]
+        + jnp.matmul(b_up + a_up * b_j[None], pos.T, precision=_HIGHEST)
+        + jnp.matmul(b_lo + a_lo * b_j[None], neg.T, precision=_HIGHEST)
+    )
+    lam = jnp.einsum(
+        "mh,nhi->nmi", pos, a_up[:, :, None] * w_j[None], precision=_HIGHEST
+    ) + jnp.einsum("mh,nhi->nmi", neg, a_lo[:, :, None] * w_j[None], precision=_HIGHEST)
+    for j in range(k - 2, -1, -1):
         a_lo, b_lo, a_up, b_up = lines[j]
         pos, neg = jnp.maximum(lam, 0), jnp.minimum(lam, 0)
         const = (
@@ -288,7 +300,9 @@ def _prepare(layers, lower, upper, activation):
     shapes = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, Sequence) or len(layer) != 2:
-            raise ValueError(f"layers[{i}] must be a pair (W, b), got {type(layer).__name__}")
+            got = type(layer).__name__
+            got += f" of length {len(layer)}" if isinstance(layer, Sequence) else ""
+            raise ValueError(f"layers[{i}] must be a pair (W, b), got a {got}")
         w_shape, b_shape = np.shape(layer[0]), np.shape(layer[1])
         if len(w_shape) != 2:
             raise ValueError(
@@ -361,8 +375,11 @@ def interval_bounds(
 
     Through ``z = W x + b`` the box with centre ``c`` and radius ``r`` goes to centre
     ``W c + b`` and radius ``|W| r`` (the exact range of each output of an affine map),
-    and a non-decreasing activation maps ``[lo, hi]`` to ``[act(lo), act(hi)]``. Cost:
-    two matrix products per layer; one compilation per shape and activation.
+    and a non-decreasing activation maps ``[lo, hi]`` to ``[act(lo), act(hi)]``. The
+    affine step is evaluated from the ends, ``[W^+ l + W^- u + b, W^+ u + W^- l + b]``
+    (``W^+ = max(W, 0)``, ``W^- = min(W, 0)``), which equals ``W c + b -/+ |W| r`` but
+    does not round ``c`` and ``r`` first. Cost: one ``(n, 2 in) x (2 in, out)`` product
+    per layer; one compilation per shape and activation.
 
     Parameters
     ----------

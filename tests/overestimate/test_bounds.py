@@ -159,7 +159,7 @@ def test_crown_is_tighter_than_interval_on_small_boxes(x64):
         assert np.all(np.asarray(c_lo) >= np.asarray(i_lo))  # by construction
         assert np.all(np.asarray(c_hi) <= np.asarray(i_hi))
         ratios.append(np.mean((c_hi - c_lo) / (i_hi - i_lo)))
-    # measured: about 0.21 (CROWN widths are ~5x narrower than IBP's on these boxes)
+    # measured: 0.24 (per network 0.15 to 0.40): CROWN is ~4x narrower than IBP here
     assert np.mean(ratios) < 0.4
 
 
@@ -263,7 +263,13 @@ _OK = [(_W, np.zeros(4)), (np.ones((1, 4)), np.zeros(1))]
     [
         ([], np.zeros((1, 2)), np.ones((1, 2)), {}, r"layers must hold at least one \(W, b\) pair"),
         (_W, np.zeros((1, 2)), np.ones((1, 2)), {}, r"layers must be a sequence of \(W, b\) pairs"),
-        ([(_W,)], np.zeros((1, 2)), np.ones((1, 2)), {}, r"layers\[0\] must be a pair \(W, b\)"),
+        (
+            [(_W,)],
+            np.zeros((1, 2)),
+            np.ones((1, 2)),
+            {},
+            r"layers\[0\] must be a pair \(W, b\), got a tuple of length 1",
+        ),
         (
             [(np.ones(4), np.zeros(4))],
             np.zeros((1, 2)),
