@@ -119,3 +119,22 @@ def test_panel_errors_name_the_option():
         report.panels_figure([report.Panel([report.Curve([1], [1])], yscale="loglog")])
     with pytest.raises(ValueError, match="at least one Panel"):
         report.panels_figure([])
+
+
+def test_heatmap_panels_draw_the_field_with_a_colour_bar():
+    from matplotlib import colors
+
+    z = np.arange(12.0).reshape(3, 4) - 4.0  # signed
+    panels = [
+        report.Panel(heatmap=report.Heatmap(z, (0, 1, 0, 1), "g - f", norm="centered")),
+        report.Panel(heatmap=report.Heatmap(np.abs(z) + 1e-3, (0, 2, 0, 1), norm="log")),
+    ]
+    fig = report.panels_figure(panels)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 2 and len(fig.axes) == 4  # two fields and their colour bars
+    np.testing.assert_array_equal(images[0].get_array(), z)
+    assert isinstance(images[0].norm, colors.TwoSlopeNorm) and images[0].norm.vcenter == 0
+    assert isinstance(images[1].norm, colors.LogNorm)
+    assert images[1].get_extent() == [0, 2, 0, 1]
+    with pytest.raises(ValueError, match="Heatmap.norm must be"):
+        report.panels_figure([report.Panel(heatmap=report.Heatmap(z, (0, 1, 0, 1), norm="sym"))])
