@@ -66,6 +66,17 @@ def _check_widths(in_features: int, widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
 
 
+def _numpy_rng(key: jax.Array) -> np.random.Generator:
+    """A numpy generator seeded by a JAX key.
+
+    Initial values drawn with it need no XLA compile per layer shape; the same key gives
+    the same parameters.
+    """
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.random.default_rng(np.asarray(key, dtype=np.uint32).reshape(-1).tolist())
+
+
 def _softplus_inverse(y: np.ndarray) -> np.ndarray:
     return y + np.log(-np.expm1(-y))
 
@@ -151,20 +162,16 @@ class MonotoneMLP(nnx.Module):
             )
         self.directions = tuple(int(v) for v in dirs)
         sizes = (in_features, *widths, 1)
+        rng = _numpy_rng(rngs.params())
         raw, biases = [], []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            key_w, key_b = jax.random.split(rngs.params())
             # applied weights ~ U(0, 2 / sqrt(n_in)): pre-activations of order 1 for
             # inputs in [-1, 1]; stored through the inverse softplus
-            scale = 2.0 / np.sqrt(n_in)
-            u = np.asarray(jax.random.uniform(key_w, (n_out, n_in), minval=0.02, maxval=1.0))
-            raw.append(nnx.Param(jnp.asarray(_softplus_inverse(scale * u), dtype=param_dtype)))
+            w = (2.0 / np.sqrt(n_in)) * rng.uniform(0.02, 1.0, size=(n_out, n_in))
+            raw.append(nnx.Param(jnp.asarray(_softplus_inverse(w), dtype=param_dtype)))
             spread = 1.0 if i == 0 else 0.1
-            biases.append(
-                nnx.Param(
-                    jax.random.uniform(key_b, (n_out,), param_dtype, minval=-spread, maxval=spread)
-                )
-            )
+            b = rng.uniform(-spread, spread, size=(n_out,))
+            biases.append(nnx.Param(jnp.asarray(b, dtype=param_dtype)))
         self.raw_weights = nnx.List(raw)
         self.biases = nnx.List(biases)
 
@@ -191,9 +198,10 @@ class MLP(nnx.Module):
     """An unconstrained dense network of scalar output (the bound-certified route).
 
     ``x -> W_L s(... s(W_1 x + b_1) ...) + b_L`` with free weights (LeCun-normal
-    initialisation, zero biases). Used by :func:`~jaxorth.overestimate.overestimate`
-    with ``route="ibp"`` or ``"crown"``: the guarantee then comes from a certified lower
-    bound of the network over each cell (:func:`~jaxorth.overestimate.interval_bounds`,
+    initialisation, zero biases; drawn with numpy from the ``rngs.params()`` key). Used
+    by :func:`~jaxorth.overestimate.overestimate` with ``route="ibp"`` or ``"crown"``:
+    the guarantee then comes from a certified lower bound of the network over each cell
+    (:func:`~jaxorth.overestimate.interval_bounds`,
     :func:`~jaxorth.overestimate.crown_bounds`), not from monotonicity.
 
     Parameters
@@ -223,10 +231,11 @@ class MLP(nnx.Module):
         widths = _check_widths(in_features, widths)
         self.activation = one_of(activation, "activation", BOUND_ACTIVATIONS)
         sizes = (in_features, *widths, 1)
-        init = jax.nn.initializers.lecun_normal()
+        rng = _numpy_rng(rngs.params())
+        # LeCun-normal weights (variance 1 / fan_in), zero biases
         self.weights = nnx.List(
             [
-                nnx.Param(init(rngs.params(), (n_out, n_in), param_dtype))
+                nnx.Param(jnp.asarray(rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), param_dtype))
                 for n_in, n_out in zip(sizes[:-1], sizes[1:])
             ]
         )

@@ -13,10 +13,10 @@ SMALL = [
     "experiment.max_depth=5",
     "experiment.grid=[1001,51,11]",
     "experiment.random_points=2000",
-    "train.steps=40",
+    "train.steps=20",
     "train.batch_size=64",
     "train.checkpoint_every=20",
-    "train.log_every=20",
+    "train.log_every=10",
 ]
 
 
