@@ -11,6 +11,14 @@ Input checks: ``params`` (and ``v``, ``v0``) must be finite; a NaN or inf is rej
 before compute when the values are concrete. Under ``jit`` / ``vmap`` the values are
 tracers, the check is skipped and a non-finite point gives non-finite results (the
 library's NaN policy, see the README).
+
+Each public function checks its inputs eagerly and then runs its computation as one
+compiled program (``jax.jit`` of a closure over ``loss`` and the static arguments).
+Lanczos and Hutchinson loop over Hessian-vector products; run eagerly, every operation
+of every step is dispatched (and, for each new shape, compiled) on its own, which made
+the eager calls several times slower than the same call under ``jit``. Inside a user's
+``jit`` / ``vmap`` the inner ``jit`` is simply inlined. The ``loss`` must be traceable
+(it already had to be: the products are ``jax.jvp`` of ``jax.grad(loss)``).
 """
 
 from __future__ import annotations
@@ -72,7 +80,7 @@ def hvp(loss: Loss, params: PyTree, v: PyTree) -> PyTree:
             raise ValueError(f"v leaf shape {jnp.shape(x)} differs from params {jnp.shape(p)}")
     finite(params, "params")
     finite(v, "v")
-    return jax.jvp(jax.grad(loss), (params,), (v,))[1]
+    return jax.jit(lambda p, u: jax.jvp(jax.grad(loss), (p,), (u,))[1])(params, v)
 
 
 def hvp_fn(loss: Loss, params: PyTree) -> Matvec:
@@ -101,6 +109,10 @@ def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
         Symmetric Hessian (forward-over-reverse ``jax.hessian``).
     """
     _check_scalar_loss(loss, params)
+    return jax.jit(lambda p: _dense(loss, p))(params)
+
+
+def _dense(loss: Loss, params: PyTree) -> Array:
     flat, unravel = ravel_pytree(params)
     return jax.hessian(lambda x: loss(unravel(x)))(flat)
 
@@ -119,7 +131,7 @@ def dense_batched(loss: Loss, params: PyTree) -> Float[Array, "b n n"]:  # noqa:
     if len(sizes) != 1:
         raise ValueError(f"every leaf of params needs the same batch size, got {sorted(sizes)}")
     finite(params, "params")
-    return jax.vmap(lambda p: dense(loss, p))(params)
+    return jax.jit(jax.vmap(lambda p: dense(loss, p)))(params)
 
 
 class EigResult(NamedTuple):
@@ -184,13 +196,16 @@ def eigsh(
     if num_matvecs > n:
         raise ValueError(f"num_matvecs={num_matvecs} exceeds the dimension n={n}")
 
-    theta, S, Q, beta = _lanczos(matvec, flat0, unravel, num_matvecs)
-    if which == "largest":
-        theta, S = theta[::-1], S[:, ::-1]
-    theta, S = theta[:k], S[:, :k]
-    vecs = S.T @ Q  # (k, n); Q rows are the Lanczos vectors
-    res = beta * jnp.abs(S[-1, :])
-    return EigResult(theta, jax.vmap(unravel)(vecs), res)
+    def compute(flat0):
+        theta, S, Q, beta = _lanczos(matvec, flat0, unravel, num_matvecs)
+        if which == "largest":
+            theta, S = theta[::-1], S[:, ::-1]
+        theta, S = theta[:k], S[:, :k]
+        vecs = S.T @ Q  # (k, n); Q rows are the Lanczos vectors
+        res = beta * jnp.abs(S[-1, :])
+        return EigResult(theta, jax.vmap(unravel)(vecs), res)
+
+    return jax.jit(compute)(flat0)
 
 
 def _flat_matvec(matvec: Matvec, unravel: Callable[[Array], PyTree]) -> Callable[[Array], Array]:
@@ -255,13 +270,17 @@ def eigenvalues(
     _check_scalar_loss(loss, params)
     _num_params(params)
     key = jax.random.PRNGKey(0) if key is None else key
-    res = eigsh(
-        hvp_fn(loss, params),
-        _random_like(key, params),
-        k,
-        which=which,
-        num_matvecs=num_matvecs,
-    )
+
+    def compute(params, key):
+        return eigsh(
+            hvp_fn(loss, params),
+            _random_like(key, params),
+            k,
+            which=which,
+            num_matvecs=num_matvecs,
+        )
+
+    res = jax.jit(compute)(params, key)
     return res if return_eigenvectors else res.eigenvalues
 
 
@@ -328,6 +347,12 @@ def density(
         raise ValueError(f"num_matvecs must be in [1, n={n}], got {num_matvecs}")
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}")
+    return jax.jit(
+        lambda params, key: _density(loss, params, key, num_matvecs, num_probes, grid, sigma)
+    )(params, key)
+
+
+def _density(loss, params, key, num_matvecs, num_probes, grid, sigma) -> Density:
     flat, unravel = ravel_pytree(params)
     mv_flat = _flat_matvec(hvp_fn(loss, params), unravel)
     probes = stochtrace.sampler_signs(flat, num=num_probes)(key)
@@ -368,10 +393,14 @@ def trace(
     _num_params(params)
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}")
-    lin = hvp_fn(loss, params)
-    sampler = stochtrace.sampler_signs(params, num=num_probes)
-    est = stochtrace.estimator_monte_carlo_mean_and_sem(stochtrace.monte_carlo_trace(), sampler)
-    return est(lambda v: lin(v), key)
+
+    def compute(params, key):
+        lin = hvp_fn(loss, params)
+        sampler = stochtrace.sampler_signs(params, num=num_probes)
+        est = stochtrace.estimator_monte_carlo_mean_and_sem(stochtrace.monte_carlo_trace(), sampler)
+        return est(lambda v: lin(v), key)
+
+    return jax.jit(compute)(params, key)
 
 
 class NegativeCurvature(NamedTuple):
@@ -427,15 +456,19 @@ def negative_curvature_direction(
     if not 1 <= num_matvecs <= n:
         raise ValueError(f"num_matvecs must be in [1, n={n}], got {num_matvecs}")
     key = jax.random.PRNGKey(0) if key is None else key
-    flat0, unravel = ravel_pytree(_random_like(key, params))
-    thetas, S, Q, _ = _lanczos(hvp_fn(loss, params), flat0, unravel, num_matvecs)
-    theta = thetas[0]
-    d = S[:, 0] @ Q
-    g = ravel_pytree(jax.grad(loss)(params))[0]
-    d = jnp.where(jnp.vdot(g, d) > 0, -d, d)
-    d = unravel(d / jnp.linalg.norm(d))
-    scale = jnp.max(jnp.abs(thetas))
-    return NegativeCurvature(theta, d, theta < -tol * scale)
+
+    def compute(params, key):
+        flat0, unravel = ravel_pytree(_random_like(key, params))
+        thetas, S, Q, _ = _lanczos(hvp_fn(loss, params), flat0, unravel, num_matvecs)
+        theta = thetas[0]
+        d = S[:, 0] @ Q
+        g = ravel_pytree(jax.grad(loss)(params))[0]
+        d = jnp.where(jnp.vdot(g, d) > 0, -d, d)
+        d = unravel(d / jnp.linalg.norm(d))
+        scale = jnp.max(jnp.abs(thetas))
+        return NegativeCurvature(theta, d, theta < -tol * scale)
+
+    return jax.jit(compute)(params, key)
 
 
 def from_nnx(

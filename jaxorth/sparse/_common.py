@@ -287,4 +287,10 @@ def lstsq_on_support(
             raise ValueError(f"lstsq_on_support: support indices must lie in [0, {n}), got {s}")
         if len(np.unique(s)) != len(s):
             raise ValueError(f"lstsq_on_support: support indices must be distinct, got {s}")
+    return _lstsq_on_support(A, y, support)
+
+
+@jax.jit
+def _lstsq_on_support(A, y, support):
+    # one compiled program (eagerly, the gather, QR, solve and scatter compiled one by one)
     return ls_on_support(A, y, support)[0]
