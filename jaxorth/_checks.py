@@ -140,13 +140,19 @@ def _leaves_with_names(value: Any, name: str) -> list[tuple[str, Any]]:
     return [(name + jax.tree_util.keystr(path), leaf) for path, leaf in flat]
 
 
+def _on_host(leaf: jax.Array) -> bool:
+    """Whether every shard of ``leaf`` lives in this process's CPU memory."""
+    return leaf.is_fully_addressable and all(d.platform == "cpu" for d in leaf.devices())
+
+
 def finite(value: Any, name: str) -> Any:
     """``value`` unchanged if every entry is finite (no NaN, no inf); else ``ValueError``.
 
     ``value`` is an array, a number or a pytree of them (the message then names the
     leaf, ``params['w']``). Tracers (under ``jit`` / ``vmap`` / ``grad``) are skipped:
     their values are unknown at trace time (see the module docstring). Integer and
-    boolean leaves are always finite. Cost: one ``isfinite(...).all()`` per leaf.
+    boolean leaves are always finite. Cost: one ``isfinite(...).all()`` per leaf (numpy,
+    in place, for arrays in CPU memory: no compilation per shape).
     """
     for leaf_name, leaf in _leaves_with_names(value, name):
         if isinstance(leaf, jax.core.Tracer):
@@ -154,11 +160,19 @@ def finite(value: Any, name: str) -> Any:
         if isinstance(leaf, jax.Array):
             if not jnp.issubdtype(leaf.dtype, jnp.inexact):
                 continue
-            # on the device, and eagerly even when called while tracing (closed-over arrays)
-            with jax.ensure_compile_time_eval():
-                if bool(jnp.isfinite(leaf).all()):
+            if _on_host(leaf):
+                # a CPU buffer is read in place: an eager jnp check would compile two
+                # small XLA programs for every new shape and dtype
+                arr = np.asarray(leaf)
+                if np.isfinite(arr).all():
                     continue
-            arr = np.asarray(leaf)
+            else:
+                # on the device, and eagerly even when called while tracing (closed-over
+                # arrays)
+                with jax.ensure_compile_time_eval():
+                    if bool(jnp.isfinite(leaf).all()):
+                        continue
+                arr = np.asarray(leaf)
         else:
             arr = np.asarray(leaf)
             if not np.issubdtype(arr.dtype, np.inexact) or np.isfinite(arr).all():

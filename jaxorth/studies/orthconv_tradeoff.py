@@ -163,9 +163,14 @@ def _tag(variant: str, lam: float | None) -> str:
     return "exact" if variant == "exact" else f"soft_lam{lam:g}"
 
 
+@nnx.jit  # one jitted function: models of the same structure share its compilation
+def _logits(model: OrthCNN, x: np.ndarray | jax.Array) -> jax.Array:
+    return model(x)
+
+
 def _evaluate(model: OrthCNN, x_test: np.ndarray, y_test: np.ndarray, radii) -> dict[str, Any]:
     """Test accuracy, exact per-layer spectra, ``sum L_orth``, Lipschitz bound, certificates."""
-    logits = np.asarray(nnx.jit(lambda m, x: m(x))(model, x_test), np.float64)
+    logits = np.asarray(_logits(model, x_test), np.float64)
     row: dict[str, Any] = {"test_acc": float(np.mean(logits.argmax(axis=1) == y_test))}
     spectra = model.layer_singular_values()
     dev = 0.0

@@ -63,13 +63,15 @@ def test_lipschitz_bound_bounds_measured_ratios(variant):
     model = trained_like(variant)
     lip = model.lipschitz_bound()
     rng = np.random.default_rng(1)
-    x = jnp.asarray(rng.uniform(0, 1, (64, 1, 8, 8)), jnp.float32)
+    x = rng.uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
     forward = nnx.jit(lambda m, z: m(z))
+    fx = np.asarray(forward(model, x))
+    assert fx.shape == (64, 10)
     for scale in (1.0, 1e-2):
-        y = x + scale * jnp.asarray(rng.standard_normal(x.shape), jnp.float32)
-        fx, fy = forward(model, x), forward(model, y)
-        assert fx.shape == (64, 10)
-        ratio = jnp.linalg.norm(fx - fy, axis=1) / jnp.linalg.norm((x - y).reshape(64, -1), axis=1)
+        # perturbation and ratios in numpy (the network is the only jax program here)
+        y = x + scale * rng.standard_normal(x.shape).astype(np.float32)
+        fy = np.asarray(forward(model, y))
+        ratio = np.linalg.norm(fx - fy, axis=1) / np.linalg.norm((x - y).reshape(64, -1), axis=1)
         assert float(ratio.max()) <= lip * (1 + 1e-4)
         assert float(ratio.max()) > 1e-3 * lip
 

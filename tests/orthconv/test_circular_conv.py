@@ -62,15 +62,16 @@ def test_conv_matches_loops_and_matrix(x64, d, stride, k, big_n):
     n = stride * big_n
     kernel = rng.standard_normal((m_sz, c_sz) + (k,) * d)
     x = rng.standard_normal((2, c_sz) + (n,) * d)
-    y = np.asarray(conv(jnp.asarray(x), jnp.asarray(kernel), stride))
+    yt = rng.standard_normal((2, m_sz) + (big_n,) * d)
+    # conv and conv_transpose in one compiled program (eager calls: the tests below)
+    both = jax.jit(lambda x, yt, k: (conv(x, k, stride), conv_transpose(yt, k, stride)))
+    y, xt = (np.asarray(v) for v in both(jnp.asarray(x), jnp.asarray(yt), jnp.asarray(kernel)))
     assert y.shape == (2, m_sz) + (big_n,) * d
     assert y.dtype == np.float64
     np.testing.assert_allclose(y, naive_conv(x, kernel, stride), atol=1e-12)
     a = conv_matrix(kernel, n, stride)
     assert a.shape == (m_sz * big_n**d, c_sz * n**d)
     np.testing.assert_allclose(y.reshape(2, -1), x.reshape(2, -1) @ a.T, atol=1e-12)
-    yt = rng.standard_normal(y.shape)
-    xt = np.asarray(conv_transpose(jnp.asarray(yt), jnp.asarray(kernel), stride))
     assert xt.shape == x.shape
     np.testing.assert_allclose(xt.reshape(2, -1), yt.reshape(2, -1) @ a, atol=1e-12)
 

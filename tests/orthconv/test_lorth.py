@@ -161,14 +161,24 @@ def test_orthogonal_kernels_have_zero_lorth(x64, name, kernel, stride):
     a = conv_matrix(kernel, stride * 3, stride)
     gram = a @ a.T if m <= c * stride**d else a.T @ a
     np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=1e-12)
-    assert abs(float(lorth(jnp.asarray(kernel), stride))) < 1e-24
+
+    @jax.jit  # one compiled program per kernel: float64 lorth, spectrum, errors; float32 lorth
+    def measures(k64, k32):
+        return (
+            lorth(k64, stride),
+            singular_values(k64, stride * 2, stride),
+            orthogonality_errors(k64, stride * 5, stride),
+            lorth(k32, stride),
+        )
+
+    value, sv, errs, value32 = measures(jnp.asarray(kernel), jnp.asarray(kernel, jnp.float32))
+    assert value.dtype == jnp.float64 and value32.dtype == jnp.float32
+    assert abs(float(value)) < 1e-24
     # orthogonal at every size, including N < 2r + 1
-    sv = singular_values(jnp.asarray(kernel), stride * 2, stride)
     np.testing.assert_allclose(sv, 1.0, atol=1e-12)
-    errs = orthogonality_errors(jnp.asarray(kernel), stride * 5, stride)
     assert max(errs) < 1e-12
     # float32: the regularizer vanishes to float32 precision
-    assert abs(float(lorth(jnp.asarray(kernel, jnp.float32), stride))) < 1e-10
+    assert abs(float(value32)) < 1e-10
 
 
 @pytest.mark.parametrize(

@@ -54,20 +54,31 @@ def test_singular_values_match_dense_svd(x64, d, stride, k, regime):
     kernel = rng.standard_normal((m, c) + (k,) * d) / np.sqrt(c * k**d)
     a = conv_matrix(kernel, n, stride)
     expected = np.linalg.svd(a, compute_uv=False)
-    got = np.asarray(singular_values(jnp.asarray(kernel), n, stride))
+
+    # one compiled program per case for the three spectral computations (the eager
+    # wrappers' checks are tested in test_singular_values_general_shapes and below)
+    @jax.jit
+    def spectra(kern):
+        return (
+            singular_values(kern, n, stride),
+            orthogonality_errors(kern, n, stride),
+            orthogonality_errors(kern, n, stride, method="gram") if d == 2 else None,
+        )
+
+    got, errs, gram_errs = spectra(jnp.asarray(kernel))
+    got = np.asarray(got)
     assert got.dtype == np.float64
     assert got.shape == (min(m, c * stride**d) * big_n**d,) == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-11)
     full = c * stride**d
     err_f, err_s, dev = _dense_errors(a, m, full)
-    errs = orthogonality_errors(jnp.asarray(kernel), n, stride)
     np.testing.assert_allclose(
         [errs.err_F, errs.err_s, errs.isometry_deviation], [err_f, err_s, dev], rtol=1e-10
     )
     if d == 1:
         return
     # Gram eigenvalues: sigma^2 - 1 to machine precision; sigma near 0 only to sqrt(eps)
-    errs = orthogonality_errors(jnp.asarray(kernel), n, stride, method="gram")
+    errs = gram_errs
     np.testing.assert_allclose([errs.err_F, errs.err_s], [err_f, err_s], rtol=1e-10)
     np.testing.assert_allclose(errs.isometry_deviation, dev, rtol=1e-7)
 
