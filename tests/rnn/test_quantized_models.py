@@ -78,17 +78,21 @@ def test_integer_recurrence_error_bound(name):
     model = _model(name, seed=1)
     x, _ = copy_task_batch(jax.random.key(0), 8, T, NSYM, NREC)
     bits = 10
-    delta = 2.0 * float(nnx.jit(lambda m: calibrate_hidden_scale(m, x, bits))(model))
-    run = nnx.jit(
-        lambda m, d: (
+
+    @nnx.jit  # one compiled program: the calibration and everything it feeds
+    def run(m):
+        d = 2.0 * calibrate_hidden_scale(m, x, bits)
+        return (
+            d,
             integer_hidden_states(m, x, bits, d),
             m.hidden_states(x),
             m.cell.matrix(),
             quantized_outputs(m, x, bits, d),
             m(x),
         )
-    )
-    codes, h, w, yq, y = run(model, delta)
+
+    delta, codes, h, w, yq, y = run(model)
+    delta = float(delta)
     assert codes.dtype == jnp.int32
     assert int(jnp.max(jnp.abs(codes))) < 2 ** (bits - 1) - 1  # head room: nothing clipped
     h = np.asarray(h, np.float64)

@@ -30,6 +30,32 @@ STEPS = 300  # far more than the interrupted run gets to (each step sleeps 20 ms
 END = 30  # where the resumed runs stop
 
 
+@pytest.fixture(scope="module", autouse=True)
+def compile_cache(tmp_path_factory):
+    """A persistent compilation cache for this module's runs and its scripts' processes.
+
+    Every run below (in a subprocess or here) trains the same model on the same shapes and
+    builds its jitted step anew; with this cache the first compiles it and the others load
+    that executable (the same program, so the same numbers) instead of compiling again.
+    """
+    from jax.experimental.compilation_cache import compilation_cache
+
+    folder = tmp_path_factory.mktemp("jax_cache")
+    wanted = {
+        "jax_compilation_cache_dir": str(folder),
+        "jax_persistent_cache_min_compile_time_secs": 0,
+        "jax_persistent_cache_min_entry_size_bytes": -1,
+    }
+    before = {key: getattr(jax.config, key) for key in wanted}
+    for key, value in wanted.items():
+        jax.config.update(key, value)
+    compilation_cache.reset_cache()
+    yield folder
+    for key, value in before.items():
+        jax.config.update(key, value)
+    compilation_cache.reset_cache()
+
+
 def _params(model):
     return np.concatenate([np.ravel(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))])
 
@@ -60,8 +86,14 @@ def _straight(steps):
     return _params(model)
 
 
-def _interrupt(run_dir, signum, checkpoint_every, marker_step=3):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+def _interrupt(run_dir, signum, checkpoint_every, cache, marker_step=3):
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        JAX_COMPILATION_CACHE_DIR=str(cache),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -91,9 +123,11 @@ def _interrupt(run_dir, signum, checkpoint_every, marker_step=3):
     [(signal.SIGINT, 0), (signal.SIGTERM, 7)],
     ids=["SIGINT-no-periodic-checkpoints", "SIGTERM-every-7"],
 )
-def test_signal_stops_cleanly_and_resume_is_exact(tmp_path, signum, checkpoint_every):
+def test_signal_stops_cleanly_and_resume_is_exact(
+    tmp_path, signum, checkpoint_every, compile_cache
+):
     name = signal.Signals(signum).name
-    code, stderr = _interrupt(tmp_path, signum, checkpoint_every)
+    code, stderr = _interrupt(tmp_path, signum, checkpoint_every, compile_cache)
     assert code == 128 + signum, stderr[-3000:]
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
