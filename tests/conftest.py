@@ -21,6 +21,13 @@
   Numbers stay correct (same semantics, possibly different rounding); tests that compare
   two runs bit for bit run both under this same setting (subprocesses inherit
   ``os.environ``).
+- One persistent JAX compilation cache per run (a temporary folder, removed at the end;
+  ``JAX_COMPILATION_CACHE_DIR``), shared by both xdist workers and every subprocess: a
+  program compiled once (a study's training step, a solver) is loaded, not compiled,
+  by every later test that builds it again. The ``compile_cache`` fixture names the
+  folder.
+- Tests marked ``slow`` (end-to-end runs, subprocesses) are collected first, so that the
+  two workers share them and finish together.
 """
 
 from __future__ import annotations
@@ -28,12 +35,26 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+# One persistent compilation cache for the whole run: the pytest process creates the
+# folder and the xdist workers and the processes the tests start inherit it through the
+# environment. Tests build new closures of the same programs (every study run, every
+# subprocess), which the in-memory jit cache cannot reuse but this one can (it is keyed
+# by the compiled program: the same executable, so the same numbers).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxorth-test-jit-")
+    os.environ["JAXORTH_TEST_JIT_CACHE_OWNER"] = str(os.getpid())
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 import jax
 import numpy  # noqa: F401  (load the BLAS libraries before limiting their threads)
@@ -118,3 +139,25 @@ def _signal_handlers_restored():
     for sig, handler in before.items():
         if signal.getsignal(sig) is not handler:
             signal.signal(sig, handler)
+
+
+@pytest.fixture(scope="session")
+def compile_cache():
+    """The run's persistent compilation cache folder (set in the environment above)."""
+    return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the ``slow`` tests first (stable order otherwise).
+
+    With ``-n 2 --dist worksteal`` each worker starts on its half of the list and then
+    steals from the other: long tests at the front keep the two workers busy until the
+    end, instead of one waiting for a long test that started last.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_unconfigure(config):
+    """The process that created the compilation cache removes it at the end."""
+    if os.environ.get("JAXORTH_TEST_JIT_CACHE_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)

@@ -6,37 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jax
 import pytest
 import yaml
 
 from jaxorth.cli import compose, config_dir, run_experiment
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compile_cache(tmp_path_factory):
-    """A persistent compilation cache for this module's runs (and the sweep's process).
-
-    The runs below train the same small model on the same shapes; each builds its jitted
-    step anew, so without this each compiles it again. With it, the first compiles and
-    the others load that executable (the same program, so the same numbers: ~5x faster).
-    """
-    from jax.experimental.compilation_cache import compilation_cache
-
-    folder = tmp_path_factory.mktemp("jax_cache")
-    wanted = {
-        "jax_compilation_cache_dir": str(folder),
-        "jax_persistent_cache_min_compile_time_secs": 0,
-        "jax_persistent_cache_min_entry_size_bytes": -1,
-    }
-    before = {key: getattr(jax.config, key) for key in wanted}
-    for key, value in wanted.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-    yield folder
-    for key, value in before.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
 
 
 def _choice(key, allowed):
@@ -190,6 +163,7 @@ def _cli(args, cwd, cache, **kw):
     )
 
 
+@pytest.mark.slow
 def test_multirun_sweep_summary_keeps_every_job_and_marks_the_failed_one(tmp_path, compile_cache):
     proc = _cli(
         ["-m", "experiment=copy_task", *TINY, "data.test_size=16,0"]

@@ -14,6 +14,7 @@ nb_run = pytest.importorskip("nbmake.nb_run")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "hessian_spectra.ipynb"
 
 
+@pytest.mark.slow
 def test_hessian_spectra_notebook_runs_in_smoke_mode(monkeypatch):
     monkeypatch.setenv("JAXORTH_SMOKE", "1")
     result = nb_run.NotebookRun(NOTEBOOK, default_timeout=300).execute()

@@ -86,6 +86,7 @@ def _hessian_stacks(families):
     return [_hessian_stack(ws, X, Y) for ws, X, Y in families]
 
 
+@pytest.mark.slow
 def test_classify_agrees_with_hessian_on_150_critical_points(x64):
     """Theory-only classification vs the sign of the float64 Hessian's smallest eigenvalue.
 

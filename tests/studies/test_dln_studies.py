@@ -21,6 +21,7 @@ def test_dln_landscape_small(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["agree"] == 20
 
 
+@pytest.mark.slow
 def test_dln_gradient_flow_small(tmp_path):
     summary = run_experiment(
         [

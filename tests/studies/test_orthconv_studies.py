@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 from jaxorth.cli import run_experiment
 
 
+@pytest.mark.slow
 def test_orthconv_scalability_small(tmp_path):
     summary = run_experiment(
         [

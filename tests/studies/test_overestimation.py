@@ -20,6 +20,7 @@ SMALL = [
 ]
 
 
+@pytest.mark.slow
 def test_overestimation_small_run(tmp_path):
     summary = run_experiment(SMALL, run_dir=tmp_path)
     # the guarantee on every row: g - f >= 0 on the dense grid and the random points

@@ -12,32 +12,6 @@ from jaxorth.studies.rnn_models import QORNNConfig, QORNNMethod, build_rnn, rnn_
 SMALL = ["train.batch_size=16", "train.log_every=5", "train.checkpoint_every=0"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compile_cache(tmp_path_factory):
-    """A persistent compilation cache for this module's runs.
-
-    The runs below train the same small models on the same shapes; each builds its
-    jitted step anew, so without this each compiles it again. With it, the first compiles
-    and the others load that executable (the same program, so the same numbers).
-    """
-    from jax.experimental.compilation_cache import compilation_cache
-
-    folder = tmp_path_factory.mktemp("jax_cache")
-    wanted = {
-        "jax_compilation_cache_dir": str(folder),
-        "jax_persistent_cache_min_compile_time_secs": 0,
-        "jax_persistent_cache_min_entry_size_bytes": -1,
-    }
-    before = {key: getattr(jax.config, key) for key in wanted}
-    for key, value in wanted.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-    yield folder
-    for key, value in before.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-
-
 @pytest.mark.parametrize(("study", "model"), [("pmnist", "qornn")])
 def test_mnist_studies_small(tmp_path, study, model):
     summary = run_experiment(
@@ -185,6 +159,7 @@ def test_smnist_with_permute_is_pmnist(tmp_path):
     assert plain["test_ce"] != pm["test_ce"]  # the permutation changes the run
 
 
+@pytest.mark.slow
 def test_adding_task_beats_the_constant_predictor(tmp_path):
     # the constant predictor 1 has MSE E[(U1 + U2 - 1)^2] = Var(U1) + Var(U2) = 2/12
     rng = np.random.default_rng(0)

@@ -48,32 +48,6 @@ def _params(model):
 TX = make_optimizer("adam", 1e-2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compile_cache(tmp_path_factory):
-    """A persistent compilation cache for this module's runs.
-
-    The runs below train the same small models on the same shapes; each builds its
-    jitted step anew, so without this each compiles it again. With it, the first compiles
-    and the others load that executable (the same program, so the same numbers).
-    """
-    from jax.experimental.compilation_cache import compilation_cache
-
-    folder = tmp_path_factory.mktemp("jax_cache")
-    wanted = {
-        "jax_compilation_cache_dir": str(folder),
-        "jax_persistent_cache_min_compile_time_secs": 0,
-        "jax_persistent_cache_min_entry_size_bytes": -1,
-    }
-    before = {key: getattr(jax.config, key) for key in wanted}
-    for key, value in wanted.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-    yield folder
-    for key, value in before.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-
-
 def _fit(run_dir, steps, model=None, tx=TX, tracker=None):
     model = model or _model()
     res = fit(

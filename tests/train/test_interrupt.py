@@ -30,32 +30,6 @@ STEPS = 300  # far more than the interrupted run gets to (each step sleeps 20 ms
 END = 30  # where the resumed runs stop
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compile_cache(tmp_path_factory):
-    """A persistent compilation cache for this module's runs and its scripts' processes.
-
-    Every run below (in a subprocess or here) trains the same model on the same shapes and
-    builds its jitted step anew; with this cache the first compiles it and the others load
-    that executable (the same program, so the same numbers) instead of compiling again.
-    """
-    from jax.experimental.compilation_cache import compilation_cache
-
-    folder = tmp_path_factory.mktemp("jax_cache")
-    wanted = {
-        "jax_compilation_cache_dir": str(folder),
-        "jax_persistent_cache_min_compile_time_secs": 0,
-        "jax_persistent_cache_min_entry_size_bytes": -1,
-    }
-    before = {key: getattr(jax.config, key) for key in wanted}
-    for key, value in wanted.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-    yield folder
-    for key, value in before.items():
-        jax.config.update(key, value)
-    compilation_cache.reset_cache()
-
-
 def _params(model):
     return np.concatenate([np.ravel(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))])
 
