@@ -44,7 +44,7 @@ from jaxorth._checks import finite, number_at_least, one_of, positive_int
 from jaxorth._precision import float64
 
 from ._bounds import crown_bounds, interval_bounds
-from ._majoring import MajoringPoints, majoring_points
+from ._majoring import MajoringPoints, check_box, majoring_points
 from ._networks import MLP, MonotoneMLP, apply_layers
 
 __all__ = [
@@ -540,9 +540,8 @@ def overestimate(
         activation = "sigmoid" if route == Route.monotone else "relu"
     if learning_rate is None:
         learning_rate = 0.03 if route == Route.monotone else 0.01
-    # model arguments checked before any evaluation of f
-    lower_np = np.asarray(lower, dtype=np.float64).reshape(-1)
-    d = lower_np.size
+    # the box and the model's arguments are checked before any evaluation of f
+    d = check_box(lower, upper)[0].size
     rngs = nnx.Rngs(params=key)
     if route == Route.monotone:
         model: nnx.Module = MonotoneMLP(

@@ -224,6 +224,27 @@ def _check_resolution(lower: np.ndarray, upper: np.ndarray, max_depth: int) -> N
         )
 
 
+def check_box(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)`` as float64 vectors of one length ``d >= 1`` with ``lower < upper``.
+
+    Raises ``ValueError`` naming the parameter, or the first coordinate where
+    ``lower >= upper``.
+    """
+    lower = float_vector(lower, "lower")
+    d = lower.shape[0]
+    if d < 1:
+        raise ValueError("lower must have at least one entry (the dimension d >= 1), got 0")
+    upper = float_vector(upper, "upper", d, "d=len(lower)")
+    bad = np.flatnonzero(lower >= upper)
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            f"lower must be < upper in every coordinate, got lower[{j}]={float(lower[j])!r} >= "
+            f"upper[{j}]={float(upper[j])!r}"
+        )
+    return lower, upper
+
+
 def majoring_points(
     f: Callable[[np.ndarray], Any],
     lower: ArrayLike | Sequence[float],
@@ -281,18 +302,8 @@ def majoring_points(
     """
     if not callable(f):
         raise ValueError(f"f must be callable (x of shape (B, d) -> (B,)), got {f!r}")
-    lower = float_vector(lower, "lower")
+    lower, upper = check_box(lower, upper)
     d = lower.shape[0]
-    if d < 1:
-        raise ValueError("lower must have at least one entry (the dimension d >= 1), got 0")
-    upper = float_vector(upper, "upper", d, "d=len(lower)")
-    bad = np.flatnonzero(lower >= upper)
-    if bad.size:
-        j = int(bad[0])
-        raise ValueError(
-            f"lower must be < upper in every coordinate, got lower[{j}]={float(lower[j])!r} >= "
-            f"upper[{j}]={float(upper[j])!r}"
-        )
     delta = positive_number(delta, "delta")
     max_depth = int_at_least(max_depth, "max_depth", 0)
     dirs = _directions(directions, d)

@@ -124,3 +124,25 @@ def test_bad_routes_and_mismatches(user_checks):
             certify_bounds([0.0, 1.0], [1.0])
         with pytest.raises(ValueError, match="values must be finite"):
             certify_bounds([0.0], [np.nan])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lower": [], "upper": []}, "lower must have at least one entry"),
+        ({"lower": [0, 0], "upper": [1]}, r"upper must have length d=len\(lower\)=2"),
+        ({"lower": [0, 1], "upper": [1, 1]}, r"lower\[1\]=1.0 >= upper\[1\]=1.0"),
+        ({"widths": [0]}, r"widths\[0\] must be a positive integer"),
+        ({"route": "lp"}, "route must be one of"),
+        ({"steps": 0}, "steps must be a positive integer"),
+    ],
+)
+def test_overestimate_checks_its_arguments_before_calling_f(user_checks, kwargs, match):
+    def f(x):
+        raise AssertionError("f was called before the arguments were checked")
+
+    args = {"lower": [0.0, 0.0], "upper": [1.0, 1.0], **kwargs}
+    with user_checks(), pytest.raises(ValueError, match=match):
+        overestimate(
+            f, args.pop("lower"), args.pop("upper"), delta=0.1, key=jax.random.PRNGKey(0), **args
+        )
