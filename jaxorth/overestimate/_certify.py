@@ -137,7 +137,8 @@ def fit_full_batch(
     batch = jax.tree.map(jnp.asarray, data)
 
     @jax.jit
-    def run(params: Any) -> tuple[Any, jax.Array]:
+    def run(params: Any, batch: Any) -> tuple[Any, jax.Array]:
+        # the data is an argument, not a closed-over constant folded into the program
         def step(carry: Any, _: Any) -> tuple[Any, jax.Array]:
             p, opt_state = carry
 
@@ -151,7 +152,7 @@ def fit_full_batch(
         (p, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
         return p, losses
 
-    new_params, losses = run(params)
+    new_params, losses = run(params, batch)
     losses = np.asarray(losses)
     if not np.isfinite(losses).all():
         first = int(np.flatnonzero(~np.isfinite(losses))[0])

@@ -1,12 +1,20 @@
-"""Builders and checks shared by the studies: optimizer, loop settings, the data option."""
+"""Builders and checks shared by the studies: optimizer, loop, data option, tagged fits."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import optax
+from omegaconf import OmegaConf
 
-from jaxorth.train import LoopConfig, make_optimizer
+from jaxorth.data import epoch_batch_indices
+from jaxorth.train import FitResult, LoopConfig, PrefixTracker, fit, make_optimizer
+
+if TYPE_CHECKING:
+    from flax import nnx
+
+    from jaxorth.studies._context import RunContext
 
 
 def check_data_name(cfg: Any, expected: str) -> Any:
@@ -53,4 +61,43 @@ def loop_from_cfg(cfg: Any) -> LoopConfig:
         resume=bool(t.resume),
         data_parallel=bool(t.data_parallel),
         progress=bool(t.progress),
+    )
+
+
+def fit_in_run(
+    cfg: Any,
+    ctx: RunContext,
+    tag: str,
+    model: nnx.Module,
+    loss_fn: Any,
+    data: tuple[np.ndarray, np.ndarray],
+    *,
+    lr: float | None = None,
+) -> FitResult:
+    """Train one of a study's models through :func:`jaxorth.train.fit`, in ``runs/<tag>``.
+
+    Batches of ``min(train.batch_size, n)`` examples of ``data = (x, y)``, shuffled epoch
+    by epoch from ``seed`` (a pure function of the step, so a resumed run replays them);
+    the optimizer and loop come from ``cfg.optim`` / ``cfg.train`` (``lr`` replaces
+    ``optim.lr`` when given); checkpoints go to ``run_dir/runs/<tag>`` and metrics to the
+    tracker as ``<tag>/train/...``.
+    """
+    if lr is not None:
+        cfg = OmegaConf.merge(cfg, {"optim": {"lr": float(lr)}})
+    x, y = data
+    n, seed = len(y), int(cfg.seed)
+    batch_size = min(int(cfg.train.batch_size), n)
+
+    def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = epoch_batch_indices(n, batch_size, step, seed)
+        return x[idx], y[idx]
+
+    return fit(
+        model,
+        optimizer_from_cfg(cfg),
+        loss_fn,
+        batch_fn,
+        loop_from_cfg(cfg),
+        run_dir=ctx.run_dir / "runs" / tag,
+        tracker=PrefixTracker(ctx.tracker, tag),
     )

@@ -55,14 +55,13 @@ from flax import nnx
 from omegaconf import DictConfig
 
 from jaxorth import report
-from jaxorth.data import epoch_batch_indices, load_images
+from jaxorth.data import load_images
 from jaxorth.lipschitz import OrthCNN, certified, lipschitz_bound
 from jaxorth.orthconv import check_orthogonal_conv
-from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import fit_in_run
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
-from jaxorth.train import PrefixTracker, fit
 
 SIDE = 8  # sklearn digits are 8x8
 N_CLASSES = 10
@@ -197,14 +196,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     x_train = np.asarray(data.x_train).reshape(-1, 1, SIDE, SIDE)
     y_train = np.asarray(data.y_train)
     x_test = np.asarray(data.x_test).reshape(-1, 1, SIDE, SIDE)
-    n_train, seed = len(y_train), int(cfg.seed)
-    batch_size = min(int(cfg.train.batch_size), n_train)
+    seed = int(cfg.seed)
     scale = float(ex.logit_scale)
-    loop = loop_from_cfg(cfg)
-
-    def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
-        idx = epoch_batch_indices(n_train, batch_size, step, seed)
-        return x_train[idx], y_train[idx]
 
     rows, summary = [], {}
     for variant, lam in _runs(ex):
@@ -227,15 +220,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
             return ce + weight * pen, {"ce": ce, "lorth": pen}
 
         t0 = time.perf_counter()
-        result = fit(
-            model,
-            optimizer_from_cfg(cfg),
-            loss_fn,
-            batch_fn,
-            loop,
-            run_dir=ctx.run_dir / "runs" / tag,
-            tracker=PrefixTracker(ctx.tracker, tag),
-        )
+        result = fit_in_run(cfg, ctx, tag, model, loss_fn, (x_train, y_train))
         train_s = time.perf_counter() - t0
         row = {"variant": variant, "lam": lam}
         row.update(_evaluate(result.model, x_test, data.y_test, ex.radii))

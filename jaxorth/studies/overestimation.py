@@ -39,16 +39,14 @@ from typing import Any
 
 import jax
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from jaxorth import overestimate as ov
 from jaxorth import report
-from jaxorth.data import epoch_batch_indices
-from jaxorth.studies._common import loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import fit_in_run, loop_from_cfg
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
-from jaxorth.train import PrefixTracker, fit
 
 Route = ov.Route
 
@@ -132,32 +130,10 @@ def _dense_grid(fn: ov.MonotoneFunction, per_axis: int) -> tuple[np.ndarray, lis
 
 
 def _trainer(cfg: DictConfig, ctx: RunContext, tag: str, lr: float | None = None) -> Any:
-    """``overestimate``'s ``train`` argument: :func:`jaxorth.train.fit` in ``runs/<tag>``.
-
-    ``lr`` replaces ``optim.lr`` when given.
-    """
-    loop, seed = loop_from_cfg(cfg), int(cfg.seed)
-    if lr is not None:
-        cfg = OmegaConf.merge(cfg, {"optim": {"lr": float(lr)}})
+    """``overestimate``'s ``train`` argument: :func:`jaxorth.train.fit` in ``runs/<tag>``."""
 
     def train(model: Any, loss_fn: Any, data: tuple[np.ndarray, np.ndarray]) -> Any:
-        x, y = data
-        batch_size = min(int(cfg.train.batch_size), len(y))
-
-        def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
-            idx = epoch_batch_indices(len(y), batch_size, step, seed)
-            return x[idx], y[idx]
-
-        result = fit(
-            model,
-            optimizer_from_cfg(cfg),
-            loss_fn,
-            batch_fn,
-            loop,
-            run_dir=ctx.run_dir / "runs" / tag,
-            tracker=PrefixTracker(ctx.tracker, tag),
-        )
-        return result.model
+        return fit_in_run(cfg, ctx, tag, model, loss_fn, data, lr=lr).model
 
     return train
 

@@ -14,6 +14,7 @@ from jaxorth.overestimate import (
     certified_surrogate,
     certify,
     certify_bounds,
+    fit_full_batch,
     majoring_points,
     overestimate,
 )
@@ -72,6 +73,12 @@ def test_any_network_certified_by_either_route_overestimates_everywhere(x64, nam
         gap = g(x) - fx
         assert gap.min() >= 0.0, (name, route, gap.min())
         assert g.certificate.min_slack >= 0.0
+        # the per-cell bounds the shift was computed from: lifted by it, above f(top)
+        lows = g.cell_lower_bounds()
+        assert lows.shape == (pts.n_cells,) and (lows + g.shift >= pts.f_top).all()
+        if route == "monotone":  # the bound of a monotone network is its anchor value
+            np.testing.assert_allclose(lows, g.unshifted(pts.anchors), rtol=1e-12, atol=1e-12)
+        assert g.contains(x).all() and not g.contains(np.asarray([fn.upper]) + 1.0).any()
         shifts[route] = g.shift
     # CROWN's bounds are never looser than IBP's: its shift is never larger
     assert shifts["crown"] <= shifts["ibp"] + 1e-12
@@ -120,6 +127,8 @@ def test_bad_routes_and_mismatches(user_checks):
             certified_surrogate(MLP(2, [4], rngs=nnx.Rngs(0)), pts, route="monotone")
         with pytest.raises(ValueError, match=r"directions \(1, 1\) differ"):
             certified_surrogate(MonotoneMLP(2, [4], rngs=nnx.Rngs(0)), pts)
+        with pytest.raises(ValueError, match="sigma must be"):
+            certified_surrogate(MLP(2, [4], rngs=nnx.Rngs(0)), pts, route="ibp", sigma=0.0)
         with pytest.raises(ValueError, match="same length"):
             certify_bounds([0.0, 1.0], [1.0])
         with pytest.raises(ValueError, match="values must be finite"):
@@ -135,6 +144,8 @@ def test_bad_routes_and_mismatches(user_checks):
         ({"widths": [0]}, r"widths\[0\] must be a positive integer"),
         ({"route": "lp"}, "route must be one of"),
         ({"steps": 0}, "steps must be a positive integer"),
+        ({"learning_rate": 0.0}, "learning_rate must be"),
+        ({"under_weight": -1.0}, "under_weight must be"),
     ],
 )
 def test_overestimate_checks_its_arguments_before_calling_f(user_checks, kwargs, match):
@@ -146,3 +157,18 @@ def test_overestimate_checks_its_arguments_before_calling_f(user_checks, kwargs,
         overestimate(
             f, args.pop("lower"), args.pop("upper"), delta=0.1, key=jax.random.PRNGKey(0), **args
         )
+
+
+def test_fit_full_batch_stops_on_a_non_finite_loss_and_keeps_the_model():
+    model = MLP(2, [4], rngs=nnx.Rngs(0))
+    before = [np.asarray(w) for w, _ in model.layers()]
+
+    def loss_fn(m, batch):
+        x, _ = batch
+        return jnp.log(-jnp.abs(m(x)).sum() - 1.0), {}  # log of a negative number: NaN
+
+    data = (np.zeros((8, 2), np.float32), np.zeros((8,), np.float32))
+    with pytest.raises(FloatingPointError, match="non-finite at step 0"):
+        fit_full_batch(model, loss_fn, data, steps=5)
+    for w, w0 in zip(model.layers(), before):
+        np.testing.assert_array_equal(np.asarray(w[0]), w0)

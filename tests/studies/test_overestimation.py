@@ -56,6 +56,11 @@ def test_overestimation_small_run(tmp_path):
         ("experiment.deltas=[0]", r"experiment.deltas\[0\] must lie in \(0, 1\]"),
         ("experiment.grid=[10,10]", "experiment.grid must list 3 sizes"),
         ("experiment.max_depth=40", r"experiment.max_depth must lie in \[0, 20\]"),
+        ("experiment.widths=[8,0]", r"experiment.widths\[1\] must be >= 1"),
+        ("experiment.under_weight=0", "experiment.under_weight must be > 0"),
+        ("experiment.monotone_lr=0", "experiment.monotone_lr must be > 0"),
+        ("experiment.random_points=-1", "experiment.random_points must be >= 0"),
+        ("experiment.routes=[]", "must each list at least one entry"),
     ],
 )
 def test_overestimation_bad_config_fails_before_compute(tmp_path, override, match):
