@@ -20,6 +20,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
+import scipy.linalg.blas
 
 from jaxorth._checks import one_of, positive_int, positive_number
 from jaxorth._precision import float64
@@ -170,23 +172,27 @@ def _spectrum(
     if method == "svd":
         jac = np.concatenate([rows(j) for j in range(n_blocks)])[:m]
         return np.linalg.svd(jac, compute_uv=False), method
-    if m > e:  # G = J^T J, accumulated over blocks
-        gram = np.zeros((e, e))
+    # one Fortran-ordered Gram matrix, updated in place: only its lower triangle is
+    # written (BLAS syrk for the diagonal blocks) and read (LAPACK's eigenvalues)
+    if m > e:  # G = J^T J (E x E), accumulated over blocks
+        gram = np.zeros((e, e), order="F")
         for j in range(n_blocks):
             jb = rows(j)
-            gram += jb.T @ jb
-    else:  # K = J J^T, block pairs (each block recomputed: two blocks held at a time)
+            gram = scipy.linalg.blas.dsyrk(
+                1.0, jb.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1
+            )
+    else:  # K = J J^T (n d_L x n d_L); block pairs, each block recomputed: two held at once
         rb = block * d_out
-        gram = np.zeros((n_blocks * rb, n_blocks * rb))
+        gram = np.zeros((m, m), order="F")
         for a in range(n_blocks):
-            ja = rows(a)
-            for b in range(a + 1):
-                jb = ja if b == a else rows(b)
-                kab = ja @ jb.T
-                gram[a * rb : (a + 1) * rb, b * rb : (b + 1) * rb] = kab
-                gram[b * rb : (b + 1) * rb, a * rb : (a + 1) * rb] = kab.T
-        gram = gram[:m, :m]
-    lam = np.linalg.eigvalsh(gram)[::-1]
+            ja = rows(a)[: m - a * rb]
+            sa = slice(a * rb, a * rb + ja.shape[0])
+            gram[sa, sa] = scipy.linalg.blas.dsyrk(1.0, ja, trans=0, lower=1)
+            for b in range(a):
+                gram[sa, b * rb : (b + 1) * rb] = ja @ rows(b).T
+    lam = scipy.linalg.eigh(
+        gram, lower=True, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd"
+    )[::-1]
     return np.sqrt(np.clip(lam, 0.0, None)), method
 
 
@@ -281,15 +287,19 @@ def jacobian_rank(
 
     **Necessary condition** (``necessary``): all of
 
-    1. ``n d_L >= E - N_h`` (dimension count): otherwise the continuous map ``F``
-       restricted to a slice transversal to the free rescaling action (dimension ``E -
-       N_h``) into ``R^{n d_L}`` cannot be injective (invariance of domain), so
-       ``theta`` is not locally identifiable; proven when no hidden neuron has a zero
-       incoming row and bias;
+    1. ``n d_L >= E - N_h`` (dimension count): ``F`` is continuous (piecewise
+       polynomial), and near ``theta`` the positive rescalings act freely (no hidden
+       neuron with a zero incoming row and bias), so a slice transversal to their
+       orbits is an ``(E - N_h)``-dimensional manifold; a continuous map from it into
+       ``R^{n d_L}`` with ``n d_L < E - N_h`` has infinite fibres through points
+       arbitrarily close to ``theta`` (dimension theory), while equivalent points on
+       the slice near ``theta`` are finitely many (permutations): not locally
+       identifiable;
     2. no hidden neuron strictly inactive on the whole sample (``z < -kink_tol`` on
-       every ``x_i``): otherwise small changes of its incoming row that are not
-       rescalings keep ``F`` unchanged and give non-equivalent ``theta'`` arbitrarily
-       close (proven; it also lowers ``rank J``);
+       every ``x_i``): a small change of its incoming row and bias that is not a
+       rescaling keeps it inactive on the finite sample, so ``F`` does not change,
+       while the parameters are no longer equivalent (when the neuron is not a copy of
+       another one of its layer); it also lowers ``rank J``;
     3. the augmented rank equals ``E - N_h``: the matrix of the rows of ``J`` at the
        samples off the kinks and, at every sample on a kink, the rows of the one-sided
        Jacobians of each on/off pattern of its kink neurons (all ``2^k`` patterns for

@@ -137,3 +137,39 @@ def test_bad_inputs(x64, user_checks):
             jacobian_rank(p, np.ones((4, 2)), method="qr")
         with pytest.raises(ValueError, match="tol must be a positive number"):
             jacobian_rank(p, np.ones((4, 2)), tol=-1.0)
+
+
+def test_one_sided_jacobians_at_a_kink(x64):
+    # f = a relu(w x + b) + c, E = 4, N_h = 1, E - N_h = 3; x0 on the kink, x1 active,
+    # x2 inactive. Rows by hand: d f / d(w, b, a, c) = (a x, a, relu(z), 1) when active,
+    # (0, 0, 0, 1) when inactive; at x0 the two one-sided rows are both.
+    w, b, a, c = 2.0, -1.0, 1.5, 0.2
+    p = [(np.array([[w]]), np.array([b])), (np.array([[a]]), np.array([c]))]
+    x = np.array([[0.5], [1.5], [-1.0]])  # z = 0, 2, -3
+    report = jacobian_rank(p, x)
+    plain = np.array([[0, 0, 0, 1], [a * 1.5, a, 2.0, 1], [0, 0, 0, 1]])
+    augmented = np.array([[0, 0, 0, 1], [a * 0.5, a, 0, 1], [a * 1.5, a, 2.0, 1]])
+    assert report.rank == np.linalg.matrix_rank(plain) == 2
+    assert report.necessary_rank == np.linalg.matrix_rank(augmented) == 3
+    assert report.kinks == ((0, 1, 0),) and not report.sufficient
+    assert report.necessary  # necessary holds, sufficient fails: undecided
+    without_x1 = jacobian_rank(p, x[[0, 2]])
+    assert without_x1.necessary_rank == 2 and not without_x1.necessary
+
+
+def test_kink_patterns_are_capped(x64):
+    p = random_params(jax.random.PRNGKey(0), (2, 5, 1))
+    p[0] = (p[0][0], np.zeros(5))  # every layer-1 hyperplane passes through x = 0
+    report = jacobian_rank(p, np.concatenate([np.zeros((1, 2)), _sample(40, 2)]))
+    assert len(report.kinks) == 5 and {k[0] for k in report.kinks} == {0}
+    assert report.patterns_capped
+    assert "sample 0 lies on a kink" in report.sufficient_reason
+    assert "5 kinks on 1 samples in all" in report.sufficient_reason
+
+
+def test_no_hidden_layer(x64):
+    # a linear map: E = 3 * (2 + 1) = 9, no hidden neuron, rank min(3 n, 9)
+    p = [(np.ones((3, 2)), np.zeros(3))]
+    report = jacobian_rank(p, _sample(4, 2))
+    assert report.rank == 9 == report.upper_bound and report.sufficient and report.necessary
+    assert report.activity == () and report.min_abs_preactivation == float("inf")
