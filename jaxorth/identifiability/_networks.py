@@ -249,9 +249,12 @@ def flatten(params: Params) -> tuple[Array, Callable[[Array], list[tuple[Array, 
 
 
 def _linear_params(linear: nnx.Linear) -> tuple[Array, Array]:
-    kernel = linear.kernel[...]  # stored as (in, out)
-    bias = linear.bias[...] if linear.bias is not None else jnp.zeros((kernel.shape[1],))
-    return kernel.T, bias.astype(kernel.dtype)
+    kernel = np.asarray(linear.kernel[...])  # stored as (in, out)
+    if linear.bias is None:
+        bias = np.zeros((kernel.shape[1],), kernel.dtype)
+    else:
+        bias = np.asarray(linear.bias[...]).astype(kernel.dtype)
+    return jnp.asarray(kernel.T), jnp.asarray(bias)
 
 
 def from_nnx(module: Any) -> list[tuple[Array, Array]]:

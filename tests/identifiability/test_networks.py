@@ -91,9 +91,9 @@ def test_from_nnx_overestimate_mlp_and_list(x64):
     g = MLP(2, [4, 3], activation="relu", rngs=nnx.Rngs(0), param_dtype=jnp.float64)
     x = np.random.default_rng(1).normal(size=(5, 2))
     p = from_nnx(g)
-    np.testing.assert_allclose(
-        np.asarray(relu_mlp(p, x))[:, 0], np.asarray(g(jnp.asarray(x))), rtol=1e-13
-    )
+    # MLP stores W_l as (out, in) in g.weights (its docstring); g(x) is the first output
+    stored = [(np.asarray(w[...]), np.asarray(b[...])) for w, b in zip(g.weights, g.biases)]
+    np.testing.assert_allclose(np.asarray(relu_mlp(p, x)), _numpy_mlp(stored, x), rtol=1e-13)
     zeros = nnx.initializers.zeros_init()
     lins = [
         nnx.Linear(2, 3, kernel_init=zeros, rngs=nnx.Rngs(0)),
@@ -145,3 +145,13 @@ def test_check_params_messages(user_checks):
             relu_mlp([(w1, b1)], np.ones((4, 3)))
         with pytest.raises(ValueError, match=r"x must be 2-D of shape \(B, d_0=2\)"):
             relu_mlp([(w1, b1)], np.ones(2))
+
+
+def test_relu_mlp_under_jit_and_grad(maybe_jit):
+    p = random_params(jax.random.PRNGKey(0), (2, 4, 1))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(8, 2)), jnp.float32)
+    loss = maybe_jit(lambda q: jnp.sum(relu_mlp(q, x) ** 2))
+    grads = jax.grad(loss)(p)
+    assert [g[0].shape for g in grads] == [(4, 2), (1, 4)]
+    expected = np.sum(_numpy_mlp(p, np.asarray(x)) ** 2)
+    np.testing.assert_allclose(float(loss(p)), expected, rtol=1e-5)
