@@ -1,0 +1,1 @@
+"""Parameter identifiability of ReLU networks (issue 15); the lead writes the public API."""
