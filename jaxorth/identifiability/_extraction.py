@@ -44,6 +44,10 @@ critical points of deeper neurons lie on hypersurfaces that bend where they meet
 first layer's boundaries (Rolnick and Kording, section 4), so their local hyperplanes
 disagree from one line to the next and are discarded by the support test plus a
 straightness test at far-apart points of each candidate hyperplane.
+:func:`extract_two_hidden_layers` (experimental: exact on some teachers, incomplete on
+others) then walks each second-layer neuron's bent surface across the first-layer
+hyperplanes; the jumps of its gradient at the bends give its weights, and a 0/1 system
+over all of them the first layer's orientations.
 
 Everything runs in numpy float64; randomness comes from an explicit JAX ``key``.
 """
@@ -60,7 +64,12 @@ import numpy as np
 
 from jaxorth._checks import int_at_least, positive_int, positive_number
 
-__all__ = ["ExtractionResult", "extract_first_layer", "extract_one_hidden_layer"]
+__all__ = [
+    "ExtractionResult",
+    "extract_first_layer",
+    "extract_one_hidden_layer",
+    "extract_two_hidden_layers",
+]
 
 Query = Callable[[np.ndarray], np.ndarray]
 
@@ -533,6 +542,29 @@ def extract_one_hidden_layer(
     )
 
 
+def _first_layer(
+    oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support, n_checks
+):
+    """Critical points and the straight hyperplanes among them (see extract_first_layer)."""
+    points, groups = _find_hyperplanes(
+        oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
+    )
+    H, support = [], []
+    for g in groups:
+        h0 = _hyperplane(g, [])[0]
+        n_probes = max(d_in + 2 - len(g), 0)
+        extra = _probe(oracle, h0, g[0].point, rng, n_probes, radius, 8, rtol)
+        far = _probe(oracle, h0, g[0].point, rng, n_checks, radius, 8, rtol, _CHECK_SPREAD)
+        if len(far) < n_checks:
+            continue
+        h, flatness = _hyperplane(g, extra + far)
+        if not flatness <= 1e-9:
+            continue
+        H.append(_canonical_sign(h))
+        support.append(len({c.line for c in g}))
+    return points, np.array(H).reshape(-1, d_in + 1), tuple(support)
+
+
 def extract_first_layer(
     query: Query,
     d_in: int,
@@ -576,29 +608,401 @@ def extract_first_layer(
     )
     n_checks = positive_int(n_checks, "n_checks")
     rng = _numpy_rng(key)
-    points, groups = _find_hyperplanes(
-        oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
+    points, H, support = _first_layer(
+        oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support, n_checks
     )
-    H, support = [], []
-    for g in groups:
-        h0 = _hyperplane(g, [])[0]
-        n_probes = max(d_in + 2 - len(g), 0)
-        extra = _probe(oracle, h0, g[0].point, rng, n_probes, radius, 8, rtol)
-        far = _probe(oracle, h0, g[0].point, rng, n_checks, radius, 8, rtol, _CHECK_SPREAD)
-        if len(far) < n_checks:
-            continue
-        h, flatness = _hyperplane(g, extra + far)
-        if not flatness <= 1e-9:
-            continue
-        H.append(_canonical_sign(h))
-        support.append(len({c.line for c in g}))
-    H = np.array(H).reshape(-1, d_in + 1)
     return ExtractionResult(
         params=[(H[:, :-1].copy(), H[:, -1].copy())],
         queries=oracle.count,
         n_critical_points=len(points),
         n_neurons=H.shape[0],
-        support=tuple(support),
+        support=support,
         fit_residual=float("nan"),
         sign_margin=float("nan"),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# 3. the second hidden layer: walking each second-layer neuron's bent critical surface
+
+
+def _kink_near(oracle, p, u, width, rtol):
+    """The kinks of ``t -> f(p + t u)`` on ``[-width, width]`` (single-kink located)."""
+
+    def f_line(ts):
+        return oracle(p[None, :] + ts[:, None] * u[None, :])
+
+    t = np.linspace(-width, width, 17)
+    y = f_line(t)
+    kinks: list[tuple[float, float, float]] = []
+    _line_kinks(f_line, t, y, rtol * (1.0 + np.max(np.abs(y))), 0, 3, False, False, kinks)
+    return [k[0] for k in kinks]
+
+
+def _jump(oracle, x, u, eps):
+    """Gradient jump ``g(x + eps u) - g(x - eps u)`` by forward differences."""
+    gp, _ = _gradient(oracle, x + eps * u, 0.3 * eps)
+    gm, _ = _gradient(oracle, x - eps * u, 0.3 * eps)
+    return gp - gm
+
+
+def _walk(oracle, H, x, J, radius, rtol, max_steps):
+    """Walk the critical surface of one second-layer neuron from its point ``x``.
+
+    In the region of ``x`` the surface is the plane through ``x`` with normal ``J`` (the
+    gradient jump, ``+- a_k`` times the gradient of the neuron's pre-activation ``y_k``).
+    The walk moves inside that plane towards a first-layer hyperplane ``j`` not yet
+    crossed, steps across the first one it meets, finds the surface again on the other
+    side (it is continuous) and measures the new jump ``J'``. With ``s_j`` the side
+    ``1[z_j > 0]`` and ``sigma_j`` the unknown orientation of first-layer neuron ``j``,
+
+        J(region) = sum_j tau_j s_j(region) w_j - sum_{sigma_j = -1} tau_j w_j,
+
+    where ``tau_j`` is, up to one factor per neuron, its weight on first-layer neuron j
+    (Rolnick and Kording's bending of second-layer boundaries, written for the gradient
+    jumps): each crossing of ``j`` gives ``J' - J = +- tau_j w_j``. Returns ``tau``
+    (``nan`` where ``j`` was never crossed), the constant vector
+    ``const = J - sum_j tau_j s_j w_j`` and a point on the surface.
+    """
+    n1 = H.shape[0]
+    Wn, bn = H[:, :-1], H[:, -1]
+    tau = np.full(n1, np.nan)
+    pieces = [(x, J, (x @ Wn.T + bn) > 0)]
+    for _ in range(max_steps):
+        todo = np.flatnonzero(np.isnan(tau))
+        if todo.size == 0:
+            break
+        n = J / np.linalg.norm(J)
+        z = x @ Wn.T + bn
+        progress = False
+        for target in todo:
+            m = Wn[target] - (Wn[target] @ n) * n
+            if np.linalg.norm(m) < 1e-6:
+                continue
+            m /= np.linalg.norm(m)
+            if -z[target] / (Wn[target] @ m) < 0:
+                m = -m
+            rate = Wn @ m
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ts = -z / rate
+            ts[~(ts > 1e-12)] = np.inf
+            order = np.argsort(ts)
+            i = int(order[0])
+            if not np.isfinite(ts[i]) or ts[i] > 50 * radius:
+                continue
+            q = x + ts[i] * m  # on hyperplane i and on the surface
+            # the search stays in a ball around q that no other hyperplane meets
+            dq = np.abs(q @ Wn.T + bn) / np.linalg.norm(Wn, axis=1)
+            dq[i] = np.inf
+            delta = min(0.02 * np.min(dq), 0.002 * radius)
+            # in the 2-D section through q spanned by m and n, the surface beyond
+            # hyperplane i is a ray from q: search it on the segment parallel to the
+            # trace of hyperplane i at distance delta inside the new region
+            wi = Wn[i]
+            e2 = (wi @ m) * m + (wi @ n) * n
+            e2 /= np.linalg.norm(e2)
+            if (wi @ e2) * (wi @ m) < 0:
+                e2 = -e2
+            if e2 @ m < 0:
+                e2 = -e2
+            e1 = (wi @ n) * m - (wi @ m) * n
+            e1 /= np.linalg.norm(e1)
+            base = q + delta * e2
+            side = (base @ Wn.T + bn) > 0
+            found = _kink_near(oracle, base, e1, 20 * delta, rtol)
+            cands = []
+            for tk in found:
+                xk = base + tk * e1
+                zk = xk @ Wn.T + bn
+                dist = np.min(np.abs(zk) / np.linalg.norm(Wn, axis=1))
+                if dist > 1e-7 * radius and np.array_equal(zk > 0, side):
+                    cands.append((abs(tk), tk, xk, dist))
+            if not cands:
+                continue
+            best = None
+            for _, tk, xk, dist in sorted(cands, key=lambda c: c[0]):
+                others = [abs(tk - t0) for t0 in found if t0 != tk]
+                eps = 0.1 * min([dist, delta, *others])
+                Jk = _jump(oracle, xk, e1, eps)
+                for sgn in (1.0, -1.0):
+                    d = sgn * Jk - J
+                    coef = (d @ wi) / (wi @ wi)
+                    res = np.linalg.norm(d - coef * wi) / (np.linalg.norm(J) + np.linalg.norm(Jk))
+                    if best is None or res < best[0]:
+                        best = (res, sgn, coef, xk, Jk)
+                if best[0] <= 1e-6:
+                    break
+            res, sgn, coef, xk, Jk = best
+            if res > 1e-6:
+                continue
+            ds = float(side[i]) - float(pieces[-1][2][i])
+            if np.isnan(tau[i]):
+                tau[i] = coef / ds
+            x, J = xk, sgn * Jk
+            pieces.append((x, J, side))
+            progress = True
+            break
+        if not progress:
+            break
+    return tau, pieces
+
+
+def _explains(tau, pieces, Wn, side, J):
+    """Whether a walked neuron predicts the gradient jump ``J`` at a point of ``side``."""
+    x0, J0, s0 = pieces[0]
+    differ = side != s0
+    if np.isnan(tau[differ]).any():
+        return False
+    pred = J0 + ((side.astype(float) - s0) * np.nan_to_num(tau)) @ Wn
+    return min(np.linalg.norm(J - pred), np.linalg.norm(J + pred)) <= 1e-6 * np.linalg.norm(J)
+
+
+def _merge_walk(neuron, tau, pieces) -> bool:
+    """Merge a walk into ``neuron`` when their weights agree up to one factor on >= 2."""
+    common = ~np.isnan(neuron[0]) & ~np.isnan(tau)
+    if common.sum() < 2:
+        return False
+    ratio = tau[common] / neuron[0][common]
+    if np.max(np.abs(ratio - ratio[0])) > 1e-4 * abs(ratio[0]):
+        return False
+    r = ratio[0]
+    fill = np.isnan(neuron[0]) & ~np.isnan(tau)
+    neuron[0][fill] = tau[fill] / r
+    neuron[1].extend((x, J / r, s) for x, J, s in pieces)
+    return True
+
+
+def _forward(params, X):
+    h = X
+    for W, b in params[:-1]:
+        h = np.maximum(h @ W.T + b, 0.0)
+    W, b = params[-1]
+    return (h @ W.T + b)[:, 0]
+
+
+def _gauss_newton(params, X, y, n_iter):
+    """Gauss-Newton steps on sum (f_theta(x_i) - y_i)^2 for a 2-hidden-layer network.
+
+    From a close start the activation patterns are right and each step is the
+    least-squares (minimum-norm: the rescaling symmetries leave directions free) solution
+    of the linearised problem; a step is kept only when it lowers the residual.
+    """
+    (W1, b1), (W2, b2), (W3, b3) = [(W.copy(), b.copy()) for W, b in params]
+    best = np.linalg.norm(_forward(params, X) - y)
+    for _ in range(n_iter):
+        u1 = X @ W1.T + b1
+        h1 = np.maximum(u1, 0.0)
+        u2 = h1 @ W2.T + b2
+        h2 = np.maximum(u2, 0.0)
+        g2 = W3[0] * (u2 > 0)
+        g1 = (g2 @ W2) * (u1 > 0)
+        Jac = np.hstack(
+            [
+                (g1[:, :, None] * X[:, None, :]).reshape(len(X), -1),
+                g1,
+                (g2[:, :, None] * h1[:, None, :]).reshape(len(X), -1),
+                g2,
+                h2,
+                np.ones((len(X), 1)),
+            ]
+        )
+        r = h2 @ W3[0] + b3[0] - y
+        step = np.linalg.lstsq(Jac, -r, rcond=None)[0]
+        sizes = [W1.size, b1.size, W2.size, b2.size, W3.size, b3.size]
+        parts = np.split(step, np.cumsum(sizes)[:-1])
+        cand = [
+            (W1 + parts[0].reshape(W1.shape), b1 + parts[1]),
+            (W2 + parts[2].reshape(W2.shape), b2 + parts[3]),
+            (W3 + parts[4].reshape(W3.shape), b3 + parts[5]),
+        ]
+        new = np.linalg.norm(_forward(cand, X) - y)
+        if not new < best:
+            break
+        best = new
+        (W1, b1), (W2, b2), (W3, b3) = cand
+    return [(W1, b1), (W2, b2), (W3, b3)]
+
+
+def extract_two_hidden_layers(
+    query: Query,
+    d_in: int,
+    *,
+    key: jax.Array,
+    n_lines: int = 10,
+    radius: float = 1.0,
+    n_grid: int = 64,
+    max_depth: int = 8,
+    rtol: float = 1e-10,
+    min_support: int = 2,
+    n_checks: int = 4,
+) -> ExtractionResult:
+    r"""Recover a ReLU network with two hidden layers and a scalar output (experimental).
+
+    **Not reliable yet**: exact (parameter error ~1e-14) on some teachers, incomplete
+    on others (a missed or duplicated second-layer neuron); always read
+    ``fit_residual`` (~1e-15 when the recovery is exact, >= 1e-4 when it is not) and
+    ``n_neurons``. Steps:
+
+    1. The first layer's hyperplanes as in :func:`extract_first_layer` (orientations
+       unknown).
+    2. Every critical point off those hyperplanes belongs to a second-layer neuron; from
+       one such point the neuron's bent critical surface is walked across the
+       first-layer hyperplanes (``_walk``), giving its incoming weights up to one factor.
+       A point whose gradient jump a walked neuron predicts starts no new walk; walks of
+       the same neuron are merged (weights agreeing up to one factor on >= 2 entries).
+    3. The first-layer orientations solve the stacked 0/1 least-squares system of the
+       neurons whose walk crossed every hyperplane (rounded; ``sign_margin`` is the
+       worst rounding). Weights a walk missed follow from its pieces when the missing
+       first-layer neurons are active on the surface; otherwise they start at 0. Each
+       second-layer neuron's bias makes its pre-activation vanish on its surface; its
+       orientation and the output layer come from a least-squares fit of ``f`` on
+       ``relu(y_k)``, ``y_k`` and 1 (``relu(-y) = relu(y) - y``: a flipped neuron shows a
+       coefficient ``-alpha_k`` on ``y_k``), then a fit without the ``y_k`` terms and a
+       few Gauss-Newton steps on all parameters (fit points: both sides of every critical
+       point and ``3 E`` fresh queries, ``E`` the number of parameters).
+
+    Arguments are those of :func:`extract_first_layer`. ``params`` has three layers,
+    hidden rows ``(w, b)`` of unit norm before the Gauss-Newton polish (which may move
+    them slightly off 1). ``n_neurons`` counts the hidden neurons of both layers;
+    ``support`` lists, per second-layer neuron, the surface pieces its walks measured.
+    Costs far more queries than one hidden layer (~3e4 for 4-8-8-1, ~2e5 for
+    10-15-15-1).
+
+    Raises ``RuntimeError`` when no first-layer hyperplane, no walkable second-layer
+    neuron or no neuron whose walk crossed every first-layer hyperplane was found.
+
+    References: Rolnick and Kording (ICML 2020), section 4 (bending of deeper
+    boundaries); Carlini, Jagielski and Mironov (CRYPTO 2020), sign recovery.
+    """
+    oracle, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support = _check_common(
+        query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
+    )
+    n_checks = positive_int(n_checks, "n_checks")
+    rng = _numpy_rng(key)
+    points, H, _ = _first_layer(
+        oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support, n_checks
+    )
+    n1 = H.shape[0]
+    if n1 == 0:
+        raise RuntimeError("no first-layer hyperplane was found (increase radius or n_lines)")
+    Wn, bn = H[:, :-1], H[:, -1]
+    wnorm = np.linalg.norm(Wn, axis=1)
+    second = [c for c in points if np.min(np.abs(c.point @ Wn.T + bn) / wnorm) > 1e-7 * radius]
+    neurons: list[list] = []  # [tau, pieces]; pieces: (x, J, side)
+    for c in second:
+        s = (c.point @ Wn.T + bn) > 0
+        J = c.jump
+        if any(_explains(tau, pieces, Wn, s, J) for tau, pieces in neurons):
+            continue
+        tau, pieces = _walk(oracle, H, c.point, J, radius, rtol, 6 * n1)
+        if len(pieces) < 2:
+            continue
+        for other in neurons:
+            if _merge_walk(other, tau, pieces):
+                break
+        else:
+            neurons.append([tau, pieces])
+    neurons = [nrn for nrn in neurons if np.sum(~np.isnan(nrn[0])) >= 2]
+    if not neurons:
+        raise RuntimeError("no second-layer neuron could be walked across the first layer")
+    # first-layer orientations from the complete neurons: for every piece,
+    # J = sum_j tau_j (s_j - beta_j) w_j with beta_j = 1[sigma_j = -1]
+    rows, rhs = [], []
+    for tau, pieces in neurons:
+        if np.isnan(tau).any():
+            continue
+        for _x, J, side in pieces:
+            rows.append(-(tau[:, None] * Wn).T)
+            rhs.append(J - (tau * side) @ Wn)
+    if not rows:
+        raise RuntimeError(
+            "no second-layer neuron's surface crossed every first-layer hyperplane: the "
+            "first layer's orientations are not resolved (increase n_lines or radius)"
+        )
+    beta_ls = np.linalg.lstsq(np.vstack(rows), np.concatenate(rhs), rcond=None)[0]
+    beta = np.clip(np.round(beta_ls), 0.0, 1.0)
+    margin = float(np.max(np.abs(beta_ls - beta)))
+    sigma = 1.0 - 2.0 * beta
+    H1 = H * sigma[:, None]
+
+    def hidden1(X):
+        return np.maximum(X @ H1[:, :-1].T + H1[:, -1], 0.0)
+
+    # incomplete neurons: the missing weights of first-layer neurons active on their
+    # surface follow from the pieces; those inactive on all of it stay 0 (refined below)
+    filled = []  # [tau, determined, pieces]
+    for tau, pieces in neurons:
+        tau = tau.copy()
+        det = ~np.isnan(tau)
+        miss = np.flatnonzero(~det)
+        if miss.size:
+            known = np.where(det, tau, 0.0)
+            M = np.vstack(
+                [((side[miss] - beta[miss])[:, None] * Wn[miss]).T for _, _, side in pieces]
+            )
+            r = np.concatenate([J - (known * (side - beta)) @ Wn for _, J, side in pieces])
+            nz = np.linalg.norm(M, axis=0) > 1e-9 * np.linalg.norm(M)
+            sol, _, rank, _ = np.linalg.lstsq(M[:, nz], r, rcond=None)
+            if rank == nz.sum():  # the pieces determine these weights
+                tau[miss[nz]] = sol
+                det[miss[nz]] = True
+        filled.append([np.where(det, tau, np.nan), pieces])
+    # the same neuron walked from two places: merge (repeat until nothing changes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(filled)):
+            for j in range(i + 1, len(filled)):
+                if _merge_walk(filled[i], filled[j][0], filled[j][1]):
+                    del filled[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    T, cvec, support = [], [], []
+    for tau, pieces in filled:
+        tau = np.nan_to_num(tau)
+        # a walk that strayed onto another neuron's surface contradicts its own pieces
+        err = max(
+            np.linalg.norm(J - (tau * (side - beta)) @ Wn) / np.linalg.norm(J)
+            for _, J, side in pieces
+        )
+        if err > 1e-5:
+            continue
+        T.append(tau)
+        support.append(len(pieces))
+        cvec.append(-np.mean([hidden1(x[None, :])[0] @ tau for x, _, _ in pieces]))
+    if not T:
+        raise RuntimeError("no second-layer neuron was recovered consistently")
+    T = np.array(T)
+    n2 = T.shape[0]
+    H2 = np.hstack([T, np.array(cvec)[:, None]])
+    H2 /= np.linalg.norm(H2, axis=1, keepdims=True)
+    n_params = n1 * (d_in + 1) + n2 * (n1 + 1) + n2 + 1
+    X_new = rng.normal(size=(3 * n_params, d_in)) * radius
+    X = np.vstack([np.array([sd for c in points for sd in c.sides]), X_new])
+    y = np.concatenate([np.array([v for c in points for v in c.values]), oracle(X_new)])
+    Y2 = hidden1(X) @ H2[:, :-1].T + H2[:, -1]
+    ones = np.ones((X.shape[0], 1))
+    coef = np.linalg.lstsq(np.hstack([np.maximum(Y2, 0.0), Y2, ones]), y, rcond=None)[0]
+    pr, qlin = coef[:n2], coef[n2 : 2 * n2]
+    flip = np.where(np.abs(qlin + pr) < np.abs(qlin), -1.0, 1.0)
+    H2 = H2 * flip[:, None]
+    feats = np.hstack([np.maximum(hidden1(X) @ H2[:, :-1].T + H2[:, -1], 0.0), ones])
+    out = np.linalg.lstsq(feats, y, rcond=None)[0]
+    params = [
+        (H1[:, :-1].copy(), H1[:, -1].copy()),
+        (H2[:, :-1].copy(), H2[:, -1].copy()),
+        (out[None, :n2].copy(), out[n2:].copy()),
+    ]
+    params = _gauss_newton(params, X, y, 8)
+    resid = float(np.max(np.abs(_forward(params, X) - y)) / (1.0 + np.max(np.abs(y))))
+    return ExtractionResult(
+        params=params,
+        queries=oracle.count,
+        n_critical_points=len(points),
+        n_neurons=n1 + n2,
+        support=tuple(support),
+        fit_residual=resid,
+        sign_margin=margin,
     )
