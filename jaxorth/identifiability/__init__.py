@@ -11,9 +11,18 @@ identifiability of deep ReLU neural networks: the theory" (NeurIPS 2022, arXiv
   :func:`match_neurons`, :func:`parameter_distance`, :func:`equivalent`;
 - the rank test: :func:`jacobian_rank` returns a :class:`RankReport` (rank of the
   parameter Jacobian on a sample, the bound ``E - N_h``, dead neurons, kinks, and the
-  papers' sufficient and necessary conditions).
+  papers' sufficient and necessary conditions);
+- extraction from queries alone (the teacher's critical points; Carlini, Jagielski &
+  Mironov, CRYPTO 2020; Rolnick & Kording, ICML 2020):
+  :func:`extract_one_hidden_layer` (exact), :func:`extract_first_layer` (the first
+  layer of a deep network), :func:`extract_two_hidden_layers` (experimental: read its
+  ``fit_residual``); each returns an :class:`ExtractionResult`.
 """
 
+from ._extraction import ExtractionResult as ExtractionResult
+from ._extraction import extract_first_layer as extract_first_layer
+from ._extraction import extract_one_hidden_layer as extract_one_hidden_layer
+from ._extraction import extract_two_hidden_layers as extract_two_hidden_layers
 from ._networks import Params as Params
 from ._networks import check_inputs as check_inputs
 from ._networks import check_params as check_params
@@ -39,6 +48,7 @@ from ._symmetry import random_symmetry as random_symmetry
 
 __all__ = [
     "DENSE_ENTRIES",
+    "ExtractionResult",
     "MAX_KINK_PATTERNS",
     "Params",
     "RankReport",
@@ -47,6 +57,9 @@ __all__ = [
     "check_inputs",
     "check_params",
     "equivalent",
+    "extract_first_layer",
+    "extract_one_hidden_layer",
+    "extract_two_hidden_layers",
     "flatten",
     "from_nnx",
     "jacobian_rank",
