@@ -12,6 +12,7 @@ and is imported only on demand.
 from . import data as data
 from . import dln as dln
 from . import hessian as hessian
+from . import identifiability as identifiability
 from . import linalg as linalg
 from . import lipschitz as lipschitz
 from . import orthconv as orthconv
@@ -26,6 +27,7 @@ __all__ = [
     "data",
     "dln",
     "hessian",
+    "identifiability",
     "linalg",
     "lipschitz",
     "orthconv",

@@ -39,6 +39,7 @@ __all__ = [
     "from_nnx",
     "n_hidden",
     "n_parameters",
+    "perturb_params",
     "pre_activations",
     "random_params",
     "relu_mlp",
@@ -232,6 +233,34 @@ def random_params(
     return out
 
 
+def perturb_params(key: jax.Array, params: Params, scale: float) -> list[tuple[Array, Array]]:
+    """``params`` plus Gaussian noise of relative size ``scale``, layer by layer.
+
+    Every entry of ``W_l`` and ``b_l`` moves by ``scale * rms(W_l) * N(0, 1)`` (``rms``:
+    the root mean square of the layer's weights), so that ``scale`` is the noise relative
+    to the layer's own weights whatever its width: the starting points of a local
+    recovery experiment (local identifiability is a statement about a neighbourhood of
+    the parameters). Drawn with numpy from ``key``; the dtype of each array is kept.
+    """
+    check_params(params)
+    if not isinstance(scale, int | float) or not np.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    rng = _numpy_rng(key)
+    out = []
+    for w, b in params:
+        w64, b64 = np.asarray(w, np.float64), np.asarray(b, np.float64)
+        rms = float(np.sqrt(np.mean(w64**2))) if w64.size else 0.0
+        dw = rng.normal(size=w64.shape) * scale * rms
+        db = rng.normal(size=b64.shape) * scale * rms
+        out.append(
+            (
+                jnp.asarray((w64 + dw).astype(np.asarray(w).dtype)),
+                jnp.asarray((b64 + db).astype(np.asarray(b).dtype)),
+            )
+        )
+    return out
+
+
 def flatten(params: Params) -> tuple[Array, Callable[[Array], list[tuple[Array, Array]]]]:
     """``(theta, unflatten)``: all parameters as one vector (``W_1, b_1, W_2, ...``).
 
@@ -330,7 +359,9 @@ def to_nnx(params: Params, *, rngs: nnx.Rngs) -> nnx.Sequential:
     """An :class:`flax.nnx.Sequential` ``Linear, relu, ..., Linear`` computing ``params``.
 
     ``rngs`` is only used to build the layers before their weights are overwritten; the
-    parameters keep their dtype. ``from_nnx(to_nnx(p, rngs=...))`` returns ``p``.
+    parameters keep their dtype and are copied (training the module, which may donate
+    its buffers, never touches ``params``). ``from_nnx(to_nnx(p, rngs=...))`` returns
+    ``p``.
     """
     check_params(params)
     layers: list[Any] = []
@@ -344,8 +375,8 @@ def to_nnx(params: Params, *, rngs: nnx.Rngs) -> nnx.Sequential:
             kernel_init=_numpy_zeros,
             bias_init=_numpy_zeros,
         )
-        lin.kernel = nnx.Param(w.T)
-        lin.bias = nnx.Param(jnp.asarray(b, w.dtype))
+        lin.kernel = nnx.Param(jnp.array(w.T, copy=True))
+        lin.bias = nnx.Param(jnp.array(b, w.dtype, copy=True))
         layers.append(lin)
         if i < len(params) - 1:
             layers.append(nnx.relu)

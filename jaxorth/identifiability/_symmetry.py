@@ -33,6 +33,7 @@ __all__ = [
     "apply_symmetry",
     "canonical_form",
     "equivalent",
+    "hyperplane_distance",
     "match_neurons",
     "parameter_distance",
     "random_symmetry",
@@ -254,3 +255,33 @@ def equivalent(params_a: Params, params_b: Params, *, atol: float = 1e-6) -> boo
     ca, cb, _ = _aligned(params_a, params_b)
     diff = [(wa - wb, ba - bb) for (wa, ba), (wb, bb) in zip(ca, cb)]
     return _norm(diff) <= atol * max(1.0, _norm(ca))
+
+
+def hyperplane_distance(layer_a: Sequence[Any], layer_b: Sequence[Any]) -> float:
+    """Worst distance between matched first-layer hyperplanes, up to orientation.
+
+    ``layer_a = (W_a, b_a)`` and ``layer_b = (W_b, b_b)`` (``W`` of shape ``(m, d_0)``)
+    describe the hyperplanes ``{x : w_j . x + b_j = 0}`` of a first hidden layer. Each
+    row ``(w_j, b_j)`` is normalised to unit Euclidean norm and compared with ``+-`` the
+    other's (a hyperplane does not know the side its neuron is active on, which is all
+    that an extraction of the first layer alone can see); rows are matched by the
+    Hungarian algorithm. Returns the largest matched distance (``inf`` when the layers
+    have different shapes: a neuron is missing or extra).
+    """
+    (wa, ba), (wb, bb) = [
+        (np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in (layer_a, layer_b)
+    ]
+    if wa.shape != wb.shape or ba.shape != (wa.shape[0],) or bb.shape != (wb.shape[0],):
+        return math.inf
+    ra, rb = np.hstack([wa, ba[:, None]]), np.hstack([wb, bb[:, None]])
+    for r, name in ((ra, "layer_a"), (rb, "layer_b")):
+        if not np.all(np.isfinite(r)) or np.any(np.linalg.norm(r, axis=1) == 0):
+            raise ValueError(f"{name} must have finite, nonzero rows (w_j, b_j)")
+    ra /= np.linalg.norm(ra, axis=1, keepdims=True)
+    rb /= np.linalg.norm(rb, axis=1, keepdims=True)
+    cost = np.minimum(
+        np.linalg.norm(ra[:, None] - rb[None], axis=2),
+        np.linalg.norm(ra[:, None] + rb[None], axis=2),
+    )
+    rows, cols = scipy.optimize.linear_sum_assignment(cost)
+    return float(cost[rows, cols].max())

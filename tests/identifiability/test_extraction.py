@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from jaxorth.identifiability._extraction import (
-    _resolve_signs,
+from jaxorth.identifiability import (
     extract_first_layer,
     extract_one_hidden_layer,
     extract_two_hidden_layers,
+    hyperplane_distance,
+    parameter_distance,
 )
+from jaxorth.identifiability._extraction import _resolve_signs
 
 
 def _teacher(seed, widths):
@@ -48,8 +50,8 @@ def _normalised_rows(W, b):
 
 
 def _distance_one_hidden(a, b):
-    """Relative parameter distance modulo permutation and positive rescaling (local helper;
-    the lead swaps in ``_symmetry.parameter_distance`` when merging)."""
+    """Relative parameter distance modulo permutation and positive rescaling, for one hidden
+    layer: an independent numpy reference for ``parameter_distance``."""
     (Wa, ba), (Va, ca) = a
     (Wb, bb), (Vb, cb) = b
     if Wa.shape != Wb.shape:
@@ -73,6 +75,7 @@ def test_recovers_one_hidden_layer_teacher(widths, max_queries):
     assert res.n_critical_points >= widths[1] * 2
     assert min(res.support) >= 2
     assert _distance_one_hidden(teacher, res.params) < 1e-6
+    assert parameter_distance(teacher, res.params, relative=True) < 1e-6
     X = np.random.default_rng(1).normal(size=(500, widths[0])) * 3
     assert np.max(np.abs(_mlp(res.params, X) - _mlp(teacher, X))) < 1e-9
     assert res.fit_residual < 1e-10 and res.sign_margin < 1e-6
@@ -133,6 +136,12 @@ def test_first_layer_of_a_two_hidden_layer_teacher():
     assert res.n_neurons == 8
     rows, cols = linear_sum_assignment(cost)
     assert np.max(cost[rows, cols]) < 1e-9
+    assert hyperplane_distance(res.params[0], teacher[0]) < 1e-9
+    # a sign flip of one teacher row is invisible to it; a missing row is not
+    sign = np.r_[-1.0, np.ones(7)]
+    flipped = (teacher[0][0] * sign[:, None], teacher[0][1] * sign)
+    assert hyperplane_distance(res.params[0], flipped) < 1e-9
+    assert hyperplane_distance(res.params[0], (W[:7], b[:7])) == np.inf
     assert np.isnan(res.fit_residual)
 
 

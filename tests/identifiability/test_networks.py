@@ -12,6 +12,7 @@ from jaxorth.identifiability import (
     from_nnx,
     n_hidden,
     n_parameters,
+    perturb_params,
     pre_activations,
     random_params,
     relu_mlp,
@@ -155,3 +156,32 @@ def test_relu_mlp_under_jit_and_grad(maybe_jit):
     assert [g[0].shape for g in grads] == [(4, 2), (1, 4)]
     expected = np.sum(_numpy_mlp(p, np.asarray(x)) ** 2)
     np.testing.assert_allclose(float(loss(p)), expected, rtol=1e-5)
+
+
+def test_perturb_params_has_the_requested_relative_size(x64):
+    p = random_params(jax.random.PRNGKey(3), (20, 40, 30, 1))
+    q = perturb_params(jax.random.PRNGKey(4), p, 0.1)
+    for (w, b), (v, c) in zip(p, q, strict=True):
+        rms = np.sqrt(np.mean(np.asarray(w) ** 2))
+        # noise entries are N(0, (0.1 rms)^2): their sample std within 20% for >= 30 entries
+        noise = np.concatenate([np.ravel(v - w), np.ravel(c - b)])
+        assert abs(noise.std() / (0.1 * rms) - 1) < 0.2
+        assert v.dtype == w.dtype and c.shape == b.shape
+    same = perturb_params(jax.random.PRNGKey(4), p, 0.1)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(q, same, strict=True))
+    assert all(
+        np.array_equal(a[0], b[0])
+        for a, b in zip(p, perturb_params(jax.random.PRNGKey(4), p, 0.0), strict=True)
+    )
+    with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
+        perturb_params(jax.random.PRNGKey(4), p, -1.0)
+
+
+def test_training_the_nnx_copy_leaves_the_params_alive(x64):
+    # to_nnx copies: a jitted step that donates the module's buffers must not delete the
+    # caller's arrays (the study measures the start distance after training)
+    p = random_params(jax.random.PRNGKey(0), (2, 3, 1))
+    model = to_nnx(p, rngs=nnx.Rngs(0))
+    state = nnx.state(model)
+    jax.jit(lambda s: jax.tree.map(lambda a: a + 1, s), donate_argnums=0)(state)
+    assert all(np.isfinite(np.asarray(w)).all() and np.isfinite(np.asarray(b)).all() for w, b in p)
