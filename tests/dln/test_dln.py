@@ -107,8 +107,9 @@ def test_classify_agrees_with_hessian_on_150_critical_points(x64):
         s = np.maximum(np.abs(ev).max(axis=1), np.linalg.norm(np.asarray(Y @ X.T), 2))
         rel = ev[:, 0] / s
         Xn, Yn = np.asarray(X), np.asarray(Y)
+        wsn = [np.asarray(W) for W in ws]  # one transfer per layer, not one per point
         for j in range(len(meta)):
-            theory = dln.classify([np.asarray(W[j]) for W in ws], Xn, Yn)
+            theory = dln.classify([W[j] for W in wsn], Xn, Yn)
             oracle = "strict" if rel[j] < -1e-8 else "nonneg" if rel[j] > -1e-11 else "ambiguous"
             counts[(theory, oracle)] = counts.get((theory, oracle), 0) + 1
             if oracle == "strict":

@@ -54,18 +54,18 @@ def _svals(kernel, n, stride):
     return np.linalg.svd(a, compute_uv=False)[: min(a.shape)]
 
 
-# (M, C, k, S, d): RO and CO, M != C, odd and even k, S in {1, 2, 3}, S > k (RO only)
+# (M, C, k, S, d): RO and CO, M != C, odd and even k, S in {1, 2, 3}, S > k (RO only).
+# Every branch of the kernel's construction (W o BCOP, BCOP o W, BCOP o RKO, pure RKO,
+# 1x1) in 1-D and 2-D; configs that only repeated a branch at the same d are left out
+# (each config compiles its own program).
 CONFIGS = [
-    (3, 5, 3, 1, 1),  # RO, stride 1
     (5, 3, 2, 1, 1),  # CO, stride 1, even k
-    (4, 4, 4, 1, 1),  # square, even k
+    (4, 4, 4, 1, 1),  # square, even k, RO stride 1: W o BCOP
     (3, 2, 3, 2, 1),  # RO, C S = 4
-    (6, 2, 2, 2, 1),  # CO, k = S: pure RKO
-    (7, 2, 3, 3, 1),  # CO, S = k
+    (7, 2, 3, 3, 1),  # CO, S = k: pure RKO
     (3, 2, 2, 3, 1),  # S > k, RO (M <= C k)
     (3, 5, 3, 1, 2),  # RO, stride 1, 2-D
     (6, 4, 2, 1, 2),  # CO, even k, 2-D
-    (5, 2, 3, 2, 2),  # RO, C S^2 = 8, BCOP o RKO
     (12, 2, 3, 2, 2),  # CO, BCOP o RKO
     (8, 2, 4, 2, 2),  # square M = C S^2, even k
     (4, 3, 4, 3, 2),  # RO, S = 3 < k = 4
@@ -115,7 +115,9 @@ def test_kernel_is_exactly_orthogonal_float64(x64, cfg):
 
 
 @pytest.mark.parametrize("method", ["cayley", "expm"])
-@pytest.mark.parametrize("cfg", [(5, 3, 2, 1, 1), (12, 2, 3, 2, 2)], ids=_ids)
+# BCOP o RKO: a tall projector block (2, 1) and a wide matrix block (3, 4) of the square
+# Cayley / exp parameters (the only code these methods change)
+@pytest.mark.parametrize("cfg", [(3, 2, 3, 2, 1)], ids=_ids)
 def test_cayley_expm_kernels_orthogonal_float64(x64, cfg, method):
     m, c, k, s, d = cfg
     plan, fn = _kernel_fn(cfg, method)
@@ -149,7 +151,7 @@ def test_layer_float32_singular_values(cfg):
 @pytest.mark.parametrize(
     "cfg", [(3, 5, 3, 1, 2), (12, 2, 3, 2, 2), (8, 2, 2, 2, 2), (3, 2, 2, 3, 1)], ids=_ids
 )
-def test_layer_output_matches_dense_matrix_and_preserves_norm(x64, maybe_jit, cfg):
+def test_layer_output_matches_dense_matrix_and_preserves_norm(x64, cfg):
     m, c, k, s, d = cfg
     layer = OrthConv(
         c, m, k, stride=s, ndim=d, use_bias=True, param_dtype=jnp.float64, rngs=nnx.Rngs(0)
@@ -159,12 +161,14 @@ def test_layer_output_matches_dense_matrix_and_preserves_norm(x64, maybe_jit, cf
     n = _input_size(k, s)
     rng = np.random.default_rng(2)
     x = jnp.asarray(rng.standard_normal((2, c) + (n,) * d))
-    y = maybe_jit(lambda x: layer(x))(x)
+    y = layer(x)
     kernel = layer.kernel()
     a = _dense(kernel, n, s)
     bias_b = np.asarray(bias).reshape((1, m) + (1,) * d)
     expected = (np.asarray(x).reshape(2, -1) @ a.T).reshape(y.shape) + bias_b
-    np.testing.assert_allclose(np.asarray(y), expected, atol=1e-12)
+    # eager and under jit (one test per config: the dense oracle is built once)
+    for mode, out in (("eager", y), ("jit", jax.jit(lambda x: layer(x))(x))):
+        np.testing.assert_allclose(np.asarray(out), expected, atol=1e-12, err_msg=mode)
     # inference with the kernel cached gives the same output
     np.testing.assert_allclose(np.asarray(layer(x, kernel=kernel)), np.asarray(y), atol=1e-14)
     norms = functools.partial(np.linalg.norm, axis=1)
