@@ -6,9 +6,10 @@ writer, another config in the same directory, a rerun of the finished command) a
 end with the reference's final metrics, bit for bit, and a ``metrics.jsonl`` that has
 every logged step exactly once.
 
-The two cases that need no process of their own (another config refused, the finished
-command rerun) call the same entry point, :func:`jaxorth.cli.main`, in this process (its
-exit status, stdout and stderr are the command's); every other fault is a real process.
+The cases that need no process of their own (another config refused, the finished
+command rerun, the resume past corrupt checkpoints) call the same entry point,
+:func:`jaxorth.cli.main`, in this process (its exit status, stdout and stderr are the
+command's); every other fault is a real process.
 Only the reference run draws its figure (``experiment.plot`` is not fingerprinted), so
 that the rerun can check that nothing is redrawn.
 """
@@ -146,7 +147,7 @@ def _equal_final(a: Path, b: Path) -> None:
     assert _logged_steps(a) == LOGGED, f"{a.name}: metrics.jsonl lost or repeated steps"
 
 
-def test_fault_matrix(tmp_path, monkeypatch, capsys):
+def test_fault_matrix(tmp_path, monkeypatch, capsys, caplog):
     """One uninterrupted run, then every fault; the final metrics always equal its own.
 
     (One test, so that the reference run is computed once on whichever worker runs it.)
@@ -222,9 +223,13 @@ def test_fault_matrix(tmp_path, monkeypatch, capsys):
     _truncate_data_file(corrupt / "checkpoints" / "120")
     _empty_metadata(corrupt / "checkpoints" / "100")
     _remove_manifest(corrupt / "checkpoints" / "80")
-    out, err = _finish(_cli(corrupt))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="jaxorth"):
+        code, out, err = _main_here(monkeypatch, capsys, corrupt)
+    assert code in (0, None), err[-3000:]
+    said = out + err + caplog.text  # the warnings go to the log (stderr in a process)
     for step in (120, 100, 80):
-        assert f"checkpoint step {step} in" in out + err, (out + err)[-3000:]
+        assert f"checkpoint step {step} in" in said, said[-3000:]
         assert (corrupt / "checkpoints_corrupt" / str(step)).is_dir()
     assert _summary(corrupt)["resumed_from"] == 60
     _equal_final(corrupt, reference)

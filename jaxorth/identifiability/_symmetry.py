@@ -23,7 +23,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 from jaxorth._checks import finite, number_at_least
 
@@ -38,6 +37,13 @@ __all__ = [
     "parameter_distance",
     "random_symmetry",
 ]
+
+
+def _linear_sum_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scipy.optimize.linear_sum_assignment`, imported on first use (0.25 s)."""
+    from scipy.optimize import linear_sum_assignment as assign
+
+    return assign(cost)
 
 
 def _as_float64(params: Params) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -196,7 +202,7 @@ def _aligned(
         row_a = np.concatenate([ca[i][0], ca[i][1][:, None]], axis=1)
         row_b = np.concatenate([cb[i][0], cb[i][1][:, None]], axis=1)
         cost = ((row_a[:, None, :] - row_b[None, :, :]) ** 2).sum(axis=2)
-        rows, cols = scipy.optimize.linear_sum_assignment(cost)
+        rows, cols = _linear_sum_assignment(cost)
         perm = cols[np.argsort(rows)]
         cb[i] = [cb[i][0][perm], cb[i][1][perm]]
         cb[i + 1][0] = cb[i + 1][0][:, perm]
@@ -283,5 +289,5 @@ def hyperplane_distance(layer_a: Sequence[Any], layer_b: Sequence[Any]) -> float
         np.linalg.norm(ra[:, None] - rb[None], axis=2),
         np.linalg.norm(ra[:, None] + rb[None], axis=2),
     )
-    rows, cols = scipy.optimize.linear_sum_assignment(cost)
+    rows, cols = _linear_sum_assignment(cost)
     return float(cost[rows, cols].max())
