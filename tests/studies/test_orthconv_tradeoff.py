@@ -11,6 +11,7 @@ SMALL = [
     "experiment=orthconv_tradeoff",
     "experiment.lams=[0]",
     "experiment.channels=[2,4]",
+    "experiment.kernel_size=2",
     "experiment.radii=[0,0.05]",
     "train.steps=8",
     "train.batch_size=64",
