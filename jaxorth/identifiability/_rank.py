@@ -20,8 +20,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
-import scipy.linalg.blas
 
 from jaxorth._checks import one_of, positive_int, positive_number
 from jaxorth._precision import float64
@@ -172,6 +170,9 @@ def _spectrum(
     if method == "svd":
         jac = np.concatenate([rows(j) for j in range(n_blocks)])[:m]
         return np.linalg.svd(jac, compute_uv=False), method
+    import scipy.linalg  # on first use: 0.25 s of import that most callers never need
+    import scipy.linalg.blas
+
     # one Fortran-ordered Gram matrix, updated in place: only its lower triangle is
     # written (BLAS syrk for the diagonal blocks) and read (LAPACK's eigenvalues)
     if m > e:  # G = J^T J (E x E), accumulated over blocks
