@@ -15,6 +15,7 @@ import numpy as np
 import optax
 import pytest
 import scipy.linalg
+import scipy.special
 from flax import nnx
 
 from jaxorth._precision import float64
@@ -102,21 +103,20 @@ def _token_run(name):
         y = jax.random.randint(ky, (4, 11), 0, 5)
 
         def plain(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+            logits = m(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
 
         def fused(m):
-            return m.stepwise_cross_entropy(x, y)[0].mean()
+            ce_t, acc_t = m.stepwise_cross_entropy(x, y)
+            return ce_t.mean(), (ce_t, acc_t)
 
-        # one compiled program for both paths, their gradients and the per-step values
-        # (instead of op-by-op eager autodiff or one program each: same values, faster)
+        # one compiled program for both paths, their gradients and (as the auxiliary
+        # outputs of the same forward passes) the logits and the per-step values
         @nnx.jit
         def both(m):
-            return (
-                nnx.value_and_grad(plain)(m),
-                nnx.value_and_grad(fused)(m),
-                m(x),
-                m.stepwise_cross_entropy(x, y),
-            )
+            (l_ref, logits), g_ref = nnx.value_and_grad(plain, has_aux=True)(m)
+            (l_new, per_step), g_new = nnx.value_and_grad(fused, has_aux=True)(m)
+            return (l_ref, g_ref), (l_new, g_new), logits, per_step
 
         out = jax.tree.map(np.asarray, both(model))
     return model, np.asarray(x), np.asarray(y), out
@@ -149,13 +149,18 @@ def test_token_inputs_follow_the_dense_float64_recurrence(x64, name):
 
 
 def test_hadamard_layouts_are_factored_only_for_blocks_of_32_to_4096():
-    def shape(cell):
-        return cell_layout(cell).to_state(jnp.zeros((2, cell.hidden_size))).shape
+    def shape(make):
+        # traced abstractly (jax.eval_shape): the stored shape, with nothing compiled
+        def stored():
+            cell = make()
+            return cell_layout(cell).to_state(jnp.zeros((2, cell.hidden_size)))
 
-    assert shape(HadamRNNCell(16, rngs=nnx.Rngs(0))) == (2, 16)
-    assert shape(BlockHadamRNNCell(64, 16, rngs=nnx.Rngs(0))) == (2, 64)
-    assert shape(HadamRNNCell(128, rngs=nnx.Rngs(0))) == (8, 2, 16)
-    assert shape(BlockHadamRNNCell(256, 64, rngs=nnx.Rngs(0))) == (8, 4, 2, 8)
+        return jax.eval_shape(stored).shape
+
+    assert shape(lambda: HadamRNNCell(16, rngs=nnx.Rngs(0))) == (2, 16)
+    assert shape(lambda: BlockHadamRNNCell(64, 16, rngs=nnx.Rngs(0))) == (2, 64)
+    assert shape(lambda: HadamRNNCell(128, rngs=nnx.Rngs(0))) == (8, 2, 16)
+    assert shape(lambda: BlockHadamRNNCell(256, 64, rngs=nnx.Rngs(0))) == (8, 4, 2, 8)
 
 
 def _model(name, in_features=6, out_features=5, seed=0):
@@ -180,8 +185,11 @@ def test_stepwise_cross_entropy_matches_the_plain_path(x64, name):
     for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
     # per-step values: batch means of the plain per-entry cross-entropy and accuracy
-    ce_ref = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), y)
-    np.testing.assert_allclose(ce_t, np.asarray(ce_ref).mean(0), rtol=1e-12)
+    # (the per-entry cross-entropy in numpy: logsumexp of the logits minus the label's)
+    ce_ref = (
+        scipy.special.logsumexp(logits, -1) - np.take_along_axis(logits, y[..., None], -1)[..., 0]
+    )
+    np.testing.assert_allclose(ce_t, ce_ref.mean(0), rtol=1e-12)
     np.testing.assert_allclose(acc_t, (logits.argmax(-1) == y).mean(0), atol=0)
 
 
@@ -194,14 +202,18 @@ def test_final_output_matches_last_step_with_float_inputs(x64, name):
     y = jnp.array([1, 4, 9])
 
     def plain(m):
-        return optax.softmax_cross_entropy_with_integer_labels(m(x)[:, -1], y).mean()
+        last = m(x)[:, -1]
+        return optax.softmax_cross_entropy_with_integer_labels(last, y).mean(), last
 
     def fused(m):
-        return optax.softmax_cross_entropy_with_integer_labels(m.final_output(x), y).mean()
+        final = m.final_output(x)
+        return optax.softmax_cross_entropy_with_integer_labels(final, y).mean(), final
 
-    @nnx.jit  # one compiled program for the outputs and both gradients
+    @nnx.jit  # one compiled program: both gradients, the outputs from their forward passes
     def both(m):
-        return m.final_output(x), m(x)[:, -1], nnx.grad(plain)(m), nnx.grad(fused)(m)
+        (_, final), g_new = nnx.value_and_grad(fused, has_aux=True)(m)
+        (_, last), g_ref = nnx.value_and_grad(plain, has_aux=True)(m)
+        return final, last, g_ref, g_new
 
     final, last, g_ref, g_new = both(model)
     np.testing.assert_allclose(final, last, atol=1e-12)
