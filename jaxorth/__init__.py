@@ -15,6 +15,7 @@ from . import hessian as hessian
 from . import identifiability as identifiability
 from . import linalg as linalg
 from . import lipschitz as lipschitz
+from . import multilinear as multilinear
 from . import orthconv as orthconv
 from . import overestimate as overestimate
 from . import quant as quant
@@ -30,6 +31,7 @@ __all__ = [
     "identifiability",
     "linalg",
     "lipschitz",
+    "multilinear",
     "orthconv",
     "overestimate",
     "quant",
