@@ -10,6 +10,8 @@ up to scale iff the lifting's kernel meets no difference of two rank-one tensors
 - :func:`lifting`: the lifting operator ``A`` (a matrix, or a matvec for large chains);
 - :func:`conv_chain_identifiable`: the topology test (no two tuples of offsets with the
   same sum), with the colliding tuples, as a :class:`Topology`;
+- :func:`recover`: the factors from the product (Levenberg-Marquardt, several starts),
+  as a :class:`Recovery`; :func:`scale_distance`: the error modulo rescalings;
 - :func:`check_supports`, :func:`product_shape`.
 """
 
@@ -20,13 +22,19 @@ from ._chain import conv_chain as conv_chain
 from ._chain import conv_chain_identifiable as conv_chain_identifiable
 from ._chain import lifting as lifting
 from ._chain import product_shape as product_shape
+from ._recover import Recovery as Recovery
+from ._recover import recover as recover
+from ._recover import scale_distance as scale_distance
 
 __all__ = [
     "DENSE_LIFTING_ENTRIES",
+    "Recovery",
     "Topology",
     "check_supports",
     "conv_chain",
     "conv_chain_identifiable",
     "lifting",
     "product_shape",
+    "recover",
+    "scale_distance",
 ]
