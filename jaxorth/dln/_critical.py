@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from jaxorth._checks import positive_int
+from jaxorth._random import numpy_rng
 
 from ._data import _check_data, _check_subset, _sigma_eigh
 
@@ -136,7 +136,7 @@ def critical_point(
                 f"ranks[{h - 1}]={k} must lie in [|S|={r}, min(d_{h}, d_{h - 1})="
                 f"{min(widths[h], widths[h - 1])}]"
             )
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    rng = numpy_rng(key)
     cuts = [h for h in range(1, H + 1) if ranks[h - 1] == r]
     if not cuts:
         raise ValueError(f"at least one layer must have rank |S|={r} (the cut), got {ranks}")

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
 from jaxorth._checks import finite
+from jaxorth._random import numpy_rng
 
 
 class DataSpectrum(NamedTuple):
@@ -223,7 +223,7 @@ def make_data(
     if lam.shape != (d_y,) or np.any(lam <= 0) or len(np.unique(lam)) != d_y:
         raise ValueError(f"eigenvalues must be {d_y} distinct positive numbers, got {lam}")
     lam = np.sort(lam)[::-1]
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    rng = numpy_rng(key)
     X = rng.standard_normal((d_x, m))
     w, V = np.linalg.eigh(X @ X.T)
     Z = (V / np.sqrt(w)) @ V.T @ X

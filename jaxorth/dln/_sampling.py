@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
+
+from jaxorth._random import numpy_rng
 
 from ._critical import critical_point
 
@@ -41,7 +42,7 @@ def random_critical_points(
     H = len(widths) - 1
     dy = Y.shape[0]
     r_max = min(widths)
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    rng = numpy_rng(key)
     cases, meta = [], []
     for _ in range(num):
         for _attempt in range(max_tries):

@@ -59,10 +59,10 @@ import itertools
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxorth._checks import int_at_least, positive_int, positive_number
+from jaxorth._random import numpy_rng
 
 __all__ = [
     "ExtractionResult",
@@ -147,17 +147,6 @@ class _Oracle:
                 f"everywhere it is queried"
             )
         return y
-
-
-def _numpy_rng(key: jax.Array) -> np.random.Generator:
-    """A numpy generator seeded by a JAX key (typed or raw uint32)."""
-    try:
-        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-            key = jax.random.key_data(key)
-        data = np.asarray(key, dtype=np.uint32).reshape(-1)
-    except (AttributeError, TypeError, ValueError) as err:
-        raise ValueError(f"key must be a JAX PRNG key (jax.random.key(0)), got {key!r}") from err
-    return np.random.default_rng(data.tolist())
 
 
 # ---------------------------------------------------------------------------------------
@@ -493,7 +482,7 @@ def extract_one_hidden_layer(
     oracle, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support = _check_common(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
     )
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     points, groups = _find_hyperplanes(
         oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
     )
@@ -607,7 +596,7 @@ def extract_first_layer(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
     )
     n_checks = positive_int(n_checks, "n_checks")
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     points, H, support = _first_layer(
         oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support, n_checks
     )
@@ -878,7 +867,7 @@ def extract_two_hidden_layers(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
     )
     n_checks = positive_int(n_checks, "n_checks")
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     points, H, _ = _first_layer(
         oracle, rng, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support, n_checks
     )

@@ -30,6 +30,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Real
 
 from jaxorth._checks import finite, positive_int
+from jaxorth._random import numpy_rng
 
 __all__ = [
     "Params",
@@ -197,13 +198,6 @@ def pre_activations(params: Params, x: _Inputs) -> list[Array]:
     return list(_forward_jit([tuple(p) for p in params], jnp.asarray(x))[1])
 
 
-def _numpy_rng(key: jax.Array) -> np.random.Generator:
-    """A numpy generator seeded by a JAX key (no XLA compile per layer shape)."""
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.random.default_rng(np.asarray(key, dtype=np.uint32).reshape(-1).tolist())
-
-
 def random_params(
     key: jax.Array,
     widths: Sequence[int],
@@ -224,7 +218,7 @@ def random_params(
     if not isinstance(bias_std, int | float) or not np.isfinite(bias_std) or bias_std < 0:
         raise ValueError(f"bias_std must be a finite number >= 0, got {bias_std!r}")
     dtype = jnp.result_type(float) if dtype is None else dtype
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     out = []
     for d_in, d_out in zip(w[:-1], w[1:]):
         weight = rng.normal(size=(d_out, d_in)) * np.sqrt(2.0 / d_in)
@@ -245,7 +239,7 @@ def perturb_params(key: jax.Array, params: Params, scale: float) -> list[tuple[A
     check_params(params)
     if not isinstance(scale, int | float) or not np.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     out = []
     for w, b in params:
         w64, b64 = np.asarray(w, np.float64), np.asarray(b, np.float64)

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxorth._checks import finite, number_at_least
+from jaxorth._random import numpy_rng
 
-from ._networks import Params, _numpy_rng, check_params
+from ._networks import Params, check_params
 
 __all__ = [
     "apply_symmetry",
@@ -129,7 +130,7 @@ def random_symmetry(
     """
     log_scale = number_at_least(log_scale, "log_scale", 0.0)
     dims = check_params(params)
-    rng = _numpy_rng(key)
+    rng = numpy_rng(key)
     perms = [rng.permutation(d) for d in dims[1:-1]]
     scales = [np.exp(log_scale * rng.normal(size=d)) for d in dims[1:-1]]
     return apply_symmetry(params, perms, scales), (perms, scales)

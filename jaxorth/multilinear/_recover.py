@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxorth._checks import positive_int
 from jaxorth._precision import float64
+from jaxorth._random import numpy_rng
 
 from ._chain import check_supports, conv_chain, product_shape
 
@@ -132,7 +133,7 @@ def recover(
         raise ValueError("product has non-finite entries")
     sizes = tuple(len(s) for s in sup)
     frozen = tuple(tuple(map(tuple, s)) for s in sup)
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).reshape(-1).tolist())
+    rng = numpy_rng(key)
     best, results = None, []
     scale = float(np.linalg.norm(target)) or 1.0
     with float64():

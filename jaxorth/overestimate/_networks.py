@@ -21,6 +21,7 @@ from flax import nnx
 from jaxtyping import Array, Float
 
 from jaxorth._checks import one_of, positive_int
+from jaxorth._random import numpy_rng
 
 from ._bounds import ACTIVATIONS as BOUND_ACTIVATIONS
 
@@ -64,17 +65,6 @@ def _check_widths(in_features: int, widths: Sequence[int]) -> tuple[int, ...]:
     if not widths:
         raise ValueError("widths must list at least one hidden layer width, got ()")
     return tuple(positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
-
-
-def _numpy_rng(key: jax.Array) -> np.random.Generator:
-    """A numpy generator seeded by a JAX key.
-
-    Initial values drawn with it need no XLA compile per layer shape; the same key gives
-    the same parameters.
-    """
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.random.default_rng(np.asarray(key, dtype=np.uint32).reshape(-1).tolist())
 
 
 def _softplus_inverse(y: np.ndarray) -> np.ndarray:
@@ -162,7 +152,7 @@ class MonotoneMLP(nnx.Module):
             )
         self.directions = tuple(int(v) for v in dirs)
         sizes = (in_features, *widths, 1)
-        rng = _numpy_rng(rngs.params())
+        rng = numpy_rng(rngs.params())
         raw, biases = [], []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             # applied weights ~ U(0, 2 / sqrt(n_in)): pre-activations of order 1 for
@@ -231,7 +221,7 @@ class MLP(nnx.Module):
         widths = _check_widths(in_features, widths)
         self.activation = one_of(activation, "activation", BOUND_ACTIVATIONS)
         sizes = (in_features, *widths, 1)
-        rng = _numpy_rng(rngs.params())
+        rng = numpy_rng(rngs.params())
         # LeCun-normal weights (variance 1 / fan_in), zero biases
         self.weights = nnx.List(
             [

@@ -57,6 +57,7 @@ from omegaconf import DictConfig
 
 from jaxorth import identifiability as idf
 from jaxorth import report
+from jaxorth._random import numpy_rng
 from jaxorth.studies._common import fit_in_run, loop_from_cfg
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
@@ -159,9 +160,7 @@ def _name(widths: Any) -> str:
 
 
 def _samples(key: jax.Array, n: int, d: int, std: float) -> np.ndarray:
-    return std * np.random.default_rng(np.asarray(jax.random.key_data(key)).tolist()).normal(
-        size=(n, d)
-    )
+    return std * numpy_rng(key).normal(size=(n, d))
 
 
 def _rank_part(ex: Any, root: jax.Array) -> tuple[list, list, dict]:

@@ -34,6 +34,7 @@ PACKAGE = "jaxorth"
 MATH = (
     "_checks",
     "_precision",
+    "_random",
     "linalg",
     "orthconv",
     "lipschitz",
