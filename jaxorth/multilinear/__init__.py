@@ -12,6 +12,8 @@ up to scale iff the lifting's kernel meets no difference of two rank-one tensors
   same sum), with the colliding tuples, as a :class:`Topology`;
 - :func:`recover`: the factors from the product (Levenberg-Marquardt, several starts),
   as a :class:`Recovery`; :func:`scale_distance`: the error modulo rescalings;
+- :func:`stability_constant`: an estimate of ``inf ||A T|| / ||T||`` over differences of
+  rank-one tensors (the paper's stability constant), as a :class:`StabilityEstimate`;
 - :func:`check_supports`, :func:`product_shape`.
 """
 
@@ -25,10 +27,13 @@ from ._chain import product_shape as product_shape
 from ._recover import Recovery as Recovery
 from ._recover import recover as recover
 from ._recover import scale_distance as scale_distance
+from ._stability import StabilityEstimate as StabilityEstimate
+from ._stability import stability_constant as stability_constant
 
 __all__ = [
     "DENSE_LIFTING_ENTRIES",
     "Recovery",
+    "StabilityEstimate",
     "Topology",
     "check_supports",
     "conv_chain",
@@ -37,4 +42,5 @@ __all__ = [
     "product_shape",
     "recover",
     "scale_distance",
+    "stability_constant",
 ]
