@@ -13,6 +13,7 @@ SMALL = [
 ]
 
 
+@pytest.mark.slow
 def test_multilinear_small_run(tmp_path):
     summary = run_experiment(SMALL, run_dir=tmp_path)
     good, bad = "{0,1} {0,2}", "{0,1} {0,1}"
