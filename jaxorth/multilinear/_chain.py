@@ -83,6 +83,18 @@ def check_supports(supports: Any, name: str = "supports") -> list[np.ndarray]:
     return out
 
 
+def static_supports(
+    supports: Sequence[np.ndarray],
+) -> tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], ...], ...]]:
+    """``(sizes, frozen)``: ``|S_k|`` and the checked supports as nested tuples.
+
+    The hashable form a jitted solver takes as static arguments (one compilation per
+    topology).
+    """
+    sizes = tuple(len(s) for s in supports)
+    return sizes, tuple(tuple(tuple(int(v) for v in o) for o in s) for s in supports)
+
+
 def product_shape(supports: Any) -> tuple[int, ...]:
     """Shape of the product filter: ``sum_k max(S_k) + 1`` per dimension."""
     sup = check_supports(supports)

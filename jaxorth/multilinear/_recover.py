@@ -23,7 +23,7 @@ from jaxorth._checks import positive_int
 from jaxorth._precision import float64
 from jaxorth._random import numpy_rng
 
-from ._chain import check_supports, conv_chain, product_shape
+from ._chain import check_supports, conv_chain, product_shape, static_supports
 
 __all__ = ["Recovery", "recover", "scale_distance"]
 
@@ -131,8 +131,7 @@ def recover(
         )
     if not np.isfinite(target).all():
         raise ValueError("product has non-finite entries")
-    sizes = tuple(len(s) for s in sup)
-    frozen = tuple(tuple(map(tuple, s)) for s in sup)
+    sizes, frozen = static_supports(sup)
     rng = numpy_rng(key)
     best, results = None, []
     scale = float(np.linalg.norm(target)) or 1.0

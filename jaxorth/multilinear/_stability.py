@@ -34,7 +34,7 @@ from jaxorth._checks import positive_int
 from jaxorth._precision import float64
 from jaxorth._random import numpy_rng
 
-from ._chain import check_supports, conv_chain, conv_chain_identifiable
+from ._chain import check_supports, conv_chain, conv_chain_identifiable, static_supports
 
 __all__ = ["StabilityEstimate", "stability_constant"]
 
@@ -107,8 +107,7 @@ def stability_constant(
     steps = positive_int(steps, "steps")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    sizes = tuple(len(s) for s in sup)
-    frozen = tuple(tuple(map(tuple, s)) for s in sup)
+    sizes, frozen = static_supports(sup)
     rng = numpy_rng(key)
     cuts = np.cumsum(sizes + sizes)[:-1]
     values, best = [], None

@@ -84,10 +84,7 @@ def check(cfg: DictConfig) -> None:
     if not ex.topologies:
         raise ValueError("experiment.topologies must list at least one topology")
     for i, supports in enumerate(ex.topologies):
-        try:
-            ml.check_supports([list(s) for s in supports], f"experiment.topologies[{i}]")
-        except ValueError as err:
-            raise ValueError(str(err)) from None
+        ml.check_supports([list(s) for s in supports], f"experiment.topologies[{i}]")
     for key in ("trials", "starts", "iterations", "stability_starts"):
         if int(ex[key]) < 1:
             raise ValueError(f"experiment.{key} must be >= 1, got {ex[key]}")

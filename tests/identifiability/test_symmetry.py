@@ -96,3 +96,11 @@ def test_different_widths_and_bad_symmetries(x64, user_checks):
             apply_symmetry(a, [np.array([0, 0, 1, 2, 3])], None)
         with pytest.raises(ValueError, match="one entry per hidden layer"):
             apply_symmetry(a, [np.arange(5), np.arange(1)], None)
+
+
+def test_hyperplane_distance_rejects_zero_rows():
+    from jaxorth.identifiability import hyperplane_distance
+
+    w, b = np.ones((2, 3)), np.ones(2)
+    with pytest.raises(ValueError, match="layer_b must have finite, nonzero rows"):
+        hyperplane_distance((w, b), (np.zeros((2, 3)), np.zeros(2)))

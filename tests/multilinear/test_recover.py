@@ -72,3 +72,15 @@ def test_conv_chain_agrees_with_the_numpy_product(x64):
     np.testing.assert_allclose(
         np.asarray(conv_chain(h, supports)), _product(h, supports), atol=1e-14
     )
+
+
+def test_bad_inputs_of_scale_distance_and_recover():
+    h = [np.ones(2), np.ones(3)]
+    with pytest.raises(ValueError, match=r"h\[1\] and g\[1\] must have the same shape"):
+        scale_distance(h, [np.ones(2), np.ones(2)])
+    with pytest.raises(ValueError, match="every factor of h and g must be nonzero"):
+        scale_distance(h, [np.zeros(2), np.ones(3)])
+    with pytest.raises(ValueError, match="product has non-finite entries"):
+        recover(np.array([1.0, np.nan, 0, 0]), [[0, 1], [0, 2]], key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="iterations must be a positive integer"):
+        recover(np.ones(4), [[0, 1], [0, 2]], key=jax.random.PRNGKey(0), iterations=0)

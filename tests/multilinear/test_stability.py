@@ -45,3 +45,12 @@ def test_bad_arguments():
         stability_constant([[0, 1]], key=jax.random.PRNGKey(0), starts=0)
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         stability_constant([[0, 1]], key=jax.random.PRNGKey(0), learning_rate=0.0)
+
+
+def test_bad_steps_and_collision_count():
+    from jaxorth.multilinear import conv_chain_identifiable
+
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        stability_constant([[0, 1]], key=jax.random.PRNGKey(0), steps=0)
+    with pytest.raises(ValueError, match="max_collisions must be an integer >= 0"):
+        conv_chain_identifiable([[0, 1]], max_collisions=-1)
