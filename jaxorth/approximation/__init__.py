@@ -12,9 +12,19 @@ L^p norm, with applications to feed-forward neural networks" (NeurIPS 2022, arXi
 - exponents and rates: :func:`holder_exponent`, :func:`holder_rate`,
   :func:`monotone_exponent`, :func:`monotone_rate`;
 - the general bound for a user's classes, :func:`general_lower_bound`, and its
-  instances :func:`holder_lower_bound`, :func:`monotone_lower_bound`.
+  instances :func:`holder_lower_bound`, :func:`monotone_lower_bound`;
+- the best network, numerically: :func:`fit_relu_mlp` (Adam from several restarts, a
+  :class:`FitResult`), :func:`as_function` (a callable :class:`ReluNetwork`), and
+  measured rates with their confidence intervals, :func:`loglog_slope` (a
+  :class:`SlopeFit`).
 """
 
+from ._fit import FitResult as FitResult
+from ._fit import ReluNetwork as ReluNetwork
+from ._fit import SlopeFit as SlopeFit
+from ._fit import as_function as as_function
+from ._fit import fit_relu_mlp as fit_relu_mlp
+from ._fit import loglog_slope as loglog_slope
 from ._rates import CRITICAL_LOG_POWER as CRITICAL_LOG_POWER
 from ._rates import MLPSize as MLPSize
 from ._rates import fat_shattering_bound as fat_shattering_bound
@@ -33,13 +43,19 @@ from ._rates import widths_for as widths_for
 
 __all__ = [
     "CRITICAL_LOG_POWER",
+    "FitResult",
     "MLPSize",
+    "ReluNetwork",
+    "SlopeFit",
+    "as_function",
     "fat_shattering_bound",
+    "fit_relu_mlp",
     "general_lower_bound",
     "holder_exponent",
     "holder_log_packing",
     "holder_lower_bound",
     "holder_rate",
+    "loglog_slope",
     "mlp_size",
     "monotone_exponent",
     "monotone_log_packing",
