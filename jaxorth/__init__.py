@@ -9,6 +9,7 @@ The experiment framework lives in :mod:`jaxorth.train` and :mod:`jaxorth.studies
 and is imported only on demand.
 """
 
+from . import approximation as approximation
 from . import data as data
 from . import dln as dln
 from . import hessian as hessian
@@ -25,6 +26,7 @@ from . import sparse as sparse
 __version__ = "0.1.0"
 
 __all__ = [
+    "approximation",
     "data",
     "dln",
     "hessian",
