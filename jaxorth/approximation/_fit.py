@@ -13,8 +13,10 @@ Initialisation: He-normal weights (``N(0, 2 / fan_in)``); the first layer's bias
 each neuron's kink hyperplane through a uniform random point of the input box (after the
 input rescaling below), so that the kinks cover the domain instead of all passing
 through its centre; deeper biases start at zero. The network trains on ``u = 2x - 1``
-(inputs centred on the box ``[-1, 1]^d``) and the rescaling is folded back into the first
-layer: the returned parameters act on ``x`` directly, with the layout of
+(inputs centred on the box ``[-1, 1]^d``) against standardised targets
+``(y - mean y) / std y``; both affine maps are folded back into the first and last layers
+(the same architecture, the same function class): the returned parameters act on ``x``
+and predict ``y`` directly, with the layout of
 :mod:`jaxorth.identifiability` (``[(W_l, b_l)]``, ``W_l`` of shape ``(d_l, d_{l-1})``).
 """
 
@@ -192,10 +194,15 @@ def fit_relu_mlp(
     finite(x, "x")
     finite(y, "y")
     dtype = jnp.result_type(float)
+    # standardise the targets (a tiny bump of height h^alpha or a large offset would
+    # otherwise be learned at the scale of the initial output); folded back below
+    y64 = np.asarray(y, np.float64)
+    shift = float(np.mean(y64))
+    scale = float(np.std(y64)) or 1.0
     params, final, history = _train(
         key,
         x.astype(dtype),
-        y.astype(dtype),
+        ((y64 - shift) / scale).astype(dtype),
         jnp.asarray(learning_rate, dtype),
         widths=widths,
         restarts=restarts,
@@ -203,19 +210,22 @@ def fit_relu_mlp(
         q=float(q),
         schedule=schedule,
     )
-    losses = np.asarray(final, np.float64)
+    losses = np.asarray(final, np.float64) * scale**q
     losses = np.where(np.isfinite(losses), losses, np.inf)
     best = int(np.argmin(losses))
     chosen = [(w[best], b[best]) for w, b in params]
     # fold u = 2x - 1 into the first layer: W u + b = (2W) x + (b - W 1)
     w1, b1 = chosen[0]
     chosen[0] = (2.0 * w1, b1 - jnp.sum(w1, axis=1))
+    # and the standardisation into the last: scale * (W h + b) + shift
+    wl, bl = chosen[-1]
+    chosen[-1] = (scale * wl, scale * bl + shift)
     return FitResult(
         params=chosen,
         loss=float(losses[best]),
         losses=losses,
         best=best,
-        history=np.asarray(history, np.float64),
+        history=np.asarray(history, np.float64) * scale**q,
     )
 
 

@@ -427,7 +427,7 @@ def general_lower_bound(
     fat_scale: float = 0.125,
     log_power: float = 2.0,
 ) -> float:
-    r"""Certified lower bound on ``sup_{f in F} inf_{g in G} ||f - g||_{L^p(mu)}``.
+    r"""A lower bound on ``sup_{f in F} inf_{g in G} ||f - g||_{L^p(mu)}`` (constants unconfirmed).
 
     Achour et al. (2022, main theorem, Section 2): the bound combines the packing
     number of ``F``, the range of ``F`` and the fat-shattering dimension of ``G``
@@ -476,7 +476,8 @@ def general_lower_bound(
     Returns
     -------
     float
-        The certified lower bound (up to the unconfirmed constants).
+        The lower bound; a certified one once the constants are confirmed (until
+        then, trust its behaviour in ``W``, ``L``, ``p``, not its absolute value).
     """
     if not callable(log_packing):
         raise ValueError(f"log_packing must be a callable eps -> log M(eps), got {log_packing!r}")

