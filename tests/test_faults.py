@@ -33,12 +33,14 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+# the model and batch shapes of tests/test_cli.py's TINY runs: the programs compiled by
+# either file are loaded from the suite's compilation cache by the other
 ARGS = [
     "experiment=copy_task",
     "model.hidden=8",
-    "data.T=10",
-    "train.batch_size=16",
-    "data.test_size=32",
+    "data.T=5",
+    "train.batch_size=8",
+    "data.test_size=16",
     "train.steps=120",
     "train.checkpoint_every=20",
     "train.keep_checkpoints=4",
