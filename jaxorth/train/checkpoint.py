@@ -235,10 +235,13 @@ def _placed_like(restored: Any, leaf: Any) -> Any:
     """``restored`` placed as ``leaf``: uncommitted when ``leaf`` is an uncommitted array.
 
     Orbax commits every array it restores to a device; a fresh model's arrays are not
-    committed, and JAX compiles a program again for committed arguments.
+    committed, and JAX compiles a program again for committed arguments. (An uncommitted
+    ``leaf`` on another device than the default one keeps Orbax's placement.)
     """
     if isinstance(leaf, jax.Array) and not leaf.committed and isinstance(restored, jax.Array):
-        return jax.device_put(np.asarray(restored))  # no device named: not committed
+        placed = jax.device_put(np.asarray(restored))  # no device named: not committed
+        if placed.devices() == leaf.devices():
+            return placed
     return restored
 
 
