@@ -1,4 +1,4 @@
-"""Fault matrix of the ``jaxorth`` command, each fault in a real subprocess.
+"""Fault matrix of the ``jaxorth`` command, every signal sent to a real subprocess.
 
 One uninterrupted run is the reference. Every other run in the same config is hurt in
 one way (SIGKILL, Ctrl-C, SIGTERM, a corrupt newest checkpoint in three ways, a second
@@ -7,12 +7,12 @@ end with the reference's final metrics, bit for bit, and a ``metrics.jsonl`` tha
 every logged step exactly once.
 
 The runs that need no process of their own (the reference, another config refused, the
-finished command rerun, the last resume of the interrupted runs, the resume past
-corrupt checkpoints) call the same entry point, :func:`jaxorth.cli.main`, in this
-process (its exit status, stdout and stderr are the command's; the compiled programs
-are the subprocesses', shared through the suite's persistent compilation cache, so the
-numbers are the same); every fault that needs a process (a signal, a second writer)
-is a real process.
+finished command rerun, the second writer, the last resume of the interrupted runs, the
+resume past corrupt checkpoints) call the same entry point, :func:`jaxorth.cli.main`,
+in this process (its exit status, stdout and stderr are the command's; the compiled
+programs are the subprocesses', shared through the suite's persistent compilation
+cache, so the numbers are the same). Every run that a signal stops is a real process;
+the second writer is refused the lock that one of them holds.
 Only the reference run draws its figure (``experiment.plot`` is not fingerprinted), so
 that the rerun can check that nothing is redrawn.
 """
@@ -119,19 +119,17 @@ def _signal_after(proc: subprocess.Popen, run_dir: Path, step: int, sig: int) ->
     proc.send_signal(sig)
 
 
-def _lock_owner(run_dir: Path, procs: list[subprocess.Popen]) -> subprocess.Popen:
-    """The process of ``procs`` that holds ``run_dir``'s lock, once one does."""
+def _wait_for_lock(run_dir: Path, proc: subprocess.Popen) -> None:
+    """Return once ``proc`` holds ``run_dir``'s lock."""
     lock = run_dir / ".lock"
     deadline = time.time() + 240
     while time.time() < deadline:
         with contextlib.suppress(OSError, ValueError, KeyError):
-            pid = json.loads(lock.read_text())["pid"]
-            for proc in procs:
-                if proc.pid == pid:
-                    return proc
-        assert all(p.poll() is None for p in procs), "a run ended before taking the lock"
+            if json.loads(lock.read_text())["pid"] == proc.pid:
+                return
+        assert proc.poll() is None, "the run ended before taking the lock"
         time.sleep(0.005)
-    raise AssertionError("no run took the lock")
+    raise AssertionError("the run never took the lock")
 
 
 def _summary(run_dir: Path) -> dict:
@@ -210,18 +208,16 @@ def test_fault_matrix(tmp_path, monkeypatch, capsys, caplog):
     assert "Traceback" not in err, err[-2000:]
     assert f"step {_latest(chain)};" in last
     assert json.loads((chain / "run.json").read_text())["status"] == "interrupted"
-    # two processes started together: one takes the run directory's lock and resumes,
-    # the other is refused (the first is paused, holding the lock, until the second has
-    # exited, so the refusal cannot race with the end of the first run); then SIGTERM
-    # (what SLURM sends before preempting a job) stops the first one: exit 143
+    # a second writer: while a run holds the lock (paused, so that it cannot end
+    # first), the same command is refused with exit status 2; then SIGTERM (what SLURM
+    # sends before preempting a job) stops the run that holds the lock: exit 143
     target = _latest(chain) + 20
-    pair = [_cli(chain), _cli(chain)]
-    owner = _lock_owner(chain, pair)
+    owner = _cli(chain)
+    _wait_for_lock(chain, owner)
     owner.send_signal(signal.SIGSTOP)
-    (refused,) = [p for p in pair if p is not owner]
-    _, err = _finish(refused, ok=False)
-    assert refused.returncode != 0 and proc_failed(err, "is in use by process"), err[-2000:]
+    code, _, err = _main_here(monkeypatch, capsys, chain)
     owner.send_signal(signal.SIGCONT)
+    assert code == 2 and proc_failed(err, f"is in use by process {owner.pid}"), err[-2000:]
     _signal_after(owner, chain, target, signal.SIGTERM)
     _, err = _finish(owner, ok=False)
     assert owner.returncode == 143 and "SIGTERM" in err and "Traceback" not in err, err[-3000:]
