@@ -1,4 +1,4 @@
-"""Fault matrix of the ``jaxorth`` command, each fault in a real subprocess.
+"""Fault matrix of the ``jaxorth`` command, every signal sent to a real subprocess.
 
 One uninterrupted run is the reference. Every other run in the same config is hurt in
 one way (SIGKILL, Ctrl-C, SIGTERM, a corrupt newest checkpoint in three ways, a second
@@ -6,16 +6,20 @@ writer, another config in the same directory, a rerun of the finished command) a
 end with the reference's final metrics, bit for bit, and a ``metrics.jsonl`` that has
 every logged step exactly once.
 
-The cases that need no process of their own (another config refused, the finished
-command rerun, the resume past corrupt checkpoints) call the same entry point,
-:func:`jaxorth.cli.main`, in this process (its exit status, stdout and stderr are the
-command's); every other fault is a real process.
+The runs that need no process of their own (the reference, another config refused, the
+finished command rerun, the second writer, the last resume of the interrupted runs, the
+resume past corrupt checkpoints) call the same entry point, :func:`jaxorth.cli.main`,
+in this process (its exit status, stdout and stderr are the command's; the compiled
+programs are the subprocesses', shared through the suite's persistent compilation
+cache, so the numbers are the same). Every run that a signal stops is a real process;
+the second writer is refused the lock that one of them holds.
 Only the reference run draws its figure (``experiment.plot`` is not fingerprinted), so
 that the rerun can check that nothing is redrawn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,12 +33,14 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+# the model and batch shapes of tests/test_cli.py's TINY runs: the programs compiled by
+# either file are loaded from the suite's compilation cache by the other
 ARGS = [
     "experiment=copy_task",
     "model.hidden=8",
-    "data.T=10",
-    "train.batch_size=16",
-    "data.test_size=32",
+    "data.T=5",
+    "train.batch_size=8",
+    "data.test_size=16",
     "train.steps=120",
     "train.checkpoint_every=20",
     "train.keep_checkpoints=4",
@@ -113,6 +119,19 @@ def _signal_after(proc: subprocess.Popen, run_dir: Path, step: int, sig: int) ->
     proc.send_signal(sig)
 
 
+def _wait_for_lock(run_dir: Path, proc: subprocess.Popen) -> None:
+    """Return once ``proc`` holds ``run_dir``'s lock."""
+    lock = run_dir / ".lock"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads(lock.read_text())["pid"] == proc.pid:
+                return
+        assert proc.poll() is None, "the run ended before taking the lock"
+        time.sleep(0.005)
+    raise AssertionError("the run never took the lock")
+
+
 def _summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
@@ -153,7 +172,8 @@ def test_fault_matrix(tmp_path, monkeypatch, capsys, caplog):
     (One test, so that the reference run is computed once on whichever worker runs it.)
     """
     reference = tmp_path / "straight"
-    _finish(_cli(reference, plot=True))
+    code, _, err = _main_here(monkeypatch, capsys, reference, "experiment.plot=true")
+    assert code in (0, None), err[-3000:]
     assert _logged_steps(reference) == LOGGED
     files = {p.name: p.read_bytes() for p in reference.iterdir() if p.is_file()}
 
@@ -188,20 +208,22 @@ def test_fault_matrix(tmp_path, monkeypatch, capsys, caplog):
     assert "Traceback" not in err, err[-2000:]
     assert f"step {_latest(chain)};" in last
     assert json.loads((chain / "run.json").read_text())["status"] == "interrupted"
-    # SIGTERM (what SLURM sends before preempting a job): exit 143
-    third = _cli(chain)
-    _signal_after(third, chain, _latest(chain) + 20, signal.SIGTERM)
-    _, err = _finish(third, ok=False)
-    assert third.returncode == 143 and "SIGTERM" in err and "Traceback" not in err, err[-3000:]
-    # resumed to the end by two processes started together: one trains, one is refused
-    # (or, if it starts after the first finished, finds the finished run)
-    procs = [_cli(chain), _cli(chain)]
-    results = [(p, *_finish(p, ok=False)) for p in procs]
-    trained = [r for r in results if r[0].returncode == 0 and "nothing was recomputed" not in r[1]]
-    assert len(trained) == 1, [(p.returncode, e[-500:]) for p, _, e in results]
-    for p, out, err in results:
-        if p is not trained[0][0]:
-            assert "nothing was recomputed" in out or proc_failed(err, "is in use by process")
+    # a second writer: while a run holds the lock (paused, so that it cannot end
+    # first), the same command is refused with exit status 2; then SIGTERM (what SLURM
+    # sends before preempting a job) stops the run that holds the lock: exit 143
+    target = _latest(chain) + 20
+    owner = _cli(chain)
+    _wait_for_lock(chain, owner)
+    owner.send_signal(signal.SIGSTOP)
+    code, _, err = _main_here(monkeypatch, capsys, chain)
+    owner.send_signal(signal.SIGCONT)
+    assert code == 2 and proc_failed(err, f"is in use by process {owner.pid}"), err[-2000:]
+    _signal_after(owner, chain, target, signal.SIGTERM)
+    _, err = _finish(owner, ok=False)
+    assert owner.returncode == 143 and "SIGTERM" in err and "Traceback" not in err, err[-3000:]
+    # resumed to the end (in this process)
+    code, _, err = _main_here(monkeypatch, capsys, chain)
+    assert code in (0, None), err[-3000:]
     summary = _summary(chain)
     assert summary["resumed_from"] is not None and summary["steps_run"] < 120
     _equal_final(chain, reference)

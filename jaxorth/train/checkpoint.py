@@ -231,6 +231,20 @@ def _attempt(read: Callable[[], Any]) -> tuple[Any, str | None]:
     return None, reason
 
 
+def _placed_like(restored: Any, leaf: Any) -> Any:
+    """``restored`` placed as ``leaf``: uncommitted when ``leaf`` is an uncommitted array.
+
+    Orbax commits every array it restores to a device; a fresh model's arrays are not
+    committed, and JAX compiles a program again for committed arguments. (An uncommitted
+    ``leaf`` on another device than the default one keeps Orbax's placement.)
+    """
+    if isinstance(leaf, jax.Array) and not leaf.committed and isinstance(restored, jax.Array):
+        placed = jax.device_put(np.asarray(restored))  # no device named: not committed
+        if placed.devices() == leaf.devices():
+            return placed
+    return restored
+
+
 class Checkpointer:
     """Save and restore pytrees by step in ``directory`` (keeps the newest ``max_to_keep``).
 
@@ -270,9 +284,16 @@ class Checkpointer:
     def restore(self, step: int, like: Any) -> Any:
         """Read checkpoint ``step`` into a pytree with the structure of ``like``.
 
-        No fallback and no structure check here (see :meth:`restore_latest`).
+        Each array comes back placed as its leaf of ``like``: on the same sharding, or,
+        for an array not committed to a device (a fresh model's, outside a mesh), not
+        committed either, so the programs a fresh run compiled (which JAX keys by the
+        placement of their arguments) are reused, not compiled again. No fallback and no
+        structure check here (see :meth:`restore_latest`).
         """
-        return self._manager.restore(int(step), args=ocp.args.StandardRestore(like))
+        tree = self._manager.restore(int(step), args=ocp.args.StandardRestore(like))
+        if jax.tree.structure(tree) != jax.tree.structure(like):
+            return tree  # restore_latest reports the difference
+        return jax.tree.map(_placed_like, tree, like)
 
     def stored_metadata(self, step: int) -> Any:
         """The tree of leaf metadata (shape, dtype) that checkpoint ``step`` holds.

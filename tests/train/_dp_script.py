@@ -1,7 +1,10 @@
 """Run by test_data_parallel.py in a subprocess with 4 host devices."""
 
 import json
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -36,16 +39,33 @@ def batches(step):
     return X[idx], Y[idx]
 
 
+def params(m):
+    return np.concatenate([np.ravel(x) for x in jax.tree.leaves(nnx.state(m, nnx.Param))])
+
+
 out = {"devices": jax.device_count()}
+run_dir = Path(tempfile.mkdtemp())
 for dp in (False, True):
     res = fit(
         MLP(),
         make_optimizer("adam", 1e-2),
         loss,
         batches,
-        LoopConfig(steps=30, log_every=30, data_parallel=dp, progress=False),
+        # the data-parallel run also writes checkpoints (of its replicated state)
+        LoopConfig(
+            steps=30, log_every=30, data_parallel=dp, progress=False, checkpoint_every=15 * dp
+        ),
+        run_dir=run_dir if dp else None,
     )
     out[f"loss_dp{int(dp)}"] = res.train_metrics["loss"]
+# the data-parallel run again, from its step-15 checkpoint (restored onto the mesh)
+straight = params(res.model)
+shutil.rmtree(run_dir / "checkpoints" / "30")
+config = LoopConfig(steps=30, log_every=30, data_parallel=True, progress=False, checkpoint_every=15)
+res = fit(MLP(), make_optimizer("adam", 1e-2), loss, batches, config, run_dir=run_dir)
+out["resumed_from"] = res.resumed_from
+out["resumed_equal"] = bool(np.array_equal(params(res.model), straight))
+shutil.rmtree(run_dir)
 
 
 # sharded_batch_mean against the same means in numpy float64 over the whole batch

@@ -1,10 +1,12 @@
 """Run by test_interrupt.py in a subprocess: ``fit`` on a tiny linear model, stopped by a
-signal sent from the test.
+signal sent from the test, once per run directory given.
 
-Usage: ``python _interrupt_script.py RUN_DIR STEPS CHECKPOINT_EVERY MARKER_STEP``. The
-batch function sleeps a little and writes ``RUN_DIR/marker`` when it is asked for step
-``MARKER_STEP``; the test then sends SIGINT or SIGTERM. On :class:`Interrupted` the
-script prints the message (one line) to stderr and exits 128 + the signal number, as a
+Usage: ``python _interrupt_script.py STEPS MARKER_STEP RUN_DIR:CHECKPOINT_EVERY ...``.
+The runs go one after the other in this process (so one process start serves several
+stops). In each, the batch function sleeps a little and writes ``RUN_DIR/marker`` when
+it is asked for step ``MARKER_STEP``; the test then sends SIGINT or SIGTERM. On
+:class:`Interrupted` the script prints the message (one line) to stderr and goes on
+with the next run; after the last, it exits 128 + the number of the last signal, as a
 shell reports a process killed by that signal (130 for SIGINT, 143 for SIGTERM).
 """
 
@@ -50,11 +52,15 @@ def main(run_dir: Path, steps: int, checkpoint_every: int, marker_step: int) -> 
     try:
         fit(model(), make_optimizer("adam", 1e-2), loss, slow_batches, config, run_dir=run_dir)
     except Interrupted as stop:
-        print(stop, file=sys.stderr)
+        print(stop, file=sys.stderr, flush=True)
         return 128 + getattr(signal, stop.signal_name)
     return 0
 
 
 if __name__ == "__main__":
-    run_dir, steps, every, marker = sys.argv[1:]
-    sys.exit(main(Path(run_dir), int(steps), int(every), int(marker)))
+    steps, marker, *runs = sys.argv[1:]
+    code = 0
+    for run in runs:
+        run_dir, every = run.rsplit(":", 1)
+        code = main(Path(run_dir), int(steps), int(every), int(marker))
+    sys.exit(code)

@@ -25,6 +25,8 @@ def test_data_parallel_matches_single_device():
     assert out["devices"] == 4
     assert abs(out["loss_dp0"] - out["loss_dp1"]) <= 1e-5 * max(1.0, abs(out["loss_dp0"]))
     assert "divisible by 4" in out["error"]
+    # resumed over the 4 devices: the parameters of the uninterrupted run, bit for bit
+    assert out["resumed_from"] == 15 and out["resumed_equal"]
     assert out["sharded_err"] < 1e-5
     # the RNN's time loop runs per shard; losses and metrics are the full-batch means
     assert abs(out["rnn_loss_dp0"] - out["rnn_loss_dp1"]) <= 1e-5 * max(1.0, out["rnn_loss_dp0"])

@@ -60,7 +60,10 @@ def _straight(steps):
     return _params(model)
 
 
-def _interrupt(run_dir, signum, checkpoint_every, cache, marker_step=3):
+def _interrupt(runs, cache, marker_step=3):
+    """Run the script on ``runs`` (``[(run_dir, signum, checkpoint_every), ...]``, one
+    after the other in one process), sending each run its signal once it reaches
+    ``marker_step``; return the exit status and stderr."""
     env = dict(
         os.environ,
         JAX_PLATFORMS="cpu",
@@ -69,58 +72,56 @@ def _interrupt(run_dir, signum, checkpoint_every, cache, marker_step=3):
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
     )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(SCRIPT),
-            str(run_dir),
-            str(STEPS),
-            str(checkpoint_every),
-            str(marker_step),
-        ],
+        [sys.executable, str(SCRIPT), str(STEPS), str(marker_step)]
+        + [f"{run_dir}:{every}" for run_dir, _, every in runs],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    marker = run_dir / "marker"
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "the script never reached the marker step"
-        time.sleep(0.01)
-    proc.send_signal(signum)
+    for run_dir, signum, _ in runs:
+        marker = run_dir / "marker"
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the script never reached the marker step"
+            time.sleep(0.01)
+        proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     return proc.returncode, stderr
 
 
-@pytest.mark.parametrize(
-    ("signum", "checkpoint_every"),
-    [(signal.SIGINT, 0), (signal.SIGTERM, 7)],
-    ids=["SIGINT-no-periodic-checkpoints", "SIGTERM-every-7"],
-)
-def test_signal_stops_cleanly_and_resume_is_exact(
-    tmp_path, signum, checkpoint_every, compile_cache
-):
-    name = signal.Signals(signum).name
-    code, stderr = _interrupt(tmp_path, signum, checkpoint_every, compile_cache)
-    assert code == 128 + signum, stderr[-3000:]
-    assert "Traceback" not in stderr
-    line = stderr.strip().splitlines()[-1]
-    ckpt = tmp_path / "checkpoints"
-    match = re.fullmatch(
-        rf"interrupted by {name} at step (\d+); checkpoint saved in {re.escape(str(ckpt))}; "
-        r"run the same command to resume",
-        line,
-    )
-    assert match, line
-    step = int(match.group(1))
-    assert 4 <= step < END  # the step asked for at the signal (or a later one) finished
-    assert _steps(ckpt)[-1] == step
+# (signal, checkpoint_every): a stop with no periodic checkpoint, and one between them
+STOPS = [(signal.SIGINT, 0), (signal.SIGTERM, 7)]
 
-    # run the same thing again (here, in-process, to a shorter end): it resumes there
-    params, res = _finish(tmp_path, END, checkpoint_every)
-    assert res.resumed_from == step and res.steps_run == END - step
-    np.testing.assert_array_equal(params, _straight(END))
-    assert _steps(ckpt)[-1] == END
+
+def test_signal_stops_cleanly_and_resume_is_exact(tmp_path, compile_cache):
+    """SIGINT, then SIGTERM, each stops one run of the same process (one process start
+    for both; the handlers of the first run are put back before the second starts)."""
+    runs = [(tmp_path / signal.Signals(s).name, s, every) for s, every in STOPS]
+    for run_dir, _, _ in runs:
+        run_dir.mkdir()
+    code, stderr = _interrupt(runs, compile_cache)
+    assert code == 128 + signal.SIGTERM, stderr[-3000:]  # the status of the last stop
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()[-len(runs) :]
+    for line, (run_dir, signum, checkpoint_every) in zip(lines, runs, strict=True):
+        name = signal.Signals(signum).name
+        ckpt = run_dir / "checkpoints"
+        match = re.fullmatch(
+            rf"interrupted by {name} at step (\d+); checkpoint saved in "
+            rf"{re.escape(str(ckpt))}; run the same command to resume",
+            line,
+        )
+        assert match, line
+        step = int(match.group(1))
+        assert 4 <= step < END  # the step asked for at the signal (or a later one) finished
+        assert _steps(ckpt)[-1] == step
+
+        # run the same thing again (here, in-process, to a shorter end): it resumes there
+        params, res = _finish(run_dir, END, checkpoint_every)
+        assert res.resumed_from == step and res.steps_run == END - step
+        np.testing.assert_array_equal(params, _straight(END))
+        assert _steps(ckpt)[-1] == END
 
 
 def test_stop_flag_and_second_sigint_force_quits():

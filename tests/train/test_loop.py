@@ -223,3 +223,27 @@ def test_train_step_traced_once():
         LoopConfig(steps=25, log_every=5, progress=False),
     )
     assert len(traces) == 1
+
+
+@jax.jit
+def _kernel_sum(kernel):
+    return jnp.sum(kernel)
+
+
+def test_resumed_run_reuses_the_programs_of_a_fresh_run(tmp_path, caplog):
+    """Restored arrays are placed as a fresh model's (not committed to a device), so a
+    program compiled for the fresh model is not compiled again for the resumed one."""
+
+    def evaluate(model):
+        return {"w": _kernel_sum(model.kernel[...])}
+
+    tx = make_optimizer("adam", 1e-2)
+    config = LoopConfig(steps=4, checkpoint_every=2, progress=False)
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        first = fit(_model(), tx, _loss, _batches, config, run_dir=tmp_path, eval_fn=evaluate)
+        again = fit(_model(), tx, _loss, _batches, config, run_dir=tmp_path, eval_fn=evaluate)
+    assert again.resumed_from == 4 and again.steps_run == 0
+    assert again.eval_metrics == first.eval_metrics
+    said = [r.getMessage() for r in caplog.records]
+    compiles = [m for m in said if m.startswith("Compiling jit(_kernel_sum)")]
+    assert len(compiles) == 1, [m[:200] for m in compiles]
