@@ -4,7 +4,11 @@ Conventions
 -----------
 - **Channels first.** Inputs are ``x: (B, C, n_1, ..., n_d)`` (``d = 1, 2, 3, ...``),
   kernels ``(M out, C in, k_1, ..., k_d)``, outputs ``(B, M, N_1, ..., N_d)`` with
-  ``n_j = S N_j`` for the stride ``S`` (the same on every axis).
+  ``n_j = S N_j`` for the stride ``S`` (the same on every axis). The layers
+  :class:`OrthConv` and :class:`SoftOrthConv` take ``channels_last=True`` for Flax's
+  layout, ``x: (B, n_1, ..., n_d, C)`` to ``(B, N_1, ..., N_d, M)``, with the same numbers
+  (run with matching XLA dimension numbers, no transposes); their kernels stay
+  ``(M, C, k_1, ..., k_d)`` either way.
 - **Circular padding, cross-correlation, tap offset** ``p = (k - 1) // 2``::
 
       y[b, m, i] = sum_{c, a} K[m, c, a] x[b, c, (S i + a - p) mod (S N)]

@@ -206,21 +206,65 @@ def conv(
     return _conv(jnp.asarray(x, dtype), jnp.asarray(kernel, dtype), stride, precision)
 
 
-@functools.partial(jax.jit, static_argnames=("stride", "precision"))
-def _conv(x: Array, kernel: Array, stride: int, precision: lax.PrecisionLike) -> Array:
+def _conv_layout(
+    x: Float[ArrayLike, "B ..."],
+    kernel: Float[ArrayLike, "M C *k"],
+    stride: int,
+    channels_last: bool,
+    name: str,
+    precision: lax.PrecisionLike = None,
+) -> Float[Array, "B ..."]:
+    """:func:`conv` with the channels of ``x`` and of the output first or last.
+
+    ``channels_last=True``: ``x`` is ``(B, n_1, ..., n_d, C)`` and the output
+    ``(B, N_1, ..., N_d, M)``, with the same numbers as :func:`conv` on the transposed
+    input (the kernel stays ``(M, C, k_1, ..., k_d)``); XLA runs it with the matching
+    dimension numbers, no transposes. ``name`` (the caller's name) prefixes the messages.
+    """
+    if not channels_last:
+        return conv(x, kernel, stride, precision=precision)
+    stride = positive_int(stride, "stride")
+    x_shape, k_shape = np.shape(x), np.shape(kernel)
+    d = _check_kernel(k_shape)
+    if len(x_shape) != d + 2 or x_shape[-1] != k_shape[1]:
+        raise ValueError(
+            f"{name} with channels_last=True expects x of shape (B, n_1, ..., n_{d}, "
+            f"C={k_shape[1]}) (channels last, C on the last axis), got x.shape={tuple(x_shape)}"
+        )
+    _check_sizes_vs_stride(tuple(x_shape[1:-1]), stride, "x")
+    _check_values(kernel, "kernel")
+    _check_values(x, "x", real_only=False)
+    dtype = _common_dtype(x, kernel)
+    return _conv(jnp.asarray(x, dtype), jnp.asarray(kernel, dtype), stride, precision, True)
+
+
+@functools.partial(jax.jit, static_argnames=("stride", "precision", "channels_last"))
+def _conv(
+    x: Array,
+    kernel: Array,
+    stride: int,
+    precision: lax.PrecisionLike,
+    channels_last: bool = False,
+) -> Array:
     d = kernel.ndim - 2
     ks = kernel.shape[2:]
-    out_sizes = tuple(n // stride for n in x.shape[2:])
+    first = 1 if channels_last else 2  # the first spatial axis of x
+    out_sizes = tuple(n // stride for n in x.shape[first : first + d])
     # Circular pre-padding, one sample wider on each side than needed, trimmed again by a
     # padding of -1: the same numbers as a 'VALID' convolution, but XLA:CPU runs a
     # stride-1 convolution with zero padding (0, 0) on a ~4x slower path.
     for j, (k, p, big_n) in enumerate(zip(ks, _offsets(ks), out_sizes)):
-        x = _periodic_slice(x, 2 + j, -p - 1, stride * (big_n - 1) + k + 2)
+        x = _periodic_slice(x, first + j, -p - 1, stride * (big_n - 1) + k + 2)
+    spatial = tuple(range(first, first + d))
+    io_spec = (0, d + 1) + spatial if channels_last else (0, 1) + spatial
     return lax.conv_general_dilated(
         x,
         kernel,
         window_strides=(stride,) * d,
         padding=[(-1, -1)] * d,
+        dimension_numbers=lax.ConvDimensionNumbers(
+            lhs_spec=io_spec, rhs_spec=tuple(range(d + 2)), out_spec=io_spec
+        ),
         precision=precision,
     )
 

@@ -1,20 +1,24 @@
 """Flax NNX layers: exact orthogonal circular convolutions and a soft (L_orth) one.
 
-Input layout is channels-first, ``x: (B, C, n_1, ..., n_d)``, the same as
-:func:`~jaxorth.orthconv.conv`; the output is ``(B, M, n_1 / S, ..., n_d / S)``.
+Input layout is channels-first by default, ``x: (B, C, n_1, ..., n_d)``, the same as
+:func:`~jaxorth.orthconv.conv`; the output is ``(B, M, n_1 / S, ..., n_d / S)``. With
+``channels_last=True`` (Flax's NHWC convention) ``x`` is ``(B, n_1, ..., n_d, C)`` and the
+output ``(B, n_1 / S, ..., n_d / S, M)``, with the same numbers (the same layer matrix up
+to the order of its rows and columns). The kernel layout is ``(M, C, k, ..., k)`` in both.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import lax
 from jaxtyping import Array, Float
 
 from jaxorth._checks import int_at_least, positive_int
 
-from ._conv import conv
+from ._conv import _conv_layout
 from ._lorth import lorth
 from ._param import (
     _METHODS,
@@ -28,24 +32,46 @@ from ._param import (
 __all__ = ["OrthConv", "SoftOrthConv"]
 
 
-def _check_input(x: Array, in_channels: int, ndim: int, stride: int, name: str) -> None:
-    if x.ndim != ndim + 2 or x.shape[1] != in_channels:
-        raise ValueError(
-            f"{name} expects x of shape (B, C={in_channels}, n_1, ..., n_{ndim}) "
-            f"(channels first), got x.shape={tuple(x.shape)}"
-        )
-    for j, n in enumerate(x.shape[2:]):
+def _bool(value, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _check_input(
+    x: Array, in_channels: int, ndim: int, stride: int, name: str, channels_last: bool = False
+) -> None:
+    if channels_last:
+        if x.ndim != ndim + 2 or x.shape[-1] != in_channels:
+            raise ValueError(
+                f"{name} with channels_last=True expects x of shape "
+                f"(B, n_1, ..., n_{ndim}, C={in_channels}) (channels last, C on the last "
+                f"axis), got x.shape={tuple(x.shape)}"
+            )
+        first = 1
+    else:
+        if x.ndim != ndim + 2 or x.shape[1] != in_channels:
+            raise ValueError(
+                f"{name} expects x of shape (B, C={in_channels}, n_1, ..., n_{ndim}) "
+                f"(channels first, C on axis 1; pass channels_last=True for "
+                f"(B, n_1, ..., n_{ndim}, C)), got x.shape={tuple(x.shape)}"
+            )
+        first = 2
+    for j, n in enumerate(x.shape[first : first + ndim]):
         if n % stride:
             raise ValueError(
-                f"{name}: spatial size {n} (axis {2 + j}) is not a multiple of stride={stride}"
+                f"{name}: spatial size {n} (axis {first + j}) is not a multiple of stride={stride}"
             )
 
 
-def _add_bias(y: Array, bias: nnx.Param | None) -> Array:
+def _add_bias(y: Array, bias: nnx.Param | None, channels_last: bool = False) -> Array:
+    """Add ``bias`` (shape ``(M,)``) on the channel axis: 1, or the last one."""
     if bias is None:
         return y
-    b = bias[...]
-    return y + b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2)).astype(y.dtype)
+    b = bias[...].astype(y.dtype)
+    if channels_last:
+        return y + b.reshape((1,) * (y.ndim - 1) + (b.shape[0],))
+    return y + b.reshape((1, b.shape[0]) + (1,) * (y.ndim - 2))
 
 
 class OrthConv(nnx.Module):
@@ -87,6 +113,13 @@ class OrthConv(nnx.Module):
         Rank of the BCOP projectors (default half the channels).
     use_bias : bool
         Add a bias (it does not change the Lipschitz constant).
+    channels_last : bool
+        Keyword-only, default ``False``. ``True``: :meth:`__call__` takes ``x`` of shape
+        ``(B, n_1, ..., n_d, C)`` (Flax's NHWC convention) and returns
+        ``(B, N_1, ..., N_d, M)``, the same numbers as the channels-first layer on the
+        transposed input (run with matching XLA dimension numbers, no transposes). The
+        kernel layout (:meth:`kernel`, and a cached ``kernel=`` argument) stays
+        ``(M, C, k, ..., k)``.
     param_dtype : dtype
         Parameter dtype (``float64`` needs ``jax_enable_x64``).
     rngs : nnx.Rngs
@@ -112,6 +145,7 @@ class OrthConv(nnx.Module):
         order: int = 2,
         rank: int | None = None,
         use_bias: bool = False,
+        channels_last: bool = False,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
@@ -123,6 +157,7 @@ class OrthConv(nnx.Module):
             out_features, in_features, kernel_size, stride, ndim, rank
         )
         self.method = method
+        self.channels_last = _bool(channels_last, "channels_last")
         params = init_orth_conv_params(rngs.params(), self.plan, method, param_dtype)
         self.matrix = nnx.Param(params["matrix"])
         self.projectors = nnx.Param(params["projectors"]) if "projectors" in params else None
@@ -141,26 +176,37 @@ class OrthConv(nnx.Module):
         return orth_conv_kernel(params, self.plan, self.method, self.n_iter, self.order)
 
     def __call__(
-        self, x: Float[Array, "B C *n"], kernel: Float[Array, "M C *k"] | None = None
-    ) -> Float[Array, "B M *N"]:
+        self, x: Float[Array, "B ..."], kernel: Float[Array, "M C *k"] | None = None
+    ) -> Float[Array, "B ..."]:
         """Apply ``conv(x, kernel, stride)`` (+ bias); ``kernel`` defaults to :meth:`kernel`.
 
         Parameters
         ----------
-        x : Float[Array, "B C n_1 ... n_d"]
-            Channels-first input, ``n_j`` multiples of the stride.
+        x : Float[Array, "B C n_1 ... n_d"] or Float[Array, "B n_1 ... n_d C"]
+            Channels-first input, or channels-last if the layer was built with
+            ``channels_last=True``; ``n_j`` multiples of the stride.
         kernel : Float[Array, "M C k_1 ... k_d"] or None
-            A kernel computed once by :meth:`kernel` (inference with a cached kernel).
+            A kernel computed once by :meth:`kernel` (inference with a cached kernel;
+            this layout in both input layouts).
 
         Returns
         -------
-        Float[Array, "B M N_1 ... N_d"]
+        Float[Array, "B M N_1 ... N_d"] or Float[Array, "B N_1 ... N_d M"]
+            In the layout of ``x``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` has the wrong rank or channel count on its channel axis (axis 1, or
+            the last one with ``channels_last=True``), or a spatial size is not a
+            multiple of the stride.
         """
-        plan = self.plan
-        _check_input(x, plan.in_channels, plan.ndim, plan.stride, "OrthConv")
+        plan, last = self.plan, self.channels_last
+        _check_input(x, plan.in_channels, plan.ndim, plan.stride, "OrthConv", last)
         if kernel is None:
             kernel = self.kernel()
-        return _add_bias(conv(x, kernel, plan.stride), self.bias)
+        y = _conv_layout(x, kernel, plan.stride, last, "OrthConv")
+        return _add_bias(y, self.bias, last)
 
 
 class SoftOrthConv(nnx.Module):
@@ -183,6 +229,13 @@ class SoftOrthConv(nnx.Module):
         ``d``.
     use_bias : bool
         Add a bias.
+    channels_last : bool
+        Keyword-only, default ``False``. ``True``: :meth:`__call__` takes ``x`` of shape
+        ``(B, n_1, ..., n_d, C)`` (Flax's NHWC convention) and returns
+        ``(B, N_1, ..., N_d, M)``, the same numbers as the channels-first layer on the
+        transposed input (run with matching XLA dimension numbers, no transposes). The
+        kernel layout (:meth:`kernel`, and a cached ``kernel=`` argument) stays
+        ``(M, C, k, ..., k)``.
     kernel_init : callable or None
         ``init(key, shape, dtype)``; default variance scaling with fan-in ``C k^d``
         (LeCun normal for channels-first kernels).
@@ -200,6 +253,7 @@ class SoftOrthConv(nnx.Module):
         ndim: int = 2,
         use_bias: bool = False,
         kernel_init=None,
+        channels_last: bool = False,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
@@ -218,6 +272,7 @@ class SoftOrthConv(nnx.Module):
             )
         self.stride = stride
         self.ndim = ndim
+        self.channels_last = _bool(channels_last, "channels_last")
         self.weight = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
 
@@ -230,11 +285,18 @@ class SoftOrthConv(nnx.Module):
         return lorth(self.kernel(), self.stride, precision=lax.Precision.HIGHEST)
 
     def __call__(
-        self, x: Float[Array, "B C *n"], kernel: Float[Array, "M C *k"] | None = None
-    ) -> Float[Array, "B M *N"]:
-        """Apply ``conv(x, kernel, stride)`` (+ bias); ``kernel`` defaults to :meth:`kernel`."""
+        self, x: Float[Array, "B ..."], kernel: Float[Array, "M C *k"] | None = None
+    ) -> Float[Array, "B ..."]:
+        """Apply ``conv(x, kernel, stride)`` (+ bias); ``kernel`` defaults to :meth:`kernel`.
+
+        ``x`` is ``(B, C, n_1, ..., n_d)``, or ``(B, n_1, ..., n_d, C)`` with
+        ``channels_last=True``; the output is in the same layout, and ``kernel`` is
+        ``(M, C, k, ..., k)`` in both.
+        """
         m, c = self.weight.shape[:2]
-        _check_input(x, c, self.ndim, self.stride, "SoftOrthConv")
+        last = self.channels_last
+        _check_input(x, c, self.ndim, self.stride, "SoftOrthConv", last)
         if kernel is None:
             kernel = self.kernel()
-        return _add_bias(conv(x, kernel, self.stride), self.bias)
+        y = _conv_layout(x, kernel, self.stride, last, "SoftOrthConv")
+        return _add_bias(y, self.bias, last)
