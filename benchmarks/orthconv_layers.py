@@ -9,12 +9,16 @@ For each (C = M, stride) row, times, interleaved (A B A B ...) after warm-up, me
   (``jaxorth.orthconv.conv``);
 - ``infer-cached``: ``layer(x, kernel=k)`` with ``k = layer.kernel()`` built once (same
   program as the plain conv: expected 1.0x);
-- ``infer-rebuilt``: ``layer(x)``, kernel rebuilt at every call.
+- ``infer-rebuilt``: ``layer(x)``, kernel rebuilt at every call;
+- ``train-nhwc`` (with ``--nhwc``): the same exact layer's train step channels-last
+  (``OrthConv(..., channels_last=True)``, XLA's NHWC convolution) against its
+  channels-first step: the ratio is NHWC / NCHW.
 
 The last column is the ratio variant / baseline. Compile times are printed separately.
 
     python benchmarks/orthconv_layers.py            # B=64, 32x32, C=M in {32, 64}, k=3, S in {1, 2}
     python benchmarks/orthconv_layers.py --quick    # tiny sizes, a few seconds
+    python benchmarks/orthconv_layers.py --nhwc     # add the channels-last train step
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from flax import nnx
 from jaxorth.orthconv import OrthConv, conv
 
 
-def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
+def bench_row(batch, size, channels, k, stride, method, repeats, seed=0, nhwc=False):
     key_x, key_k = jax.random.split(jax.random.key(seed))
     x = jax.random.normal(key_x, (batch, channels, size, size), jnp.float32)
     layer = OrthConv(channels, channels, k, stride=stride, method=method, rngs=nnx.Rngs(seed))
@@ -53,6 +57,23 @@ def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
     orth_rebuilt = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
 
     cached = orth_kernel(state)
+    if nhwc:
+        layer_last = OrthConv(
+            channels,
+            channels,
+            k,
+            stride=stride,
+            method=method,
+            channels_last=True,
+            rngs=nnx.Rngs(seed),
+        )
+        graphdef_last, state_last = nnx.split(layer_last)
+        x_last = jnp.moveaxis(x, 1, -1)
+
+        def last_loss(state, x):
+            return jnp.mean(nnx.merge(graphdef_last, state)(x) ** 2)
+
+        last_train = jax.jit(jax.value_and_grad(last_loss, argnums=(0, 1)))
     kernel_ms = 1e3 * interleaved({"kernel": lambda: orth_kernel(state)}, repeats)["kernel"].median
 
     rows = []
@@ -61,6 +82,8 @@ def bench_row(batch, size, channels, k, stride, method, repeats, seed=0):
         ("infer-cached", plain_infer, (plain_kernel, x), orth_cached, (cached, x)),
         ("infer-rebuilt", plain_infer, (plain_kernel, x), orth_rebuilt, (state, x)),
     ]
+    if nhwc:  # variant: the channels-last step; baseline: the channels-first one
+        cases.append(("train-nhwc", orth_train, (state, x), last_train, (state_last, x_last)))
     for name, fb, args_b, fa, args_a in cases:
         t = interleaved(
             {"orth": lambda f=fa, a=args_a: f(*a), "plain": lambda f=fb, a=args_b: f(*a)},
@@ -102,6 +125,7 @@ def main(argv=None):
     parser.add_argument("--kernel-size", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=["bjorck"])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--nhwc", action="store_true", help="add the channels-last step")
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.size, args.channels, args.repeats = 4, 8, [8], 3
@@ -114,7 +138,14 @@ def main(argv=None):
         for stride in args.strides:
             for method in args.methods:
                 rows += bench_row(
-                    args.batch, args.size, channels, args.kernel_size, stride, method, args.repeats
+                    args.batch,
+                    args.size,
+                    channels,
+                    args.kernel_size,
+                    stride,
+                    method,
+                    args.repeats,
+                    nhwc=args.nhwc,
                 )
     print_table(rows, formats=FORMATS)
     return rows
