@@ -212,6 +212,11 @@ def fit_relu_mlp(
     )
     losses = np.asarray(final, np.float64) * scale**q
     losses = np.where(np.isfinite(losses), losses, np.inf)
+    if not np.isfinite(losses).any():
+        raise FloatingPointError(
+            f"every one of the {restarts} restarts of widths={widths} diverged (non-finite "
+            f"training loss) at learning_rate={learning_rate:g}: lower learning_rate"
+        )
     best = int(np.argmin(losses))
     chosen = [(w[best], b[best]) for w, b in params]
     # fold u = 2x - 1 into the first layer: W u + b = (2W) x + (b - W 1)
@@ -242,12 +247,7 @@ class ReluNetwork:
     params: list[tuple[Array, Array]]
 
     def __call__(self, x: Any) -> Float[Array, " n"]:
-        h = jnp.asarray(x)
-        for i, (w, b) in enumerate(self.params):
-            h = h @ w.T + b[None, :]
-            if i < len(self.params) - 1:
-                h = jax.nn.relu(h)
-        return h[:, 0]
+        return _forward(self.params, jnp.asarray(x))
 
 
 jax.tree_util.register_dataclass(ReluNetwork, data_fields=["params"], meta_fields=[])

@@ -219,7 +219,9 @@ def _family_order(item: tuple[str, int]) -> tuple[int, int]:
 
 def _fingerprint(cfg: DictConfig) -> str:
     ex = OmegaConf.to_container(cfg.experiment, resolve=True, enum_to_str=True)
-    keep = {k: v for k, v in ex.items() if k not in ("families", "dims", "depths", "widths")}
+    # what a fit record depends on: not which fits the sweep lists, not whether it plots
+    skip = ("families", "dims", "depths", "widths", "plot")
+    keep = {k: v for k, v in ex.items() if k not in skip}
     keep["seed"] = int(cfg.seed)
     keep["record_version"] = RECORD_VERSION
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]

@@ -113,3 +113,44 @@ def test_fit_bad_input_is_named(kwargs, match):
         fit_relu_mlp(jax.random.PRNGKey(0), x, np.zeros(8, np.float32), **kwargs)
     with pytest.raises(ValueError, match="level must be in"):
         loglog_slope([1, 2, 3], [1, 2, 3], level=1.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ({"y": np.zeros(7, np.float32)}, r"y must have shape \(8,\)"),
+        ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0"),
+        ({"widths": (1,)}, "widths must have at least 2 entries"),
+        ({"x": np.full((8, 1), np.nan, np.float32)}, "x must be finite, got 8 NaN"),
+    ],
+)
+def test_fit_bad_arrays_and_options_are_named(args, match):
+    kwargs = {"x": np.zeros((8, 1), np.float32), "y": np.zeros(8, np.float32)}
+    kwargs.update({"widths": (1, 4, 1)}, **args)
+    x, y = kwargs.pop("x"), kwargs.pop("y")
+    with pytest.raises(ValueError, match=match):
+        fit_relu_mlp(jax.random.PRNGKey(0), x, y, **kwargs)
+
+
+def test_every_restart_diverging_is_an_error_not_a_nan_network():
+    x = np.linspace(0, 1, 16, dtype=np.float32)[:, None]
+    y = np.sin(6 * x[:, 0]).astype(np.float32)
+    with pytest.raises(FloatingPointError, match="every one of the 2 restarts .* diverged"):
+        fit_relu_mlp(
+            jax.random.PRNGKey(0),
+            x,
+            y,
+            widths=(1, 4, 1),
+            restarts=2,
+            steps=20,
+            learning_rate=1e30,
+            schedule="constant",
+        )
+
+
+def test_slope_and_network_inputs_are_checked():
+    with pytest.raises(ValueError, match="x and y must have the same size"):
+        loglog_slope([1, 2, 3], [1, 2])
+    params = [(np.ones((2, 1), np.float32), np.zeros(2, np.float32))]
+    with pytest.raises(ValueError, match="params must end with one output"):
+        as_function(params)

@@ -76,6 +76,11 @@ def test_approximation_rates_small_run(tmp_path):
         ("experiment.alpha=1.5", r"experiment.alpha must be in \(0, 1\]"),
         ("experiment.params_per_cell=0", "experiment.params_per_cell must be > 0"),
         ("experiment.dims=[9]", r"experiment.dims\[0\] must be <= 8"),
+        ("experiment.widths=[4,0]", r"experiment.widths\[1\] must be >= 1"),
+        ("experiment.restarts=0", "experiment.restarts must be >= 1"),
+        ("experiment.eval_points=0", "experiment.eval_points must be >= 1"),
+        ("experiment.temperature=0", "experiment.temperature must be > 0"),
+        ("experiment.learning_rate=-1", "experiment.learning_rate must be > 0"),
     ],
 )
 def test_approximation_rates_bad_config_fails_before_compute(tmp_path, override, match):
