@@ -9,6 +9,8 @@ The experiment framework lives in :mod:`jaxorth.train` and :mod:`jaxorth.studies
 and is imported only on demand.
 """
 
+from importlib import metadata as _metadata
+
 from . import approximation as approximation
 from . import data as data
 from . import dln as dln
@@ -23,7 +25,10 @@ from . import quant as quant
 from . import rnn as rnn
 from . import sparse as sparse
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("jaxorth")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "approximation",

@@ -176,10 +176,28 @@ def run_experiment(
     return execute(cfg, run_dir, echo=echo)
 
 
+# Libraries whose INFO lines are noise in a run's log (Hydra sets the root logger to INFO):
+# e.g. JAX's "Unable to initialize backend 'tpu'" at every start on a machine without one.
+QUIET_LOGGERS = ("jax", "jaxlib", "absl", "orbax", "etils", "matplotlib", "PIL", "wandb")
+
+
+def quiet_third_party_loggers(level: int | None = None) -> None:
+    """Set the loggers in :data:`QUIET_LOGGERS` to ``level`` (default WARNING).
+
+    Their warnings and errors still show; jaxorth's own loggers (``jaxorth.*``) keep the
+    level Hydra gives them.
+    """
+    import logging
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if level is None else level)
+
+
 def _hydra_entry(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    quiet_third_party_loggers()
     hydra_cfg = HydraConfig.get()
     try:
         summary = execute(cfg, hydra_cfg.runtime.output_dir)
@@ -222,6 +240,12 @@ def main() -> None:
     of another config or in use by another process exits with status 2 and says why.
     """
     import signal
+
+    if sys.argv[1:2] in (["--version"], ["-V"]):
+        import jaxorth
+
+        print(f"jaxorth {jaxorth.__version__}")
+        sys.exit(0)
 
     import hydra
 

@@ -208,3 +208,36 @@ def test_used_directory_without_checkpoints_or_with_resume_false_logs_each_step_
     (archived,) = (tmp_path / "archive").iterdir()
     assert _steps_logged(archived) == [2, 4, 6]
     assert json.loads((archived / "summary.json").read_text())["seed"] == first["seed"] == 0
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_flag_prints_jaxorth_version(flag, monkeypatch, capsys):
+    # one version, written in pyproject.toml, read back through the installed metadata
+    import tomllib
+
+    import jaxorth
+    from jaxorth.cli import main
+
+    project = tomllib.loads(
+        Path(__file__).resolve().parents[1].joinpath("pyproject.toml").read_text()
+    )["project"]
+    monkeypatch.setattr(sys, "argv", ["jaxorth", flag])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"jaxorth {project['version']}"
+    assert jaxorth.__version__ == project["version"]
+
+
+def test_package_ships_its_type_marker_and_license():
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "jaxorth" / "py.typed").is_file()
+    assert "MIT License" in (root / "LICENSE").read_text()
+    # CITATION.cff names the software and the nine papers it implements
+    import yaml
+
+    citation = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert citation["title"].startswith("jaxorth") and len(citation["references"]) == 9
+    import jaxorth
+
+    assert citation["version"] == jaxorth.__version__
