@@ -162,6 +162,9 @@ def test_multirun_sweep_summary_keeps_every_job_and_marks_the_failed_one(
     rows = json.loads((tmp_path / "sweep_summary.json").read_text())
     assert [r["status"] for r in rows] == ["finished", "failed"], rows
     assert rows[0]["seed"] == 0 and rows[0]["test_ce"] > 0
+    # each job's overrides, as the callback recorded them (what the seed aggregate groups by)
+    assert "data.test_size=16" in rows[0]["overrides"]
+    assert "data.test_size=0" in rows[1]["overrides"]
     assert rows[1]["error"] == "ValueError: data.test_size must be >= 1, got 0"
     table = (tmp_path / "sweep_summary.md").read_text()
     assert "1 of 2 jobs not finished" in table and "data.test_size=0" in table
