@@ -222,6 +222,38 @@ def _hydra_entry(cfg: DictConfig) -> None:
     print(dumps(summary, indent=2), flush=True)
 
 
+# Launchers that come from the plugin hydra-submitit-launcher (extra jaxorth[slurm]):
+# conf/hydra/launcher/slurm.yaml and the plugin's own submitit_slurm / submitit_local.
+SUBMITIT_LAUNCHERS = ("slurm", "submitit_slurm", "submitit_local")
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+def missing_launcher_plugin(argv: Sequence[str]) -> str | None:
+    """The error for ``hydra/launcher=<submitit launcher>`` when its plugin is absent.
+
+    Without the check, Hydra says only that it "could not load
+    'hydra/launcher/submitit_slurm'"; ``None`` when the command needs no plugin or has it.
+    """
+    for arg in argv:
+        key, _, value = arg.removeprefix("override ").lstrip("+~").partition("=")
+        if key == "hydra/launcher" and value in SUBMITIT_LAUNCHERS:
+            if not _has_module("hydra_plugins.hydra_submitit_launcher"):
+                return (
+                    f"hydra/launcher={value} needs the Hydra submitit launcher plugin, "
+                    "which is not installed: pip install 'jaxorth[slurm]' "
+                    "(or pip install hydra-submitit-launcher)"
+                )
+    return None
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM outside the training loop (the loop handles it itself)."""
 
@@ -246,6 +278,11 @@ def main() -> None:
 
         print(f"jaxorth {jaxorth.__version__}")
         sys.exit(0)
+
+    missing = missing_launcher_plugin(sys.argv[1:])
+    if missing:
+        print(f"jaxorth: error: {missing}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
     import hydra
 

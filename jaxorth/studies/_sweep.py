@@ -40,10 +40,10 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _job_order(folder: Path) -> tuple[int, str]:
+def _job_order(folder: Path) -> tuple[float, str]:
     """Hydra names job folders ``<num>_<overrides>``: sort by the number, then the name."""
     match = re.match(r"(\d+)(?:_|$)", folder.name)
-    return (int(match.group(1)) if match else math.inf, folder.name)  # type: ignore[return-value]
+    return (int(match.group(1)) if match else math.inf, folder.name)
 
 
 def _overrides(folder: Path, job: dict[str, Any]) -> list[str]:
@@ -68,7 +68,10 @@ def collect_summaries(sweep_dir: str | Path) -> list[dict[str, Any]]:
     come in job order; each row's ``"overrides"`` is the job's override list.
     """
     rows = []
-    folders = sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir()), key=_job_order)
+    folders = sorted(
+        (p for p in Path(sweep_dir).iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=_job_order,
+    )
     for folder in folders:
         summary = _read(folder / "summary.json")
         run = _read(folder / "run.json") or {}
