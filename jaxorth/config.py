@@ -161,6 +161,58 @@ class MnistDataConfig:
     split_seed: int = 0
 
 
+class TextTask(enum.StrEnum):
+    """``data.task`` of ``data=text``: which benchmark (:func:`jaxorth.data.load_text`)."""
+
+    imdb = "imdb"
+    sst2 = "sst2"
+    qqp = "qqp"
+
+
+class Padding(enum.StrEnum):
+    """``data.padding`` of ``data=text``: ``pre`` / ``post`` padding, ``auto`` per task."""
+
+    auto = "auto"
+    pre = "pre"
+    post = "post"
+
+
+@dataclasses.dataclass
+class TextDataConfig:
+    """``data=text``: IMDB or GLUE SST-2 / QQP read from the user's files in ``dir``.
+
+    ``dir``: the folder holding ``aclImdb`` (IMDB) or ``SST-2`` / ``QQP`` (GLUE TSV files),
+    or that folder itself; required. ``length``: tokens per sequence (``null``: 500 for
+    IMDB, 128 for SST-2 and QQP, the HadamRNN paper's). ``max_words``: vocabulary size
+    (the most frequent training words, plus 3 reserved ids). ``padding``: ``pre`` (pad at
+    the front, keep the last tokens), ``post`` (pad at the end, keep the first tokens) or
+    ``auto`` (``pre`` for IMDB, ``post`` for GLUE, as the authors' runs).
+    ``skip_malformed``: skip GLUE rows whose field count differs from the header's
+    (an error otherwise).
+    """
+
+    name: str = "text"
+    task: TextTask = TextTask.imdb
+    dir: str | None = None
+    length: int | None = None
+    max_words: int = 10000
+    padding: Padding = Padding.auto
+    skip_malformed: bool = False
+
+
+@dataclasses.dataclass
+class HarDataConfig:
+    """``data=har``: UCI HAR inertial signals (128 steps x 9 signals, 6 activities).
+
+    ``dir``: the folder holding ``UCI HAR Dataset`` or that folder itself; required.
+    ``standardize``: per-signal mean and standard deviation of the training windows.
+    """
+
+    name: str = "har"
+    dir: str | None = None
+    standardize: bool = True
+
+
 @dataclasses.dataclass
 class Config:
     """The root config."""
@@ -177,7 +229,13 @@ class Config:
 OPTIONS: dict[str, dict[str, type]] = {
     "optim": {name: OptimConfig for name in ("adam", "adamw", "sgd", "rmsprop")},
     "tracking": {name: TrackingConfig for name in ("null", "jsonl", "wandb")},
-    "data": {"copy": CopyDataConfig, "adding": AddingDataConfig, "mnist": MnistDataConfig},
+    "data": {
+        "copy": CopyDataConfig,
+        "adding": AddingDataConfig,
+        "mnist": MnistDataConfig,
+        "text": TextDataConfig,
+        "har": HarDataConfig,
+    },
 }
 """The schema of each option of the groups defined here (``model`` options are
 registered by :mod:`jaxorth.studies.rnn_models`); the option-specific values (``sgd``'s

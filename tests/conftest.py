@@ -124,6 +124,69 @@ def write_idx():
     return _write_idx
 
 
+def _write_imdb(root, train, test):
+    """``root/aclImdb/{train,test}/{pos,neg}/<i>_<rating>.txt``, one UTF-8 review per file.
+
+    ``train`` / ``test``: ``{"neg": [texts], "pos": [texts]}``; returns ``root``.
+    """
+    for split, reviews in (("train", train), ("test", test)):
+        for label, texts in reviews.items():
+            folder = root / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i, text in enumerate(texts):
+                rating = 8 if label == "pos" else 2
+                (folder / f"{i}_{rating}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def write_imdb():
+    """``write_imdb(root, train, test)``: the IMDB archive's folders (``aclImdb``)."""
+    return _write_imdb
+
+
+def _write_tsv(path, header, rows):
+    """A GLUE TSV file: the header, then one tab-separated row per line, no quoting."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(header)] + ["\t".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def write_tsv():
+    """``write_tsv(path, header, rows)``: a GLUE TSV file (SST-2, QQP)."""
+    return _write_tsv
+
+
+def _write_har(root, labels, value_fn):
+    """``root/UCI HAR Dataset/{train,test}/...`` as in the UCI archive.
+
+    ``labels``: ``{"train": [1..6, ...], "test": [...]}``; ``value_fn(split, i, k)``: the
+    128 readings of window ``i`` of signal ``k`` (``jaxorth.data.HAR_SIGNALS`` order),
+    written one window per line as ``%15.7e`` fields after a space, as the archive's.
+    Returns the ``UCI HAR Dataset`` folder.
+    """
+    from jaxorth.data import HAR_SIGNALS
+
+    base = root / "UCI HAR Dataset"
+    for split, ys in labels.items():
+        signals = base / split / "Inertial Signals"
+        signals.mkdir(parents=True)
+        for k, name in enumerate(HAR_SIGNALS):
+            rows = [
+                " " + " ".join(f"{v:15.7e}" for v in value_fn(split, i, k)) for i in range(len(ys))
+            ]
+            (signals / f"{name}_{split}.txt").write_text("\n".join(rows) + "\n")
+        (base / split / f"y_{split}.txt").write_text("".join(f"{y}\n" for y in ys))
+    return base
+
+
+@pytest.fixture
+def write_har():
+    """``write_har(root, labels, value_fn)``: the UCI HAR Dataset's inertial-signal files."""
+    return _write_har
+
+
 # A background job of a non-interactive shell (``make test &``, some CI runners) starts
 # with SIGINT ignored, and the processes the tests start inherit that: the interrupt
 # tests need Ctrl-C to behave as in a terminal.

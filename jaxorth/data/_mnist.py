@@ -493,15 +493,23 @@ def classification_metrics(
     return {"ce": ce, "acc": acc}
 
 
-def pixel_sequence_metrics(
-    model: Any, x: Float[Array, "B T 1"], labels: Int[Array, " B"]
+def sequence_classification_metrics(
+    model: Any, x: Float[Array, "B T i"] | Int[Array, "B T"], labels: Int[Array, " B"]
 ) -> dict[str, Float[Array, ""]]:
-    """(Permuted) pixel-MNIST metrics: :func:`classification_metrics` of the last step.
+    """Sequence classification metrics: :func:`classification_metrics` of the last step.
 
     ``model`` is a sequence model with ``final_output(x) -> (B, classes)`` (as
     :class:`jaxorth.rnn.SequenceModel` has: the readout of the last state only, no
-    ``(B, T, n)`` states stored); returns ``{"ce", "acc"}``. The labels are checked
-    (as in :func:`classification_metrics`) before the model runs.
+    ``(B, T, n)`` states stored); ``x`` float features or integer tokens; returns
+    ``{"ce", "acc"}``. The labels are checked (as in :func:`classification_metrics`)
+    before the model runs.
     """
     _check_labels(labels, x.shape[0], getattr(model, "out_features", None))
     return classification_metrics(model.final_output(x), labels)
+
+
+def pixel_sequence_metrics(
+    model: Any, x: Float[Array, "B T 1"], labels: Int[Array, " B"]
+) -> dict[str, Float[Array, ""]]:
+    """(Permuted) pixel-MNIST metrics: :func:`sequence_classification_metrics`."""
+    return sequence_classification_metrics(model, x, labels)

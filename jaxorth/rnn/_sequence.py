@@ -34,7 +34,7 @@ import optax
 from flax import nnx
 from jaxtyping import Array, Float, Int
 
-from jaxorth._checks import ints_in_range, positive_int
+from jaxorth._checks import int_at_least, ints_in_range, positive_int
 
 __all__ = [
     "IntRecurrence",
@@ -141,6 +141,20 @@ class SequenceModel(nnx.Module):
     input_transform, output_transform : callable, optional
         Applied to the kernels of ``U`` and ``V`` before use (e.g. a 4-bit
         straight-through quantizer).
+    embedding_dim : int, optional
+        Token inputs only: a learned float word embedding ``E`` of shape
+        ``(in_features, embedding_dim)`` (``in_features`` is then the vocabulary size)
+        before the input matrix, so the drive of token ``w`` is ``U^T E[w] + b`` with
+        ``U`` of shape ``(embedding_dim, n)``. As in the HadamRNN authors' text models
+        (a ``torch.nn.Embedding`` before the 4-bit input layer; Foucault, Mamalet and
+        Malgouyres, ICLR 2025, IMDB and GLUE experiments), the embedding is not
+        quantized; ``input_transform`` applies to ``U``. The scan gathers rows of the
+        table ``E U`` (``(in_features, n)``, :meth:`input_matrix`), built once per call.
+        Float inputs are refused.
+    padding_id : int, optional
+        With ``embedding_dim``: the token whose embedding row is held at zero (no
+        gradient), as ``torch.nn.Embedding(padding_idx=...)``; a padding step then only
+        adds ``b``.
     """
 
     def __init__(
@@ -152,6 +166,8 @@ class SequenceModel(nnx.Module):
         rngs: nnx.Rngs,
         input_transform: Callable[[Array], Array] | None = None,
         output_transform: Callable[[Array], Array] | None = None,
+        embedding_dim: int | None = None,
+        padding_id: int | None = None,
     ):
         n = getattr(cell, "hidden_size", None)
         if not callable(getattr(cell, "recurrence", None)) or n is None:
@@ -168,11 +184,30 @@ class SequenceModel(nnx.Module):
         ):
             if fn is not None and not callable(fn):
                 raise ValueError(f"{name} must be callable or None, got {type(fn).__name__}")
+        if embedding_dim is not None:
+            embedding_dim = positive_int(embedding_dim, "embedding_dim")
+        if padding_id is not None:
+            if embedding_dim is None:
+                raise ValueError("padding_id needs embedding_dim (a padding row of the embedding)")
+            padding_id = int_at_least(padding_id, "padding_id", 0)
+            if padding_id >= in_features:
+                raise ValueError(
+                    f"padding_id must be < in_features={in_features} (a token id), got {padding_id}"
+                )
         self.cell = cell
         self.in_features = in_features
         self.out_features = out_features
+        self.embedding_dim = embedding_dim
+        self.padding_id = padding_id
         init = nnx.initializers.glorot_uniform()
-        self.u = nnx.Param(init(rngs.params(), (in_features, n)))
+        if embedding_dim is None:
+            self.embedding = nnx.data(None)
+        else:  # N(0, 1) entries, as torch.nn.Embedding
+            table = jax.random.normal(rngs.params(), (in_features, embedding_dim))
+            if padding_id is not None:
+                table = table.at[padding_id].set(0.0)
+            self.embedding = nnx.Param(table)
+        self.u = nnx.Param(init(rngs.params(), (embedding_dim or in_features, n)))
         self.b = nnx.Param(jnp.zeros((n,)))
         self.v = nnx.Param(init(rngs.params(), (n, out_features)))
         self.c = nnx.Param(jnp.zeros((out_features,)))
@@ -180,8 +215,19 @@ class SequenceModel(nnx.Module):
         self.output_transform = output_transform
 
     def input_matrix(self) -> Float[Array, "i n"]:
+        """The input map as an ``(in_features, n)`` matrix.
+
+        ``U`` (transformed), or ``E U`` with an embedding (its padding row held at zero).
+        """
         u = self.u[...]
-        return u if self.input_transform is None else self.input_transform(u)
+        u = u if self.input_transform is None else self.input_transform(u)
+        if self.embedding is None:
+            return u
+        table = self.embedding[...]
+        if self.padding_id is not None:
+            keep = jnp.arange(self.in_features) != self.padding_id
+            table = table * keep[:, None].astype(table.dtype)
+        return table @ u
 
     def output_matrix(self) -> Float[Array, "n o"]:
         v = self.v[...]
@@ -195,6 +241,10 @@ class SequenceModel(nnx.Module):
                 raise ValueError(f"integer inputs must be (B, T) tokens, got shape {x.shape}")
             ints_in_range(x, "token ids", 0, self.in_features, "in_features")
             return jnp.swapaxes(x, 0, 1), lambda tok: jnp.take(u, tok, axis=0) + b
+        if self.embedding is not None:
+            raise ValueError(
+                f"a model with an embedding takes integer tokens (B, T), got {x.dtype} inputs"
+            )
         if x.ndim != 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"inputs must be (B, T, {self.in_features}), got shape {x.shape}")
         return jnp.swapaxes(x, 0, 1), lambda x_t: x_t @ u + b
@@ -298,16 +348,18 @@ class SequenceModel(nnx.Module):
         The recurrent matrix counts ``cell.size_bits()`` when the cell defines it (a
         Hadamard cell stores only signs), else ``32 n^2``; ``U`` and ``V`` count
         ``bits`` per entry when their transform has a ``bits`` attribute, else 32;
-        biases count 32 bits per entry.
+        biases and the embedding (if any) count 32 bits per entry.
         """
         n = self.cell.hidden_size
         cell_bits = getattr(self.cell, "size_bits", None)
         rec = int(cell_bits()) if callable(cell_bits) else 32 * n * n
         u_bits = int(getattr(self.input_transform, "bits", 32))
         v_bits = int(getattr(self.output_transform, "bits", 32))
+        embedding = 0 if self.embedding is None else 32 * int(self.embedding[...].size)
         return (
             rec
-            + u_bits * self.in_features * n
+            + embedding
+            + u_bits * int(self.u[...].shape[0]) * n
             + v_bits * n * self.out_features
             + 32 * (n + self.out_features)
         )

@@ -9,7 +9,8 @@ size constraint is checked when the model is built, before any compute.
 
 Each option is a dataclass registered in Hydra's ConfigStore as ``model=NAME`` and a
 builder ``build(model_cfg, in_features, out_features, rngs) -> SequenceModel``
-registered in :data:`RNN_BUILDERS`; an option may also register an optimizer hook
+registered in :data:`RNN_BUILDERS` (keyword options such as ``embedding_dim`` are
+passed on to :class:`~jaxorth.rnn.SequenceModel`); an option may also register an optimizer hook
 ``hook(model_cfg, tx) -> tx`` (e.g. a projection after each step) in
 :data:`RNN_OPTIMIZERS`. Studies call :func:`build_rnn` and :func:`rnn_optimizer`.
 """
@@ -71,8 +72,14 @@ def rnn_optimizer(model_cfg: Any, tx: optax.GradientTransformation) -> optax.Gra
     return tx if hook is None else hook(model_cfg, tx)
 
 
-def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) -> SequenceModel:
-    """Build the sequence model described by ``cfg.model``."""
+def build_rnn(
+    model_cfg: Any, in_features: int, out_features: int, seed: int, **options: Any
+) -> SequenceModel:
+    """Build the sequence model described by ``cfg.model``.
+
+    ``options`` (e.g. ``embedding_dim``, ``padding_id`` for token inputs) go to
+    :class:`~jaxorth.rnn.SequenceModel`.
+    """
     if model_cfg is None:
         raise ValueError("this experiment needs a model: add model=<name> (e.g. model=ornn)")
     name = model_cfg.name
@@ -80,7 +87,19 @@ def build_rnn(model_cfg: Any, in_features: int, out_features: int, seed: int) ->
         raise ValueError(
             f"model.name={name!r} is not a recurrent model; known: {sorted(RNN_BUILDERS)}"
         )
-    return RNN_BUILDERS[name](model_cfg, in_features, out_features, nnx.Rngs(seed))
+    return RNN_BUILDERS[name](model_cfg, in_features, out_features, nnx.Rngs(seed), **options)
+
+
+def weight_bits_label(model_cfg: Any) -> str:
+    """Recurrent-weight precision of a model option, for the tables."""
+    name = str(model_cfg.name)
+    if name == "hadamrnn":
+        return "1 (binary)"
+    if name == "block_hadamrnn":
+        return "ternary"
+    if name == "qornn":
+        return str(int(model_cfg.bits))
+    return "32"
 
 
 # the cells' parameter names -> the keys of cfg.model (for the messages)
@@ -143,10 +162,12 @@ class ORNNConfig:
 
 
 @register_rnn("ornn", ORNNConfig)
-def _build_ornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> SequenceModel:
+def _build_ornn(
+    cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
+) -> SequenceModel:
     with model_keys(cfg):
         cell = ORNNCell(int(cfg.hidden), param=str(cfg.param), init=str(cfg.init), rngs=rngs)
-    return SequenceModel(cell, in_features, out_features, rngs=rngs)
+    return SequenceModel(cell, in_features, out_features, rngs=rngs, **options)
 
 
 def _transform(bits: Any, key: str) -> KBitSTE | None:
@@ -156,7 +177,9 @@ def _transform(bits: Any, key: str) -> KBitSTE | None:
         return KBitSTE(check_bits(int(bits), key))
 
 
-def _model(cfg: Any, cell: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
+def _model(
+    cfg: Any, cell: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
+) -> Any:
     return SequenceModel(
         cell,
         in_features,
@@ -164,6 +187,7 @@ def _model(cfg: Any, cell: Any, in_features: int, out_features: int, rngs: nnx.R
         rngs=rngs,
         input_transform=_transform(cfg.in_bits, "in_bits"),
         output_transform=_transform(cfg.out_bits, "out_bits"),
+        **options,
     )
 
 
@@ -192,12 +216,14 @@ class HadamRNNConfig:
 
 
 @register_rnn("hadamrnn", HadamRNNConfig)
-def _build_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
+def _build_hadamrnn(
+    cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
+) -> Any:
     with model_keys(cfg):
         cell = HadamRNNCell(
             int(cfg.hidden), clip=_clip(cfg), init=str(cfg.init), radix=int(cfg.radix), rngs=rngs
         )
-    return _model(cfg, cell, in_features, out_features, rngs)
+    return _model(cfg, cell, in_features, out_features, rngs, **options)
 
 
 @dataclasses.dataclass
@@ -215,7 +241,9 @@ class BlockHadamRNNConfig:
 
 
 @register_rnn("block_hadamrnn", BlockHadamRNNConfig)
-def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
+def _build_block_hadamrnn(
+    cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
+) -> Any:
     with model_keys(cfg):
         cell = BlockHadamRNNCell(
             int(cfg.hidden),
@@ -225,7 +253,7 @@ def _build_block_hadamrnn(cfg: Any, in_features: int, out_features: int, rngs: n
             radix=int(cfg.radix),
             rngs=rngs,
         )
-    return _model(cfg, cell, in_features, out_features, rngs)
+    return _model(cfg, cell, in_features, out_features, rngs, **options)
 
 
 class QORNNMethod(enum.StrEnum):
@@ -299,7 +327,9 @@ def qornn_optimizer(
 
 
 @register_rnn("qornn", QORNNConfig, optimizer=qornn_optimizer)
-def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) -> Any:
+def _build_qornn(
+    cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
+) -> Any:
     with model_keys(cfg):
         cell = QORNNCell(
             int(cfg.hidden),
@@ -310,4 +340,4 @@ def _build_qornn(cfg: Any, in_features: int, out_features: int, rngs: nnx.Rngs) 
             scale=str(cfg.scale),
             rngs=rngs,
         )
-    return _model(cfg, cell, in_features, out_features, rngs)
+    return _model(cfg, cell, in_features, out_features, rngs, **options)

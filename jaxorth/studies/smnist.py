@@ -18,34 +18,36 @@ have an integer form. Tables report accuracy, cross-entropy and model size (bits
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from omegaconf import DictConfig
 
-from jaxorth import report
 from jaxorth._checks import int_at_least
 from jaxorth.data import (
     as_pixel_sequences,
     classification_metrics,
-    epoch_batch_indices,
     load_images,
     mnist_full_file,
     pixel_permutation,
-    pixel_sequence_metrics,
 )
 from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
-from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._classify import (
+    classifier_row,
+    fit_classifier,
+    in_chunks,
+    loss_arrays,
+    loss_figure,
+)
+from jaxorth.studies._common import check_data_name
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
-from jaxorth.studies.rnn_models import build_rnn, rnn_optimizer
-from jaxorth.train import HistoryTracker, fit, jit_metrics
+from jaxorth.studies.rnn_models import build_rnn
+from jaxorth.train import jit_metrics
 
 
 def _act_bits_default() -> list[int]:
@@ -73,18 +75,6 @@ class PmnistConfig(SmnistConfig):
     """Schema of ``experiment=pmnist`` (same fields; its YAML sets ``data.permute=true``)."""
 
     name: str = "pmnist"
-
-
-def weight_bits_label(model_cfg: Any) -> str:
-    """Recurrent-weight precision of a model option, for the tables."""
-    name = str(model_cfg.name)
-    if name == "hadamrnn":
-        return "1 (binary)"
-    if name == "block_hadamrnn":
-        return "ternary"
-    if name == "qornn":
-        return str(int(model_cfg.bits))
-    return "32"
 
 
 def check(cfg: DictConfig) -> None:
@@ -120,9 +110,6 @@ def check(cfg: DictConfig) -> None:
         raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
 
 
-_evaluate = jit_metrics(pixel_sequence_metrics)
-
-
 def _quantized_metrics(
     model: Any, x: jax.Array, y: jax.Array, delta: jax.Array, bits: int
 ) -> dict[str, jax.Array]:
@@ -132,22 +119,9 @@ def _quantized_metrics(
 _evaluate_quantized = jit_metrics(_quantized_metrics, static_argnums=(3,))
 
 
-def _in_chunks(
-    evaluate: Callable[..., dict[str, float]], x: np.ndarray, y: np.ndarray, chunk: int
-) -> dict[str, float]:
-    """Example-weighted mean of ``evaluate(x_chunk, y_chunk)`` over the test set."""
-    tot = {"ce": 0.0, "acc": 0.0}
-    for s in range(0, len(x), chunk):
-        out = evaluate(jnp.asarray(x[s : s + chunk]), jnp.asarray(y[s : s + chunk]))
-        w = len(x[s : s + chunk])
-        for k in tot:
-            tot[k] += out[k] * w
-    return {k: v / len(x) for k, v in tot.items()}
-
-
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on (permuted) pixel MNIST, then quantize its activations."""
-    data, train, ex = cfg.data, cfg.train, cfg.experiment
+    data, ex = cfg.data, cfg.experiment
     study = str(ex.name)
     ds = load_images(
         str(data.source),
@@ -162,46 +136,11 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     y_tr, y_te = ds.y_train, ds.y_test
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
     model = build_rnn(cfg.model, 1, n_classes, seed=int(cfg.seed))
-    bs, chunk = int(train.batch_size), int(ex.eval_chunk)
-
-    def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
-        with config_key("train.batch_size", bs):
-            idx = epoch_batch_indices(len(x_tr), bs, step, int(cfg.seed))
-        return x_tr[idx], y_tr[idx]
-
-    def loss_fn(m: Any, batch: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, dict]:
-        out = pixel_sequence_metrics(m, *batch)
-        return out["ce"], {"acc": out["acc"]}
-
-    def eval_fn(m: Any) -> dict[str, float]:
-        return _in_chunks(lambda x, y: _evaluate(m, x, y), x_te, y_te, chunk)
-
-    tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
-    history = HistoryTracker(ctx.tracker)
-    result = fit(
-        model,
-        tx,
-        loss_fn,
-        batch_fn,
-        loop_from_cfg(cfg),
-        run_dir=ctx.run_dir,
-        tracker=history,
-        eval_fn=eval_fn,
-    )
+    chunk = int(ex.eval_chunk)
+    result, history = fit_classifier(cfg, ctx, model, (x_tr, y_tr), (x_te, y_te))
     ev = result.eval_metrics
-    size_bits = int(model.size_bits())
-    row = {
-        "model": str(cfg.model.name),
-        "weight_bits": weight_bits_label(cfg.model),
-        "hidden": int(model.cell.hidden_size),
-        "data": f"{ds.source} ({len(x_tr)} train / {len(x_te)} test)",
-        "steps": result.step,
-        "test_acc": ev["acc"],
-        "test_ce": ev["ce"],
-        "train_s": round(result.seconds, 1),
-        "size_bits": size_bits,
-        "size_KB": round(size_bits / 8 / 1024, 2),
-    }
+    data_label = f"{ds.source} ({len(x_tr)} train / {len(x_te)} test)"
+    row = classifier_row(cfg, model, result, data_label)
     permuted = ", permuted pixels" if bool(data.permute) and study != "pmnist" else ""
     tables = {"results": Table([row], f"{study}: pixel-by-pixel ({n_pix} steps){permuted}")}
 
@@ -210,7 +149,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
         calib = jnp.asarray(x_tr[: int(ex.calib_size)])
         for bits in [int(b) for b in ex.act_bits]:
             delta = calibrate_hidden_scale(model, calib, bits)
-            out = _in_chunks(
+            out = in_chunks(
                 lambda x, y, d=delta, b=bits: _evaluate_quantized(model, x, y, d, b),
                 x_te,
                 y_te,
@@ -239,27 +178,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
         "source": ds.source,
         "act_quant": {str(r["act_bits"]): r["test_acc"] for r in quant_rows},
     }
-    arrays = {
-        "train_loss": history.series("train/loss"),
-        "eval_ce": history.series("eval/ce"),
-        "title": study,
-    }
-    return StudyResult(tables=tables, summary=summary, arrays=arrays)
+    return StudyResult(tables=tables, summary=summary, arrays=loss_arrays(history, study))
 
 
-def plot(result: StudyResult, ctx: RunContext) -> None:
-    """``loss.png``: train and test cross-entropy along training."""
-    a = result.arrays
-    curves = []
-    if a["train_loss"][0]:
-        curves.append(report.Curve(*a["train_loss"], label="train cross-entropy"))
-    if a["eval_ce"][0]:
-        curves.append(report.Curve(*a["eval_ce"], label="test cross-entropy", fmt="o-"))
-    panel = report.Panel(
-        curves, title=a["title"], xlabel="step", ylabel="cross-entropy", yscale="linear"
-    )
-    ctx.save_figure(report.panels_figure([panel], figsize=(6.0, 4.0)), "loss")
-
-
-SMNIST = register_study(Study("smnist", SmnistConfig, run=run, check=check, report=plot))
-PMNIST = register_study(Study("pmnist", PmnistConfig, run=run, check=check, report=plot))
+SMNIST = register_study(Study("smnist", SmnistConfig, run=run, check=check, report=loss_figure))
+PMNIST = register_study(Study("pmnist", PmnistConfig, run=run, check=check, report=loss_figure))

@@ -264,3 +264,45 @@ def test_scan_and_training_step_trace_once(name):
         params, opt_state, _ = train_step(params, opt_state, x, y)
         nnx.update(model, params)
         evaluate(model, x, y)  # the study's evaluation path, after each update
+
+
+def test_embedding_drives_the_recurrence_with_rows_of_e_u(user_checks):
+    # With embedding_dim the drive of token w is U^T E[w] + b (the padding row of E held
+    # at zero, no gradient): the same recurrence as a dense numpy loop over E U.
+    V, E, n = 7, 5, 8
+    rngs = nnx.Rngs(3)
+    model = SequenceModel(
+        HadamRNNCell(n, rngs=rngs),
+        V,
+        2,
+        rngs=rngs,
+        input_transform=KBitSTE(4),
+        embedding_dim=E,
+        padding_id=0,
+    )
+    assert model.embedding[...].shape == (V, E) and model.u[...].shape == (E, n)
+    model.embedding[...] = model.embedding[...].at[0].set(1.0)  # masked anyway
+    x = np.array([[0, 0, 3, 6, 1], [2, 5, 4, 0, 6]], dtype=np.int32)
+    emb = np.asarray(model.embedding[...]).copy()
+    emb[0] = 0.0
+    u = emb @ np.asarray(KBitSTE(4)(model.u[...]))
+    w = _dense_signed_hadamard(model.cell)
+    h = np.zeros((2, n))
+    for t in range(x.shape[1]):
+        h = h @ w.T + u[x[:, t]] + np.asarray(model.b[...])
+    want = np.maximum(h, 0) @ np.asarray(model.output_matrix()) + np.asarray(model.c[...])
+    np.testing.assert_allclose(model.final_output(jnp.asarray(x)), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.input_matrix(), u, rtol=1e-6, atol=1e-6)
+
+    # the drive reaches the embedding only through input_matrix(): no gradient to row 0
+    grads = nnx.grad(lambda m: jnp.sum(m.input_matrix() ** 2))(model)
+    g = np.asarray(grads.embedding[...])
+    assert np.all(g[0] == 0.0) and np.all(np.abs(g[1:]).sum(axis=1) > 0)
+    # 1 bit per entry of W, 32-bit embedding, 4-bit U (E x n), 32-bit V, biases
+    assert model.size_bits() == n * n + 32 * V * E + 4 * E * n + 32 * n * 2 + 32 * (n + 2)
+    with user_checks(), pytest.raises(ValueError, match="takes integer tokens"):
+        model.final_output(jnp.ones((2, 5, V)))
+    with pytest.raises(ValueError, match="padding_id needs embedding_dim"):
+        SequenceModel(ORNNCell(4, rngs=rngs), V, 2, rngs=rngs, padding_id=0)
+    with pytest.raises(ValueError, match="padding_id must be < in_features=7"):
+        SequenceModel(ORNNCell(4, rngs=rngs), V, 2, rngs=rngs, embedding_dim=3, padding_id=7)
