@@ -40,7 +40,12 @@ from jaxorth.data import (
 )
 from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
-from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import (
+    check_data_name,
+    check_step_schedule,
+    loop_from_cfg,
+    optimizer_from_cfg,
+)
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
@@ -102,6 +107,7 @@ def check(cfg: DictConfig) -> None:
             int_at_least(int(ex[key]), key, 1)
     with config_key("train.batch_size", cfg.train.batch_size):
         int_at_least(int(cfg.train.batch_size), "batch_size", 1)
+    check_step_schedule(cfg, has_epochs=True)
     if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
         raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
     if str(data.source) == "idx" and data.dir is None:
@@ -156,7 +162,9 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
         seed=int(data.split_seed),
     )
     n_pix = ds.x_train.shape[1]
-    perm = pixel_permutation(n_pix, int(data.permutation_seed)) if bool(data.permute) else None
+    perm = None
+    if bool(data.permute):
+        perm = pixel_permutation(n_pix, int(data.permutation_seed), str(data.permutation_rng))
     x_tr = as_pixel_sequences(ds.x_train, perm)
     x_te = as_pixel_sequences(ds.x_test, perm)
     y_tr, y_te = ds.y_train, ds.y_test
@@ -176,7 +184,14 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     def eval_fn(m: Any) -> dict[str, float]:
         return _in_chunks(lambda x, y: _evaluate(m, x, y), x_te, y_te, chunk)
 
-    tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
+    per_epoch = max(len(x_tr) // bs, 1)  # bs > n: the batch function names the key
+    if ctx.echo:
+        print(
+            f"{study}: {len(x_tr)} training sequences, {per_epoch} steps per epoch; "
+            f"train.steps={int(train.steps)} = {int(train.steps) / per_epoch:.3g} epochs",
+            flush=True,
+        )
+    tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg, steps_per_epoch=per_epoch))
     history = HistoryTracker(ctx.tracker)
     result = fit(
         model,
