@@ -66,6 +66,7 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
     if cfg.seed < 0:
         raise ValueError(f"seed must be >= 0, got {cfg.seed}")
     study = studies.STUDIES[name]
+    studies.check_preset(cfg)
     studies.check_study(study, cfg)
     train = cfg.get("train")
     cpu_devices = int(train.cpu_devices) if train is not None else 0
@@ -110,6 +111,9 @@ def _run_in(
     ctx = studies.RunContext(
         run_dir=run_dir, tracker=tracker, echo=echo, on_output=run.record_output
     )
+    line = studies.expected_time_line(cfg)
+    if line and echo:
+        print(line, flush=True)
     t0 = time.perf_counter()
     try:
         summary = studies.run_study(study, cfg, ctx, check=False)

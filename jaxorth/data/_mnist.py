@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
-from jaxorth._checks import int_at_least, ints_in_range, positive_int
+from jaxorth._checks import int_at_least, ints_in_range, one_of, positive_int
 
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -421,10 +421,19 @@ def load_images(
     return ImageDataset(x[train], y[train], x[test], y[test], side, source)
 
 
-def pixel_permutation(n_pixels: int, seed: int) -> np.ndarray:
-    """The fixed pixel permutation of permuted MNIST for a given seed."""
+def pixel_permutation(n_pixels: int, seed: int, rng: str = "generator") -> np.ndarray:
+    """The fixed pixel permutation of permuted MNIST for a given seed.
+
+    ``rng="generator"``: ``np.random.default_rng(seed).permutation(n_pixels)``;
+    ``rng="legacy"``: ``np.random.RandomState(seed).permutation(n_pixels)``, the
+    generator of the HadamRNN authors' code (Foucault, Mamalet and Malgouyres, ICLR
+    2025), whose pMNIST permutation is the one of seed 92916 with ``n_pixels = 784``.
+    """
     n_pixels = positive_int(n_pixels, "n_pixels")
     seed = int_at_least(seed, "seed", 0)
+    one_of(rng, "rng", ("generator", "legacy"))
+    if rng == "legacy":
+        return np.random.RandomState(seed).permutation(n_pixels)
     return np.random.default_rng(seed).permutation(n_pixels)
 
 

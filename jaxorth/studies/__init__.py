@@ -15,6 +15,8 @@ import pkgutil
 from jaxorth.config import register_configs
 
 from ._context import RunContext as RunContext
+from ._presets import check_preset as check_preset
+from ._presets import expected_time_line as expected_time_line
 from ._protocol import Study as Study
 from ._protocol import StudyResult as StudyResult
 from ._protocol import Table as Table
@@ -37,8 +39,10 @@ __all__ = [
     "Study",
     "StudyResult",
     "Table",
+    "check_preset",
     "check_study",
     "config_key",
+    "expected_time_line",
     "register_option",
     "register_study",
     "run_study",

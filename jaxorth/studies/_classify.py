@@ -100,6 +100,14 @@ def fit_classifier(
     x_tr, y_tr = train
     x_te, y_te = test
     bs, chunk, seed = int(cfg.train.batch_size), int(cfg.experiment.eval_chunk), int(cfg.seed)
+    per_epoch = max(len(x_tr) // bs, 1)  # bs > n: the batch function names the key
+    if ctx.echo:
+        steps = int(cfg.train.steps)
+        print(
+            f"{cfg.experiment.name}: {len(x_tr)} training sequences, {per_epoch} steps per "
+            f"epoch; train.steps={steps} = {steps / per_epoch:.3g} epochs",
+            flush=True,
+        )
 
     def batch_fn(step: int) -> tuple[np.ndarray, np.ndarray]:
         with config_key("train.batch_size", bs):
@@ -116,7 +124,7 @@ def fit_classifier(
     history = HistoryTracker(ctx.tracker)
     result = fit(
         model,
-        rnn_optimizer(cfg.model, optimizer_from_cfg(cfg)),
+        rnn_optimizer(cfg.model, optimizer_from_cfg(cfg, steps_per_epoch=per_epoch)),
         loss_fn,
         batch_fn,
         loop_from_cfg(cfg),

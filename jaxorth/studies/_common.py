@@ -33,17 +33,67 @@ def check_data_name(cfg: Any, expected: str) -> Any:
     return data
 
 
-def optimizer_from_cfg(cfg: Any) -> optax.GradientTransformation:
-    """The optax optimizer described by ``cfg.optim`` (schedules span ``cfg.train.steps``)."""
+def decay_every_steps(cfg: Any, steps_per_epoch: int | None) -> int:
+    """``optim.decay_every`` in optimizer steps (``optim.decay_unit=epoch``: times an epoch).
+
+    ``steps_per_epoch``: the study's batches per pass over its training set (``None``
+    for a study that draws fresh data each step, which has no epoch: then
+    ``optim.decay_unit=epoch`` is an error naming the key, read only by
+    ``optim.schedule=step``).
+    """
     o = cfg.optim
+    every = o.get("decay_every", 1)
+    if isinstance(every, bool) or int(every) != every or int(every) < 1:
+        raise ValueError(f"optim.decay_every must be an integer >= 1, got {every}")
+    if str(o.get("decay_unit", "step")) == "step":
+        return int(every)
+    if steps_per_epoch is None:
+        raise ValueError(
+            f"optim.decay_unit=epoch: experiment={cfg.experiment.name} draws fresh data "
+            "each step and has no epoch; give optim.decay_every in steps with "
+            "optim.decay_unit=step"
+        )
+    return int(every) * int(steps_per_epoch)
+
+
+def check_step_schedule(cfg: Any, has_epochs: bool) -> None:
+    """Check the keys of ``optim.schedule=step`` before any compute (messages name them).
+
+    ``has_epochs``: whether the study has a training set to count epochs over.
+    """
+    o = cfg.optim
+    if str(o.schedule) != "step":
+        return
+    if not 0 < float(o.gamma) <= 1:
+        raise ValueError(f"optim.gamma must be in (0, 1], got {o.gamma}")
+    decay_every_steps(cfg, 1 if has_epochs else None)
+
+
+def optimizer_from_cfg(
+    cfg: Any, steps_per_epoch: int | None = None
+) -> optax.GradientTransformation:
+    """The optax optimizer described by ``cfg.optim`` (schedules span ``cfg.train.steps``).
+
+    ``steps_per_epoch`` converts ``optim.decay_every`` to steps when
+    ``optim.decay_unit=epoch`` and ``optim.schedule=step`` (:func:`decay_every_steps`).
+    """
+    o = cfg.optim
+    schedule = str(o.schedule)
+    step_keys = {}
+    if schedule == "step":
+        step_keys = {
+            "gamma": float(o.gamma),
+            "decay_every": decay_every_steps(cfg, steps_per_epoch),
+        }
     return make_optimizer(
         str(o.name),
         float(o.lr),
         weight_decay=float(o.weight_decay),
         grad_clip=None if o.grad_clip is None else float(o.grad_clip),
-        schedule=str(o.schedule),
+        schedule=schedule,
         warmup_steps=int(o.warmup_steps),
         total_steps=int(cfg.train.steps),
+        **step_keys,
     )
 
 
@@ -94,7 +144,7 @@ def fit_in_run(
 
     return fit(
         model,
-        optimizer_from_cfg(cfg),
+        optimizer_from_cfg(cfg, steps_per_epoch=n // batch_size),
         loss_fn,
         batch_fn,
         loop_from_cfg(cfg),

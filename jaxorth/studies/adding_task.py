@@ -22,7 +22,12 @@ import jax
 from omegaconf import DictConfig
 
 from jaxorth.data import adding_task_baseline, adding_task_batch, adding_task_metrics
-from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import (
+    check_data_name,
+    check_step_schedule,
+    loop_from_cfg,
+    optimizer_from_cfg,
+)
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
@@ -52,6 +57,7 @@ def check(cfg: DictConfig) -> None:
         raise ValueError(f"data.T must be >= 2 (one marked value per half), got {data.T}")
     if int(data.test_size) < 1:
         raise ValueError(f"data.test_size must be >= 1, got {data.test_size}")
+    check_step_schedule(cfg, has_epochs=False)
     ratio = cfg.experiment.target_ratio
     if not float(ratio) > 0:
         raise ValueError(f"experiment.target_ratio must be > 0, got {ratio}")

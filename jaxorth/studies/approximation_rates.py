@@ -49,7 +49,7 @@ config, or a corrupt file, is ignored and recomputed).
     jaxorth experiment=approximation_rates
     jaxorth experiment=approximation_rates experiment.families=[monotone_jumps] \
         experiment.dims=[2,3]
-    jaxorth experiment=approximation_rates +preset=approximation_rates_paper   # GPU size
+    jaxorth experiment=approximation_rates preset=paper   # GPU size
     jaxorth -m experiment=approximation_rates experiment.depths=[2],[3],[5]
 """
 

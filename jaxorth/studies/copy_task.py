@@ -18,7 +18,12 @@ import jax
 from omegaconf import DictConfig
 
 from jaxorth.data import copy_task_baseline, copy_task_batch, copy_task_metrics, copy_task_spec
-from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import (
+    check_data_name,
+    check_step_schedule,
+    loop_from_cfg,
+    optimizer_from_cfg,
+)
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
@@ -46,6 +51,7 @@ def check(cfg: DictConfig) -> None:
     for key in ("T", "n_symbols", "n_recall", "test_size"):
         if int(data[key]) < 1:
             raise ValueError(f"data.{key} must be >= 1, got {data[key]}")
+    check_step_schedule(cfg, has_epochs=False)
     ratio = cfg.experiment.target_ratio
     if not float(ratio) > 0:
         raise ValueError(f"experiment.target_ratio must be > 0, got {ratio}")

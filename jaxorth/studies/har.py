@@ -28,7 +28,7 @@ from jaxorth.studies._classify import (
     loss_figure,
     steps_for_epochs,
 )
-from jaxorth.studies._common import check_data_name
+from jaxorth.studies._common import check_data_name, check_step_schedule
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table
 from jaxorth.studies._registry import register_study
@@ -58,6 +58,7 @@ def check(cfg: DictConfig) -> None:
     if not Path(str(data.dir)).expanduser().is_dir():
         raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
     check_epochs(cfg)
+    check_step_schedule(cfg, has_epochs=True)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:

@@ -42,7 +42,7 @@ from jaxorth.studies._classify import (
     loss_arrays,
     loss_figure,
 )
-from jaxorth.studies._common import check_data_name
+from jaxorth.studies._common import check_data_name, check_step_schedule
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
@@ -92,6 +92,7 @@ def check(cfg: DictConfig) -> None:
             int_at_least(int(ex[key]), key, 1)
     with config_key("train.batch_size", cfg.train.batch_size):
         int_at_least(int(cfg.train.batch_size), "batch_size", 1)
+    check_step_schedule(cfg, has_epochs=True)
     if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
         raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
     if str(data.source) == "idx" and data.dir is None:
@@ -130,7 +131,9 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
         seed=int(data.split_seed),
     )
     n_pix = ds.x_train.shape[1]
-    perm = pixel_permutation(n_pix, int(data.permutation_seed)) if bool(data.permute) else None
+    perm = None
+    if bool(data.permute):
+        perm = pixel_permutation(n_pix, int(data.permutation_seed), str(data.permutation_rng))
     x_tr = as_pixel_sequences(ds.x_train, perm)
     x_te = as_pixel_sequences(ds.x_test, perm)
     y_tr, y_te = ds.y_train, ds.y_test

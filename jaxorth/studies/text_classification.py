@@ -46,7 +46,7 @@ from jaxorth.studies._classify import (
     loss_figure,
     steps_for_epochs,
 )
-from jaxorth.studies._common import check_data_name
+from jaxorth.studies._common import check_data_name, check_step_schedule
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
@@ -91,6 +91,7 @@ def check(cfg: DictConfig) -> None:
         with config_key("experiment.embedding", ex.embedding):
             int_at_least(int(ex.embedding), "embedding", 1)
     check_epochs(cfg)
+    check_step_schedule(cfg, has_epochs=True)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:

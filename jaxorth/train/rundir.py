@@ -68,6 +68,7 @@ VOLATILE_KEYS: tuple[str, ...] = (
     "train.cpu_devices",
     "experiment.plot",
     "tracking",
+    "preset",
 )
 
 STATE_FILE = "run.json"

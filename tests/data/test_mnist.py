@@ -87,6 +87,17 @@ def test_permutation_fixed_and_applied():
     np.testing.assert_array_equal(seq[:, :, 0], x[:, p1])
 
 
+def test_legacy_permutation_is_the_papers():
+    # the pMNIST permutation of the HadamRNN authors' code and of the scoRNN / expRNN line
+    # of work: np.random.RandomState(92916).permutation(784), whose first entries are these
+    p = pixel_permutation(784, 92916, "legacy")
+    np.testing.assert_array_equal(p[:5], [319, 576, 323, 107, 355])
+    np.testing.assert_array_equal(p, np.random.RandomState(92916).permutation(784))
+    assert not np.array_equal(p, pixel_permutation(784, 92916))  # the default generator
+    with pytest.raises(ValueError, match="rng must be one of 'generator', 'legacy'; got 'mt'"):
+        pixel_permutation(784, 0, "mt")
+
+
 def test_epoch_batches_cover_each_epoch_once():
     n, b = 50, 8
     per_epoch = n // b

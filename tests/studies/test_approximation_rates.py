@@ -99,13 +99,13 @@ def test_misspelt_family_fails_at_composition(tmp_path):
 def test_paper_preset_composes_and_command_line_wins():
     from jaxorth.cli import compose
 
-    cfg = compose(["experiment=approximation_rates", "+preset=approximation_rates_paper"])
+    cfg = compose(["experiment=approximation_rates", "preset=paper"])
     assert list(cfg.experiment.widths) == [4, 8, 16, 32, 64, 128, 256]
     assert list(cfg.experiment.dims) == [1, 2, 3]
     cfg = compose(
         [
             "experiment=approximation_rates",
-            "+preset=approximation_rates_paper",
+            "preset=paper",
             "experiment.dims=[2]",
         ]
     )
