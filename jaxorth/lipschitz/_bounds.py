@@ -19,6 +19,7 @@ from jaxorth.orthconv import OrthConv, SoftOrthConv, singular_values
 from ._activations import groupsort, maxmin
 from ._layers import depth_to_space, l2_norm_pool, space_to_depth
 from ._linear import OrthLinear
+from ._residual import ResidualBlock
 
 __all__ = ["LipschitzReport", "lipschitz_bound", "lipschitz_report"]
 
@@ -90,7 +91,7 @@ def _known_function(obj: Any) -> tuple[str, int | None] | None:
     return None
 
 
-def _items(layers: Any, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+def _items(layers: Any, base: str = "layers") -> Iterator[tuple[str, Any, str]]:
     """``(name, layer, where)`` in the order applied; ``nnx.Sequential`` expanded."""
     if isinstance(layers, nnx.Sequential):
         layers = list(layers.layers)
@@ -100,7 +101,7 @@ def _items(layers: Any, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
             f"nnx.Sequential, got {type(layers).__name__}"
         )
     for i, item in enumerate(layers):
-        where = f"layers[{prefix}{i}]"  # position in the nesting, for messages
+        where = f"{base}[{i}]"  # position in the nesting, for messages
         if isinstance(item, tuple):
             if len(item) != 2 or not isinstance(item[0], str):
                 raise ValueError(f"{where} must be a layer or a (name, layer) pair, got {item!r}")
@@ -113,7 +114,7 @@ def _items(layers: Any, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
             else:
                 name = f"{type(item).__name__}_{i}"
         if isinstance(layer, nnx.Sequential):
-            for sub_name, sub, sub_where in _items(layer, f"{prefix}{i}]["):
+            for sub_name, sub, sub_where in _items(layer, where):
                 yield f"{name}.{sub_name}", sub, sub_where
         else:
             yield name, layer, where
@@ -166,6 +167,78 @@ def _rescale(size: Any, block: int, down: bool, name: str, where: str) -> Any:
     return sizes[0] if isinstance(size, int) else sizes
 
 
+def _walk(items: Iterable[tuple[str, Any, str]], size: Any) -> tuple[list, Any]:
+    """``(name, sigma_max)`` of each layer, and the spatial size after the last one."""
+    per_layer = []
+    for name, layer, where in items:
+        if isinstance(layer, OrthConv | SoftOrthConv):
+            stride = layer.stride
+            ndim = layer.plan.ndim if isinstance(layer, OrthConv) else layer.ndim
+            spatial = _spatial(size, ndim, name, where)
+            if any(n % stride for n in spatial):
+                raise ValueError(
+                    f"input_size: {where} ({name!r}) gets spatial size {spatial}, not a "
+                    f"multiple of its stride {stride}"
+                )
+            sigma = _conv_norm(layer.kernel(), spatial, stride)
+            size = tuple(n // stride for n in spatial)
+        elif isinstance(layer, ResidualBlock):
+            sigma, size = _residual_factor(layer, size, name, where)
+        elif isinstance(layer, OrthLinear):
+            sigma = _dense_norm(layer.weight())
+        elif isinstance(layer, nnx.Linear):
+            sigma = _dense_norm(layer.kernel[...])
+        elif isinstance(layer, int | float | np.integer | np.floating) and not isinstance(
+            layer, bool
+        ):
+            sigma = number_at_least(float(layer), f"the constant of {where}", 0.0)
+        else:
+            known = _known_function(layer)
+            if known is None:
+                raise ValueError(
+                    f"{where} ({name!r}): no Lipschitz bound known for "
+                    f"{type(layer).__name__}; pass (name, constant) with its Lipschitz "
+                    "constant, or one of OrthLinear, nnx.Linear, OrthConv, SoftOrthConv, "
+                    "ResidualBlock, "
+                    f"{', '.join(_ONE_LIPSCHITZ)}"
+                )
+            kind, block = known
+            sigma = 1.0
+            if kind == "l2_norm_pool":
+                size = None if size is None else _POOLED
+            elif kind in ("space_to_depth", "depth_to_space"):
+                if block is None:
+                    size = None if size is None else kind
+                else:
+                    size = _rescale(size, block, kind == "space_to_depth", name, where)
+        per_layer.append((name, float(sigma)))
+    return per_layer, size
+
+
+def _as_tuple(size: Any, other: Any) -> Any:
+    """An int spatial size as a tuple with as many axes as ``other`` (if it is one)."""
+    if isinstance(size, int) and isinstance(other, tuple):
+        return (size,) * len(other)
+    return size
+
+
+def _residual_factor(block: ResidualBlock, size: Any, name: str, where: str) -> tuple[float, Any]:
+    """``|alpha| + |1 - alpha| L_f`` of a residual block, ``L_f`` from its branch's layers."""
+    f = block.f
+    if isinstance(f, nnx.Sequential):
+        inner = _items(f, f"{where}.f")
+    else:
+        known = _known_function(f)
+        inner = iter([(known[0] if known else type(f).__name__, f, f"{where}.f")])
+    per_layer, out = _walk(inner, size)
+    if _as_tuple(out, size) != _as_tuple(size, out):
+        raise ValueError(
+            f"{where} ({name!r}): the residual branch f maps spatial size {size} to {out}; "
+            "x and f(x) must have the same shape"
+        )
+    return block.lipschitz_factor(lipschitz_bound(s for _, s in per_layer)), size
+
+
 def lipschitz_report(
     layers: Any,
     input_size: int | np.integer | Sequence[int] | None = None,
@@ -193,6 +266,11 @@ def lipschitz_report(
       :func:`l2_norm_pool`, passed as the function (or a :func:`functools.partial` of
       it, e.g. ``partial(space_to_depth, block=2)``, which lets ``input_size`` follow)
       or by name (``"maxmin"``).
+    - :class:`ResidualBlock` ``alpha x + (1 - alpha) f(x)``:
+      ``|alpha| + |1 - alpha| L_f`` (:meth:`ResidualBlock.lipschitz_factor`), with
+      ``L_f`` the product of the exact factors of the branch's layers (an
+      :class:`flax.nnx.Sequential` is expanded; the input size follows through it and
+      must come out unchanged).
     - ``(name, c)`` with a number ``c >= 0``: a layer whose Lipschitz constant the
       caller knows (a reshape: 1; an average pooling over non-overlapping windows of
       ``p`` pixels: ``1/sqrt(p)``).
@@ -244,44 +322,5 @@ def lipschitz_report(
             size = tuple(positive_int(n, "input_size") for n in input_size)
             if not size:
                 raise ValueError("input_size must give at least one spatial size, got ()")
-    per_layer = []
-    for name, layer, where in _items(layers):
-        if isinstance(layer, OrthConv | SoftOrthConv):
-            stride = layer.stride
-            ndim = layer.plan.ndim if isinstance(layer, OrthConv) else layer.ndim
-            spatial = _spatial(size, ndim, name, where)
-            if any(n % stride for n in spatial):
-                raise ValueError(
-                    f"input_size: {where} ({name!r}) gets spatial size {spatial}, not a "
-                    f"multiple of its stride {stride}"
-                )
-            sigma = _conv_norm(layer.kernel(), spatial, stride)
-            size = tuple(n // stride for n in spatial)
-        elif isinstance(layer, OrthLinear):
-            sigma = _dense_norm(layer.weight())
-        elif isinstance(layer, nnx.Linear):
-            sigma = _dense_norm(layer.kernel[...])
-        elif isinstance(layer, int | float | np.integer | np.floating) and not isinstance(
-            layer, bool
-        ):
-            sigma = number_at_least(float(layer), f"the constant of {where}", 0.0)
-        else:
-            known = _known_function(layer)
-            if known is None:
-                raise ValueError(
-                    f"{where} ({name!r}): no Lipschitz bound known for "
-                    f"{type(layer).__name__}; pass (name, constant) with its Lipschitz "
-                    "constant, or one of OrthLinear, nnx.Linear, OrthConv, SoftOrthConv, "
-                    f"{', '.join(_ONE_LIPSCHITZ)}"
-                )
-            kind, block = known
-            sigma = 1.0
-            if kind == "l2_norm_pool":
-                size = None if size is None else _POOLED
-            elif kind in ("space_to_depth", "depth_to_space"):
-                if block is None:
-                    size = None if size is None else kind
-                else:
-                    size = _rescale(size, block, kind == "space_to_depth", name, where)
-        per_layer.append((name, float(sigma)))
+    per_layer, _ = _walk(_items(layers), size)
     return LipschitzReport(lipschitz_bound(s for _, s in per_layer), tuple(per_layer))

