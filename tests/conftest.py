@@ -205,6 +205,25 @@ def _signal_handlers_restored():
 
 
 @pytest.fixture(scope="session")
+def tiny_copy_run():
+    """Overrides of a tiny copy-task run (4 steps, checkpoints at 2 and 4, no plots).
+
+    The shapes of the end-to-end runs of ``tests/test_cli.py``: every test that runs them
+    loads the same compiled programs from the compilation cache.
+    """
+    return [
+        "model.hidden=8",
+        "data.T=5",
+        "train.steps=4",
+        "train.batch_size=8",
+        "data.test_size=16",
+        "train.checkpoint_every=2",
+        "train.log_every=2",
+        "experiment.plot=false",
+    ]
+
+
+@pytest.fixture(scope="session")
 def compile_cache():
     """The run's persistent compilation cache folder (set in the environment above)."""
     return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
