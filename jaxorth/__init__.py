@@ -6,10 +6,12 @@ The pure-math subpackages are importable without Hydra, W&B or files::
     jaxorth.orthconv.lorth(kernel)
 
 The experiment framework lives in :mod:`jaxorth.train` and :mod:`jaxorth.studies`
-and is imported only on demand.
+and is imported only on demand (:func:`load_run` imports it when called).
 """
 
+import os as _os
 from importlib import metadata as _metadata
+from typing import Any as _Any
 
 from . import approximation as approximation
 from . import data as data
@@ -25,6 +27,37 @@ from . import quant as quant
 from . import rnn as rnn
 from . import sparse as sparse
 
+
+def load_run(run_dir: str | _os.PathLike[str], *, model: bool = True) -> _Any:
+    """Load a finished run directory: its config, summary, metrics and trained model.
+
+    A thin wrapper of :func:`jaxorth.train.load_run` (the experiment framework is
+    imported on the first call, not by ``import jaxorth``)::
+
+        run = jaxorth.load_run("outputs/copy_task/2025-01-01_12-00-00")
+        run.config.model.hidden, run.summary["test_ce"]
+        steps, ce = run.series("eval/ce")  # numpy arrays; run.frame(): pandas
+        run.model  # the trained NNX model, from the newest checkpoint
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory of the ``jaxorth`` command (or of
+        :func:`jaxorth.cli.run_experiment`).
+    model : bool
+        Rebuild the trained model (default); ``False`` reads only the files.
+
+    Returns
+    -------
+    jaxorth.train.LoadedRun
+        ``config`` (``config.yaml``), ``summary`` (``summary.json``), ``metrics`` and
+        ``steps`` (per key, from ``metrics.jsonl``), ``model`` and its checkpoint ``step``.
+    """
+    from jaxorth.train.load import load_run as _load_run
+
+    return _load_run(run_dir, model=model)
+
+
 try:
     __version__ = _metadata.version("jaxorth")
 except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
@@ -38,6 +71,7 @@ __all__ = [
     "identifiability",
     "linalg",
     "lipschitz",
+    "load_run",
     "multilinear",
     "orthconv",
     "overestimate",

@@ -48,8 +48,17 @@ def _load_studies() -> Any:
     return studies
 
 
-def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True) -> dict[str, Any]:
+def execute(
+    cfg: DictConfig,
+    run_dir: str | os.PathLike[str],
+    echo: bool = True,
+    *,
+    sweep_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Run the study named by ``cfg.experiment.name`` in ``run_dir``; return its summary.
+
+    ``sweep_dir``: the sweep folder when the run is a job of a multirun (its name is the
+    default ``tracking.group``, so W&B groups the sweep's jobs).
 
     In order, before any compute: the study's config checks, then the run directory
     (:func:`jaxorth.train.rundir.open_run`: a lock against a second process, the config
@@ -84,11 +93,38 @@ def execute(cfg: DictConfig, run_dir: str | os.PathLike[str], echo: bool = True)
         if run.action == "finished":
             assert run.summary is not None
             return run.summary
-        return _run_in(run, study, cfg, resolved, echo)
+        return _run_in(run, study, cfg, resolved, echo, sweep_dir)
+
+
+def wandb_options(
+    tracking: Any, run_dir: str | os.PathLike[str], sweep_dir: str | os.PathLike[str] | None
+) -> dict[str, Any]:
+    """The keyword arguments of :class:`~jaxorth.train.WandbTracker` for ``cfg.tracking``.
+
+    ``tracking.name`` defaults to the run folder's name, ``tracking.group`` to the sweep
+    folder's name for a job of a multirun (``sweep_dir``) and to no group otherwise.
+    """
+    group = tracking.get("group")
+    if group is None and sweep_dir is not None:
+        group = Path(sweep_dir).absolute().name
+    name = tracking.get("name")
+    return {
+        "project": str(tracking.project),
+        "mode": str(tracking.mode),
+        "tags": [str(t) for t in tracking.tags],
+        "name": str(name) if name is not None else Path(run_dir).absolute().name,
+        "group": None if group is None else str(group),
+        "entity": None if tracking.get("entity") is None else str(tracking.entity),
+    }
 
 
 def _run_in(
-    run: RunDir, study: Any, cfg: DictConfig, resolved: dict[str, Any], echo: bool
+    run: RunDir,
+    study: Any,
+    cfg: DictConfig,
+    resolved: dict[str, Any],
+    echo: bool,
+    sweep_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     studies = _load_studies()
     run_dir = run.path
@@ -102,11 +138,7 @@ def _run_in(
         backend,
         run_dir,
         config=resolved,
-        **(
-            {"project": tracking.project, "mode": str(tracking.mode), "tags": list(tracking.tags)}
-            if backend == "wandb"
-            else {}
-        ),
+        **(wandb_options(tracking, run_dir, sweep_dir) if backend == "wandb" else {}),
     )
     ctx = studies.RunContext(
         run_dir=run_dir, tracker=tracker, echo=echo, on_output=run.record_output
@@ -122,6 +154,8 @@ def _run_in(
         summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
         ctx.write_json("summary", summary)
         tracker.summary(summary)
+        if backend == "wandb" and bool(tracking.get("log_checkpoints", False)):
+            tracker.log_checkpoint(run_dir / "checkpoints")  # type: ignore[attr-defined]
     except (Interrupted, KeyboardInterrupt) as err:
         run.mark("interrupted", error=_one_line(err))
         raise
@@ -168,16 +202,19 @@ def run_experiment(
     overrides: Sequence[str] = (),
     run_dir: str | os.PathLike[str] = ".",
     echo: bool = False,
+    *,
+    sweep_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Compose ``overrides`` and run the study in ``run_dir`` (for tests and notebooks).
 
-    ``train.progress=false`` is added unless the overrides set it.
+    ``train.progress=false`` is added unless the overrides set it. ``sweep_dir``: run it
+    as a job of that sweep (see :func:`execute`).
     """
     overrides = list(overrides)
     if not any(o.startswith(("train.progress=", "+train.progress=")) for o in overrides):
         overrides.append("train.progress=false")
     cfg = compose(overrides)
-    return execute(cfg, run_dir, echo=echo)
+    return execute(cfg, run_dir, echo=echo, sweep_dir=sweep_dir)
 
 
 # Libraries whose INFO lines are noise in a run's log (Hydra sets the root logger to INFO):
@@ -203,8 +240,9 @@ def _hydra_entry(cfg: DictConfig) -> None:
 
     quiet_third_party_loggers()
     hydra_cfg = HydraConfig.get()
+    sweep_dir = hydra_cfg.sweep.dir if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        summary = execute(cfg, hydra_cfg.runtime.output_dir)
+        summary = execute(cfg, hydra_cfg.runtime.output_dir, sweep_dir=sweep_dir)
     except Interrupted as err:
         # one line, no traceback; a sweep stops here too (SystemExit passes Hydra)
         print(f"jaxorth: {err}", file=sys.stderr, flush=True)

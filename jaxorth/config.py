@@ -130,12 +130,24 @@ class WandbMode(enum.StrEnum):
 
 @dataclasses.dataclass
 class TrackingConfig:
-    """``tracking``: where metrics go: ``null``, ``jsonl`` or ``wandb`` (offline default)."""
+    """``tracking``: where metrics go: ``null``, ``jsonl`` or ``wandb`` (offline default).
+
+    Read by ``tracking=wandb`` only: ``project``, ``mode``, ``tags``, ``name`` (the W&B
+    run's name; ``None``: the run folder's name), ``group`` (``None``: the sweep folder's
+    name for a job of a multirun, so a sweep's jobs are grouped; no group for a single
+    run), ``entity`` (``None``: W&B's default entity) and ``log_checkpoints`` (upload the
+    final checkpoint as a W&B artifact of type ``model``). The W&B run id is kept in the
+    run directory (``wandb_run_id``), so a resumed run continues the same W&B run.
+    """
 
     backend: TrackingBackend = TrackingBackend.jsonl
     project: str = "jaxorth"
     mode: WandbMode = WandbMode.offline
     tags: list[str] = dataclasses.field(default_factory=list)
+    name: str | None = None
+    group: str | None = None
+    entity: str | None = None
+    log_checkpoints: bool = False
 
 
 @dataclasses.dataclass

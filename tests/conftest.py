@@ -48,9 +48,10 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 # compilation (small programs, run a few times), and the new emitters take about twice as
 # long to compile them (measured on three test files: CPU time 78 s -> 43 s). The
 # processes the tests start inherit the flag (tests that set XLA_FLAGS append to it).
-SUITE_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
-if SUITE_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SUITE_XLA_FLAGS}".strip()
+if "--xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_fusion_emitters=false"
+    ).strip()
 
 # One persistent compilation cache for the whole run: the pytest process creates the
 # folder and the xdist workers and the processes the tests start inherit it through the
@@ -209,6 +210,25 @@ def _signal_handlers_restored():
     for sig, handler in before.items():
         if signal.getsignal(sig) is not handler:
             signal.signal(sig, handler)
+
+
+@pytest.fixture(scope="session")
+def tiny_copy_run():
+    """Overrides of a tiny copy-task run (4 steps, checkpoints at 2 and 4, no plots).
+
+    The shapes of the end-to-end runs of ``tests/test_cli.py``: every test that runs them
+    loads the same compiled programs from the compilation cache.
+    """
+    return [
+        "model.hidden=8",
+        "data.T=5",
+        "train.steps=4",
+        "train.batch_size=8",
+        "data.test_size=16",
+        "train.checkpoint_every=2",
+        "train.log_every=2",
+        "experiment.plot=false",
+    ]
 
 
 @pytest.fixture(scope="session")

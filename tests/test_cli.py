@@ -15,18 +15,6 @@ def _choice(key, allowed):
     return rf"(?s)expected one of \[{allowed}\].*full_key: {key}"
 
 
-TINY = [
-    "model.hidden=8",
-    "data.T=5",
-    "train.steps=4",
-    "train.batch_size=8",
-    "data.test_size=16",
-    "train.checkpoint_every=2",
-    "train.log_every=2",
-    "experiment.plot=false",
-]
-
-
 def test_default_config_is_the_copy_task_demo():
     cfg = compose()
     assert cfg.experiment.name == "copy_task"
@@ -121,15 +109,15 @@ def test_choices_are_str_enums_written_as_plain_strings():
         ("experiment.target_ratio=-2", "experiment.target_ratio must be > 0, got -2"),
     ],
 )
-def test_domain_errors_before_compute(tmp_path, override, match):
+def test_domain_errors_before_compute(tmp_path, override, match, tiny_copy_run):
     with pytest.raises(ValueError, match=match):
-        run_experiment(["experiment=copy_task", *TINY, override], run_dir=tmp_path)
+        run_experiment(["experiment=copy_task", *tiny_copy_run, override], run_dir=tmp_path)
     assert not (tmp_path / "checkpoints").exists() or override.startswith(("optim", "train"))
 
 
-def test_copy_task_run_writes_outputs(tmp_path):
+def test_copy_task_run_writes_outputs(tmp_path, tiny_copy_run):
     summary = run_experiment(
-        ["experiment=copy_task", *TINY, "experiment.plot=true"], run_dir=tmp_path
+        ["experiment=copy_task", *tiny_copy_run, "experiment.plot=true"], run_dir=tmp_path
     )
     for name in ("config.yaml", "metrics.jsonl", "summary.json", "results.md", "loss.png"):
         assert (tmp_path / name).exists(), name
@@ -145,14 +133,14 @@ def test_copy_task_run_writes_outputs(tmp_path):
 
 
 def test_multirun_sweep_summary_keeps_every_job_and_marks_the_failed_one(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, tiny_copy_run
 ):
     """``jaxorth -m ...``, run by :func:`jaxorth.cli.main` in this process (a sweep's jobs
     run one after the other in the process that started it: nothing here needs another
     process); its exit status is the command's."""
     from jaxorth.cli import main
 
-    argv = ["-m", "experiment=copy_task", *TINY, "data.test_size=16,0"]
+    argv = ["-m", "experiment=copy_task", *tiny_copy_run, "data.test_size=16,0"]
     argv += [f"hydra.sweep.dir={tmp_path}", "hydra/job_logging=none", "hydra/hydra_logging=none"]
     monkeypatch.setattr(sys, "argv", ["jaxorth", *argv])
     monkeypatch.chdir(tmp_path)
@@ -196,8 +184,10 @@ def _steps_logged(run_dir):
     return [json.loads(x)["step"] for x in lines if "train/loss" in x]
 
 
-def test_used_directory_without_checkpoints_or_with_resume_false_logs_each_step_once(tmp_path):
-    no_ckpt = [*TINY, "train.checkpoint_every=0"]
+def test_used_directory_without_checkpoints_or_with_resume_false_logs_each_step_once(
+    tmp_path, tiny_copy_run
+):
+    no_ckpt = [*tiny_copy_run, "train.checkpoint_every=0"]
     first = run_experiment(["experiment=copy_task", *no_ckpt], run_dir=tmp_path)
     assert _steps_logged(tmp_path) == [2, 4]
     # more steps, nothing to resume from: the run starts over, its old lines go
@@ -205,7 +195,7 @@ def test_used_directory_without_checkpoints_or_with_resume_false_logs_each_step_
     assert longer["resumed_from"] is None and _steps_logged(tmp_path) == [2, 4, 6]
     # resume=false: the old run is archived whole, the new history starts clean
     again = run_experiment(
-        ["experiment=copy_task", *TINY, "seed=1", "train.resume=false"], run_dir=tmp_path
+        ["experiment=copy_task", *tiny_copy_run, "seed=1", "train.resume=false"], run_dir=tmp_path
     )
     assert again["seed"] == 1 and _steps_logged(tmp_path) == [2, 4]
     (archived,) = (tmp_path / "archive").iterdir()

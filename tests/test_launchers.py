@@ -9,17 +9,6 @@ import sys
 
 import pytest
 
-TINY = [  # the shapes of tests/test_cli.py's runs: programs shared through the cache
-    "model.hidden=8",
-    "data.T=5",
-    "train.steps=4",
-    "train.batch_size=8",
-    "data.test_size=16",
-    "train.checkpoint_every=2",
-    "train.log_every=2",
-    "experiment.plot=false",
-]
-
 
 @pytest.mark.parametrize("launcher", ["slurm", "submitit_local"])
 def test_missing_plugin_names_the_extra(launcher, monkeypatch, capsys):
@@ -44,12 +33,18 @@ def test_plugin_present_is_not_reported():
 
 
 @pytest.mark.slow
-def test_two_job_sweep_through_the_submitit_local_executor(tmp_path):
+def test_two_job_sweep_through_the_submitit_local_executor(tmp_path, tiny_copy_run):
     """``jaxorth -m hydra/launcher=submitit_local ...`` as a user types it (a process of
     its own: the plugin's parent side is not meant to run inside pytest's capture)."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "sweep"
-    argv = ["-m", "hydra/launcher=submitit_local", "experiment=copy_task", *TINY, "seed=0,1"]
+    argv = [
+        "-m",
+        "hydra/launcher=submitit_local",
+        "experiment=copy_task",
+        *tiny_copy_run,
+        "seed=0,1",
+    ]
     argv += [f"hydra.sweep.dir={sweep}", "hydra.launcher.timeout_min=10"]
     proc = subprocess.run(
         [sys.executable, "-m", "jaxorth.cli", *argv],

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxorth import report
-from jaxorth.train.tracking import NullTracker, Tracker, dumps
+from jaxorth.train.tracking import NullTracker, Tracker, dumps, log_table
 
 
 @dataclasses.dataclass
@@ -45,9 +45,14 @@ class RunContext:
     def table(
         self, rows: Sequence[Mapping[str, Any]], title: str | None = None, name: str = "results"
     ) -> str:
-        """Print a results table and write it as ``<name>.md`` and ``<name>.csv``."""
+        """Print a results table, write it as ``<name>.md`` and ``<name>.csv``, log it.
+
+        The tracker receives it when it logs tables (``tracking=wandb``: a ``wandb.Table``
+        named ``tables/<name>``; see :func:`jaxorth.train.tracking.log_table`).
+        """
         text = report.write_table(self.run_dir, rows, name=name, title=title)
         self._written(self.run_dir / f"{name}.md", self.run_dir / f"{name}.csv")
+        log_table(self.tracker, name, rows, title)
         if self.echo:
             print(text, flush=True)
         return text

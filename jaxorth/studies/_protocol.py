@@ -8,6 +8,8 @@ A study is four things (DESIGN.md, "The study protocol")::
              summary dict and arrays worth plotting
     report   report(result, ctx) -> None: figures through jaxorth.report
 
+and, for a study that trains one model, ``build_model(cfg)`` (the untrained model, so
+that :func:`jaxorth.load_run` can rebuild a trained one from its checkpoint), all
 bundled in a :class:`Study` and registered with :func:`register_study`. The framework
 (:func:`run_study`) calls ``check`` then ``run`` (inside :func:`jaxorth.float64` when
 ``Study.float64`` is set), writes every table of the result (printed, ``<name>.md``,
@@ -88,6 +90,11 @@ class Study:
     float64 : bool
         Run ``check`` and ``run`` with ``jax_enable_x64`` on (spectral and identity
         studies whose claims are checked at float64 precision).
+    build_model : Callable[[DictConfig], nnx.Module] or None
+        For a study that trains one model: the model of ``cfg`` before training (the
+        same one ``run`` trains, with the same initialization), which
+        :func:`jaxorth.load_run` fills with the parameters of the last checkpoint.
+        ``None`` for studies that train several models or none.
     """
 
     name: str
@@ -96,6 +103,7 @@ class Study:
     check: Callable[[DictConfig], None] = _no_check
     report: Callable[[StudyResult, RunContext], None] = _no_report
     float64: bool = False
+    build_model: Callable[[DictConfig], Any] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.schema):

@@ -66,13 +66,18 @@ def check(cfg: DictConfig) -> None:
 _evaluate = jit_metrics(adding_task_metrics)
 
 
+def build_model(cfg: DictConfig) -> Any:
+    """The untrained ``cfg.model``: 2 inputs (value, marker), 1 output (seed ``cfg.seed``)."""
+    return build_rnn(cfg.model, 2, 1, seed=int(cfg.seed))
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on the adding task and report against the 1/6 baseline."""
     data, train = cfg.data, cfg.train
     tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
     loop = loop_from_cfg(cfg)
     T = int(data.T)
-    model = build_rnn(cfg.model, 2, 1, seed=int(cfg.seed))
+    model = build_model(cfg)
     baseline = adding_task_baseline()
 
     key = jax.random.key(int(cfg.seed))
@@ -128,4 +133,8 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
     )
 
 
-STUDY = register_study(Study("adding_task", AddingTaskConfig, run=run, check=check, report=plot))
+STUDY = register_study(
+    Study(
+        "adding_task", AddingTaskConfig, run=run, check=check, report=plot, build_model=build_model
+    )
+)

@@ -60,14 +60,19 @@ def check(cfg: DictConfig) -> None:
 _evaluate = jit_metrics(copy_task_metrics, static_argnums=(2,))
 
 
+def build_model(cfg: DictConfig) -> Any:
+    """The untrained ``cfg.model`` for the copy task's inputs and outputs (seed ``cfg.seed``)."""
+    spec = copy_task_spec(int(cfg.data.n_symbols), int(cfg.data.n_recall))
+    return build_rnn(cfg.model, spec["in_features"], spec["out_features"], seed=int(cfg.seed))
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on the copy task and report against the memoryless baseline."""
     data, train = cfg.data, cfg.train
     tx = rnn_optimizer(cfg.model, optimizer_from_cfg(cfg))
     loop = loop_from_cfg(cfg)
     T, n_sym, n_rec = int(data.T), int(data.n_symbols), int(data.n_recall)
-    spec = copy_task_spec(n_sym, n_rec)
-    model = build_rnn(cfg.model, spec["in_features"], spec["out_features"], seed=int(cfg.seed))
+    model = build_model(cfg)
     baseline = copy_task_baseline(T, n_sym, n_rec)
 
     key = jax.random.key(int(cfg.seed))
@@ -129,4 +134,6 @@ def plot(result: StudyResult, ctx: RunContext) -> None:
     )
 
 
-STUDY = register_study(Study("copy_task", CopyTaskConfig, run=run, check=check, report=plot))
+STUDY = register_study(
+    Study("copy_task", CopyTaskConfig, run=run, check=check, report=plot, build_model=build_model)
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -61,10 +62,15 @@ def check(cfg: DictConfig) -> None:
     check_step_schedule(cfg, has_epochs=True)
 
 
+def build_model(cfg: DictConfig) -> Any:
+    """The untrained ``cfg.model``: the HAR signals in, one logit per activity out."""
+    return build_rnn(cfg.model, len(HAR_SIGNALS), HAR_CLASSES, seed=int(cfg.seed))
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Read the UCI HAR windows, train ``cfg.model`` on them, evaluate on the test split."""
     ds = load_har(str(cfg.data.dir), standardize=bool(cfg.data.standardize))
-    model = build_rnn(cfg.model, len(HAR_SIGNALS), HAR_CLASSES, seed=int(cfg.seed))
+    model = build_model(cfg)
     cfg, per_epoch = steps_for_epochs(cfg, len(ds.x_train))
     result, history = fit_classifier(
         cfg, ctx, model, (ds.x_train, ds.y_train), (ds.x_test, ds.y_test)
@@ -81,4 +87,6 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     )
 
 
-HAR = register_study(Study("har", HarConfig, run=run, check=check, report=loss_figure))
+HAR = register_study(
+    Study("har", HarConfig, run=run, check=check, report=loss_figure, build_model=build_model)
+)

@@ -107,6 +107,18 @@ def _quantized_metrics(
 _evaluate_quantized = jit_metrics(_quantized_metrics, static_argnums=(3,))
 
 
+def _n_classes(ds: Any) -> int:
+    return int(max(ds.y_train.max(), ds.y_test.max())) + 1
+
+
+def build_model(cfg: DictConfig) -> Any:
+    """The untrained ``cfg.model``: one pixel in, one logit per class of the data out.
+
+    Reads the data (as :func:`run` does) for the number of classes.
+    """
+    return build_rnn(cfg.model, 1, _n_classes(load_images_from_cfg(cfg.data)), seed=int(cfg.seed))
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     """Train ``cfg.model`` on (permuted) pixel MNIST, then quantize its activations."""
     data, ex = cfg.data, cfg.experiment
@@ -119,8 +131,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     x_tr = as_pixel_sequences(ds.x_train, perm)
     x_te = as_pixel_sequences(ds.x_test, perm)
     y_tr, y_te = ds.y_train, ds.y_test
-    n_classes = int(max(y_tr.max(), y_te.max())) + 1
-    model = build_rnn(cfg.model, 1, n_classes, seed=int(cfg.seed))
+    model = build_rnn(cfg.model, 1, _n_classes(ds), seed=int(cfg.seed))
     chunk = int(ex.eval_chunk)
     result, history = fit_classifier(cfg, ctx, model, (x_tr, y_tr), (x_te, y_te))
     ev = result.eval_metrics
@@ -166,5 +177,9 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
     return StudyResult(tables=tables, summary=summary, arrays=loss_arrays(history, study))
 
 
-SMNIST = register_study(Study("smnist", SmnistConfig, run=run, check=check, report=loss_figure))
-PMNIST = register_study(Study("pmnist", PmnistConfig, run=run, check=check, report=loss_figure))
+SMNIST = register_study(
+    Study("smnist", SmnistConfig, run=run, check=check, report=loss_figure, build_model=build_model)
+)
+PMNIST = register_study(
+    Study("pmnist", PmnistConfig, run=run, check=check, report=loss_figure, build_model=build_model)
+)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -94,27 +95,49 @@ def check(cfg: DictConfig) -> None:
     check_step_schedule(cfg, has_epochs=True)
 
 
-def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
-    """Read the task's files, train ``cfg.model`` with a word embedding, evaluate."""
-    data, ex = cfg.data, cfg.experiment
-    task = str(data.task)
-    ds = load_text(
-        task,
+def _load(cfg: DictConfig) -> Any:
+    """The tokenized task of ``cfg.data`` (:func:`jaxorth.data.load_text`)."""
+    data = cfg.data
+    return load_text(
+        str(data.task),
         str(data.dir),
         length=None if data.length is None else int(data.length),
         max_words=int(data.max_words),
         padding=str(data.padding),
         skip_malformed=bool(data.skip_malformed),
     )
-    embedding = PAPER_EMBEDDING[task] if ex.embedding is None else int(ex.embedding)
-    model = build_rnn(
+
+
+def _embedding(cfg: DictConfig) -> int:
+    ex = cfg.experiment
+    return PAPER_EMBEDDING[str(cfg.data.task)] if ex.embedding is None else int(ex.embedding)
+
+
+def _model(cfg: DictConfig, vocabulary_size: int) -> Any:
+    return build_rnn(
         cfg.model,
-        len(ds.vocabulary),
+        vocabulary_size,
         2,
         seed=int(cfg.seed),
-        embedding_dim=embedding,
+        embedding_dim=_embedding(cfg),
         padding_id=PAD_ID,
     )
+
+
+def build_model(cfg: DictConfig) -> Any:
+    """The untrained ``cfg.model`` with its word embedding.
+
+    Reads the task's files (as :func:`run` does) for the size of the vocabulary.
+    """
+    return _model(cfg, len(_load(cfg).vocabulary))
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
+    """Read the task's files, train ``cfg.model`` with a word embedding, evaluate."""
+    task = str(cfg.data.task)
+    ds = _load(cfg)
+    embedding = _embedding(cfg)
+    model = _model(cfg, len(ds.vocabulary))
     cfg, per_epoch = steps_for_epochs(cfg, len(ds.x_train))
     result, history = fit_classifier(
         cfg, ctx, model, (ds.x_train, ds.y_train), (ds.x_test, ds.y_test)
@@ -147,5 +170,12 @@ def run(cfg: DictConfig, ctx: RunContext) -> StudyResult:
 
 
 TEXT_CLASSIFICATION = register_study(
-    Study("text_classification", TextClassificationConfig, run=run, check=check, report=loss_figure)
+    Study(
+        "text_classification",
+        TextClassificationConfig,
+        run=run,
+        check=check,
+        report=loss_figure,
+        build_model=build_model,
+    )
 )

@@ -2,13 +2,16 @@
 
 Modules: ``loop`` (:func:`fit`), ``step`` (:class:`TrainState`, the jitted step with its
 NaN guard), ``parallel`` (devices, mesh, batch sharding), ``optim``
-(:func:`make_optimizer`), ``tracking``, ``checkpoint``, ``evaluate``.
+(:func:`make_optimizer`), ``tracking``, ``checkpoint``, ``evaluate``, ``load``
+(:func:`load_run`: a finished run's config, summary, metrics and trained model).
 """
 
 from .checkpoint import Checkpointer as Checkpointer
 from .checkpoint import CheckpointMismatchError as CheckpointMismatchError
 from .checkpoint import SkippedCheckpoint as SkippedCheckpoint
 from .evaluate import jit_metrics as jit_metrics
+from .load import LoadedRun as LoadedRun
+from .load import load_run as load_run
 from .loop import FitResult as FitResult
 from .loop import Interrupted as Interrupted
 from .loop import LoopConfig as LoopConfig
@@ -35,6 +38,7 @@ __all__ = [
     "HistoryTracker",
     "Interrupted",
     "JsonlTracker",
+    "LoadedRun",
     "LoopConfig",
     "NonFiniteError",
     "NullTracker",
@@ -46,6 +50,7 @@ __all__ = [
     "fit",
     "init_train_state",
     "jit_metrics",
+    "load_run",
     "make_optimizer",
     "make_train_step",
     "set_cpu_devices",

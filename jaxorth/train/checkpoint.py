@@ -245,6 +245,11 @@ def _placed_like(restored: Any, leaf: Any) -> Any:
     return restored
 
 
+def _shape_dtype(leaf: Any) -> jax.ShapeDtypeStruct:
+    """A restore target (read as a numpy array) for a leaf of stored metadata."""
+    return jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype)
+
+
 class Checkpointer:
     """Save and restore pytrees by step in ``directory`` (keeps the newest ``max_to_keep``).
 
@@ -317,6 +322,37 @@ class Checkpointer:
         differences = tree_differences(self.stored_metadata(step), like)
         if differences:
             raise CheckpointMismatchError(step, self.directory, differences)
+
+    def restore_entry(self, step: int, name: str, like: Any) -> Any:
+        """Read only the entry ``name`` of checkpoint ``step`` into the structure of ``like``.
+
+        For a checkpoint of a :meth:`TrainState.checkpoint_tree
+        <jaxorth.train.TrainState.checkpoint_tree>`, ``name="params"`` gives the trained
+        parameters without building the optimizer: the other entries are read as the
+        shapes and dtypes stored (and dropped). Nothing is moved or written.
+
+        Raises
+        ------
+        KeyError
+            If the checkpoint has no entry ``name``.
+        CheckpointMismatchError
+            If the entry's leaves (paths, shapes, dtypes) differ from ``like``'s.
+        """
+        stored = self.stored_metadata(step)
+        tree = dict(getattr(stored, "tree", stored))
+        if name not in tree:
+            raise KeyError(
+                f"the checkpoint at step {int(step)} in {self.directory} has no entry "
+                f"{name!r} (it has {sorted(tree)})"
+            )
+        differences = tree_differences(tree[name], like)
+        if differences:
+            raise CheckpointMismatchError(step, self.directory, differences)
+        target = {
+            key: like if key == name else jax.tree.map(_shape_dtype, value)
+            for key, value in tree.items()
+        }
+        return self.restore(step, target)[name]
 
     def set_aside(self, step: int, reason: str) -> SkippedCheckpoint:
         """Move checkpoint ``step`` to :attr:`corrupt_directory` (never deleted).

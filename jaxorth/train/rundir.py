@@ -84,6 +84,7 @@ KNOWN_OUTPUTS = (
     "checkpoints_corrupt",
     "runs",
     "wandb",
+    "wandb_run_id",
 )
 
 

@@ -3,6 +3,10 @@
 Every backend takes plain Python scalars (``float``/``int``/``str``); arrays are converted
 with ``float()`` by :func:`to_scalars`. ``wandb`` is imported lazily and runs in offline
 mode unless the user sets ``tracking.mode=online`` (the machines are offline by default).
+
+Besides the :class:`Tracker` protocol, a tracker may have ``log_table(name, rows,
+title)`` (results tables; :func:`log_table` calls it when it is there): the W&B backend
+logs them as ``wandb.Table``, the others ignore them (the tables are files already).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -97,6 +102,69 @@ def records_of(tracker: Tracker, prefix: str = "") -> list[dict[str, Any]]:
     return list(read(prefix)) if callable(read) else []
 
 
+def log_table(
+    tracker: Tracker, name: str, rows: Sequence[Mapping[str, Any]], title: str | None = None
+) -> None:
+    """Hand a results table to ``tracker`` (its optional ``log_table`` method), if it has one."""
+    method = getattr(tracker, "log_table", None)
+    if callable(method):
+        method(name, rows, title)
+
+
+#: The file in a run directory that holds the id of its W&B run (see :class:`WandbTracker`).
+WANDB_ID_FILE = "wandb_run_id"
+
+
+def new_run_id(length: int = 8) -> str:
+    """A fresh W&B run id: ``length`` random lowercase letters and digits (as W&B's own).
+
+    Drawn from :mod:`secrets`, not from the experiment's seed: two runs of one config in
+    two folders are two W&B runs.
+    """
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _read_run_id(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def _write_run_id(path: Path, run_id: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(run_id + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonl_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                out.append((line, record))
+    return out
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl`` file, in order (``[]`` if it does not exist).
+
+    Lines cut by a kill are skipped; the strings ``"nan"``, ``"inf"`` and ``"-inf"``
+    that :func:`dumps` writes for non-finite floats are read back as floats.
+    """
+    non_finite = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+    return [
+        {k: non_finite.get(v, v) if isinstance(v, str) else v for k, v in record.items()}
+        for _, record in _jsonl_lines(Path(path))
+    ]
+
+
 class NullTracker:
     """Discards everything."""
 
@@ -158,16 +226,7 @@ class JsonlTracker:
 
     def _lines(self) -> list[tuple[str, dict[str, Any]]]:
         """``(line, record)`` for each line of the file; lines cut by a kill are skipped."""
-        out = []
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict):
-                    out.append((line, record))
-        return out
+        return _jsonl_lines(self.path)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         record = {"step": int(step), **to_scalars(metrics)}
@@ -186,7 +245,26 @@ class JsonlTracker:
 
 
 class WandbTracker:
-    """Weights & Biases backend (imported lazily; offline unless ``mode="online"``)."""
+    """Weights & Biases backend (imported lazily; offline unless ``mode="online"``).
+
+    The W&B run id is stored in ``run_dir/wandb_run_id`` (written atomically before
+    ``wandb.init``); a tracker opened later on the same run directory (a resumed or
+    continued run) reads it and passes ``id=..., resume="allow"``, so the run goes on in
+    the same W&B run instead of starting a second one. Offline, each session writes its
+    own ``wandb/offline-run-<time>-<id>`` folder, all with that id: ``wandb sync`` puts
+    them into one run. Nothing is stored with ``mode="disabled"``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (W&B writes into ``run_dir/wandb``).
+    config : mapping
+        The resolved config (``wandb.init(config=...)``).
+    project, mode, name, tags, group, entity
+        Passed to ``wandb.init``; ``name=None``: the name of ``run_dir``.
+    jsonl : bool
+        Also write ``metrics.jsonl`` (the run's own record, read on resume).
+    """
 
     def __init__(
         self,
@@ -197,6 +275,8 @@ class WandbTracker:
         name: str | None = None,
         tags: list[str] | None = None,
         jsonl: bool = True,
+        group: str | None = None,
+        entity: str | None = None,
     ):
         try:
             import wandb
@@ -207,16 +287,37 @@ class WandbTracker:
         if mode not in ("online", "offline", "disabled"):
             raise ValueError(f"tracking.mode must be online, offline or disabled, got {mode!r}")
         self._wandb = wandb
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        id_file = run_dir / WANDB_ID_FILE
+        run_id = None
+        if mode != "disabled":
+            run_id = _read_run_id(id_file)
+            if run_id is None:
+                run_id = new_run_id()
+                _write_run_id(id_file, run_id)
         self._run = wandb.init(
             project=project,
+            entity=entity,
             mode=mode,
             dir=str(run_dir),
-            name=name,
+            id=run_id,
+            resume="allow" if run_id is not None else None,
+            name=name if name is not None else run_dir.absolute().name,
+            group=group,
             tags=list(tags or []),
             config=dict(config),
             reinit="finish_previous",
         )
         self._jsonl = JsonlTracker(run_dir) if jsonl else None
+        # images and tables go to the last logged step: a step of their own (W&B's next)
+        # could be one that a continued run then logs again, which W&B drops
+        self._step: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The W&B run's id (the same for every session of one run directory)."""
+        return str(self._run.id)
 
     def truncate_after(self, step: int, prefix: str = "") -> None:
         """Drop the JSONL lines after ``step`` (W&B itself ignores re-logged steps)."""
@@ -229,12 +330,51 @@ class WandbTracker:
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         scalars = to_scalars(metrics)
+        self._step = int(step) if self._step is None else max(self._step, int(step))
         self._run.log(scalars, step=int(step))
         if self._jsonl is not None:
             self._jsonl.log(scalars, step)
 
     def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
-        self._run.log({name: self._wandb.Image(str(path))}, step=step)
+        self._run.log(
+            {name: self._wandb.Image(str(path))}, step=self._step if step is None else step
+        )
+
+    def log_table(
+        self, name: str, rows: Sequence[Mapping[str, Any]], title: str | None = None
+    ) -> None:
+        """Log a results table as a ``wandb.Table`` under ``tables/<name>``.
+
+        Columns are the rows' keys in first-seen order (a missing cell is ``None``);
+        arrays and numpy scalars become Python values. Logged at the last logged step.
+        """
+        columns: list[str] = []
+        for row in rows:
+            columns += [str(k) for k in row if str(k) not in columns]
+        data = [[sanitize_json(row.get(c)) for c in columns] for row in rows]
+        table = self._wandb.Table(columns=columns, data=data, allow_mixed_types=True)
+        self._run.log({f"tables/{name}": table}, step=self._step)
+        if title:
+            self._run.summary[f"tables/{name}/title"] = title
+
+    def log_checkpoint(self, directory: str | os.PathLike[str]) -> Any | None:
+        """Upload the newest checkpoint in ``directory`` as an artifact of type ``model``.
+
+        The artifact is named ``checkpoint-<run id>`` with the aliases ``latest`` and
+        ``step-<step>``; returns it, or ``None`` when ``directory`` holds no checkpoint.
+        """
+        folder = Path(directory)
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        steps = [int(n) for n in names if n.isdigit()]
+        if not steps:
+            return None
+        step = max(steps)
+        artifact = self._wandb.Artifact(
+            f"checkpoint-{self.run_id}", type="model", metadata={"step": step}
+        )
+        artifact.add_dir(str(folder / str(step)), name=str(step))
+        self._run.log_artifact(artifact, aliases=["latest", f"step-{step}"])
+        return artifact
 
     def summary(self, values: Mapping[str, Any]) -> None:
         for key, value in values.items():
@@ -294,6 +434,11 @@ class HistoryTracker:
     def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
         self.inner.log_image(name, path, step)
 
+    def log_table(
+        self, name: str, rows: Sequence[Mapping[str, Any]], title: str | None = None
+    ) -> None:
+        log_table(self.inner, name, rows, title)
+
     def summary(self, values: Mapping[str, Any]) -> None:
         self.inner.summary(values)
 
@@ -335,6 +480,11 @@ class PrefixTracker:
 
     def log_image(self, name: str, path: str | os.PathLike[str], step: int | None = None) -> None:
         self.inner.log_image(f"{self.prefix}/{name}", path, step)
+
+    def log_table(
+        self, name: str, rows: Sequence[Mapping[str, Any]], title: str | None = None
+    ) -> None:
+        log_table(self.inner, f"{self.prefix}/{name}", rows, title)
 
     def summary(self, values: Mapping[str, Any]) -> None:
         self.inner.summary({f"{self.prefix}/{k}": v for k, v in values.items()})
