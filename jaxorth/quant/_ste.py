@@ -1,15 +1,27 @@
-"""Straight-through estimators (STE) and symmetric uniform quantizers.
+"""Straight-through estimators (STE) and uniform k-bit quantizers.
 
 A straight-through estimator uses a quantizer ``q`` in the forward pass and replaces its
 (zero almost everywhere) derivative by the identity, optionally clipped to ``|x| <= c``,
 in the backward pass (Bengio, Leonard and Courville 2013; Hubara et al., JMLR 2018,
 eq. (4) for the clipped sign). Here they are plain functions with :func:`jax.custom_vjp`.
 
-The k-bit quantizer is symmetric and uniform with one scale per tensor, as for the input
-and output matrices of HadamRNN and QORNN (Foucault, Mamalet and Malgouyres, ICLR 2025 and
-2024): with ``L = 2^{k-1} - 1`` and ``alpha = max |w|``, the step is ``delta = alpha / L``
-and ``q_k(w) = delta * clip(round(w / delta), -L, L)``: ``2L + 1 = 2^k - 1`` levels
-``{-L, ..., L} * delta`` (``k = 2`` is ternary ``{-alpha, 0, alpha}``).
+The k-bit quantizer is uniform with one scale per tensor, ``alpha = max |w|``, and
+``q_k(w) = delta * clip(round(w / delta), c_min, c_max)`` with integer codes in
+``[c_min, c_max]`` (:func:`code_range`). Two code sets (``levels``):
+
+- ``"full"``: all ``2^k`` codes of a ``k``-bit two's-complement integer,
+  ``[-2^{k-1}, 2^{k-1} - 1]``, with the step ``delta = alpha / 2^{k-1}``. This is the
+  quantizer of the HadamRNN / QORNN authors' public code (Foucault, Mamalet and
+  Malgouyres, ICLR 2025 and 2024; deel-ai-papers/hadamRNN, ``quantized_layers.py``,
+  ``UniformQuantize``) for ``U``, ``V`` and the QORNN recurrent matrix: the scale is
+  ``2^{k-1} / alpha``, the largest positive entry is clipped to ``(2^{k-1} - 1) delta``
+  and the most negative one is the level ``-2^{k-1} delta = -alpha``.
+- ``"symmetric"``: ``2^k - 1`` codes ``[-L, L]``, ``L = 2^{k-1} - 1``, with the step
+  ``delta = alpha / L`` (nothing is clipped; ``k = 2`` is ternary ``{-alpha, 0, alpha}``).
+  The default of the functions here, which the integer hidden-state codes also use.
+
+The model objects that follow the papers (:class:`KBitSTE`, :class:`jaxorth.rnn.QORNNCell`
+and the ``model=*`` configs) default to ``"full"``.
 """
 
 from __future__ import annotations
@@ -24,12 +36,16 @@ from jaxtyping import Array, Float, Int
 from jaxorth._checks import positive_int
 
 __all__ = [
+    "LEVELS",
     "KBitSTE",
     "check_bits",
+    "check_levels",
+    "code_range",
     "fake_quantize",
     "n_levels",
     "mse_scale",
     "quantize_codes",
+    "max_scale",
     "quantizer_scale",
     "symmetric_scale",
     "ste_quantize",
@@ -57,22 +73,63 @@ def n_levels(bits: int) -> int:
     return 2 ** (check_bits(bits) - 1) - 1
 
 
+LEVELS = ("full", "symmetric")
+
+
+def check_levels(levels: str, name: str = "levels") -> str:
+    """Validate a code set name: ``"full"`` or ``"symmetric"``; returns it."""
+    if levels not in LEVELS:
+        raise ValueError(f"{name} must be one of {', '.join(LEVELS)}; got {levels!r}")
+    return str(levels)
+
+
+def code_range(bits: int, levels: str = "symmetric") -> tuple[int, int]:
+    """Integer codes ``(c_min, c_max)`` of the ``bits``-bit quantizer.
+
+    ``levels="full"``: ``(-2^{bits-1}, 2^{bits-1} - 1)``, all ``2^bits`` codes of a
+    two's-complement integer (the HadamRNN / QORNN authors' code, module docstring);
+    ``"symmetric"``: ``(-L, L)``, ``L = 2^{bits-1} - 1``, ``2^bits - 1`` codes.
+    """
+    half = 2 ** (check_bits(bits) - 1)
+    if check_levels(levels) == "full":
+        return -half, half - 1
+    return -(half - 1), half - 1
+
+
+def _max_code(bits: int, levels: str) -> int:
+    # the code that max|x| maps to before clipping: 2^{k-1} ("full") or L ("symmetric")
+    return -code_range(bits, levels)[0]
+
+
+def max_scale(x: Float[Array, ...], bits: int, levels: str = "symmetric") -> Float[Array, ""]:
+    """Step ``delta = max|x| / m`` of the per-tensor quantizer, ``m = -c_min``.
+
+    ``m = 2^{bits-1}`` for ``levels="full"`` (the authors' scale ``2^{k-1} / alpha``;
+    ``-max|x|`` is a level, ``+max|x|`` is clipped to ``(2^{k-1} - 1) delta``) and
+    ``m = 2^{bits-1} - 1`` for ``"symmetric"`` (:func:`symmetric_scale`, nothing is
+    clipped). Returns 1 for an all-zero tensor (any step represents it exactly).
+    """
+    alpha = jnp.max(jnp.abs(x))
+    delta = alpha / _max_code(bits, levels)
+    return jnp.where(alpha > 0, delta, jnp.ones_like(delta))
+
+
 def symmetric_scale(x: Float[Array, ...], bits: int) -> Float[Array, ""]:
     """Step ``delta = max|x| / (2^{bits-1} - 1)`` of the per-tensor symmetric quantizer.
 
     Returns 1 for an all-zero tensor (any step represents it exactly).
     """
-    alpha = jnp.max(jnp.abs(x))
-    delta = alpha / n_levels(bits)
-    return jnp.where(alpha > 0, delta, jnp.ones_like(delta))
+    return max_scale(x, bits, "symmetric")
 
 
-def mse_scale(x: Float[Array, ...], bits: int, grid: int = 64) -> Float[Array, ""]:
-    """Step ``delta`` of the per-tensor symmetric quantizer with the least squared error.
+def mse_scale(
+    x: Float[Array, ...], bits: int, grid: int = 64, levels: str = "symmetric"
+) -> Float[Array, ""]:
+    """Step ``delta`` of the per-tensor quantizer with the least squared error.
 
-    Minimises ``||x - delta clip(round(x / delta), -L, L)||^2`` over ``delta = f max|x| / L``
-    for ``grid`` fractions ``f`` evenly spaced in ``[0.2, 1]`` (``f = 1`` is
-    :func:`symmetric_scale`, which clips nothing): a smaller step trades clipping of the
+    Minimises ``||x - delta clip(round(x / delta), c_min, c_max)||^2`` over
+    ``delta = f max_scale(x)`` for ``grid`` fractions ``f`` evenly spaced in ``[0.2, 1]``
+    (``f = 1`` is :func:`max_scale`): a smaller step trades clipping of the
     few largest entries for finer rounding of all others (the Lloyd-Max trade-off of a
     uniform quantizer, Max 1960). For the ``~N(0, 1/n)`` entries of a random orthogonal
     ``128 x 128`` matrix at 4 bits this roughly halves the step. Not differentiated
@@ -80,37 +137,41 @@ def mse_scale(x: Float[Array, ...], bits: int, grid: int = 64) -> Float[Array, "
     """
     grid = positive_int(grid, "grid")
     x = jax.lax.stop_gradient(jnp.asarray(x))
-    lim = n_levels(bits)
-    base = symmetric_scale(x, bits)
+    lo, hi = code_range(bits, levels)
+    base = max_scale(x, bits, levels)
     deltas = base * jnp.linspace(0.2, 1.0, grid, dtype=x.dtype)
     flat = x.reshape(1, -1)
     err = jnp.sum(
-        (flat - deltas[:, None] * jnp.clip(jnp.round(flat / deltas[:, None]), -lim, lim)) ** 2,
+        (flat - deltas[:, None] * jnp.clip(jnp.round(flat / deltas[:, None]), lo, hi)) ** 2,
         axis=1,
     )
     return deltas[jnp.argmin(err)]
 
 
 def quantize_codes(
-    x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float
+    x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float, levels: str = "symmetric"
 ) -> Int[Array, ...]:
-    """Integer codes ``clip(round(x / delta), -L, L)`` (``int32``), ``L = 2^{bits-1} - 1``."""
-    lim = n_levels(bits)
-    return jnp.clip(jnp.round(x / delta), -lim, lim).astype(jnp.int32)
+    """Integer codes ``clip(round(x / delta), c_min, c_max)`` (``int32``, :func:`code_range`)."""
+    lo, hi = code_range(bits, levels)
+    return jnp.clip(jnp.round(x / delta), lo, hi).astype(jnp.int32)
 
 
 def fake_quantize(
-    x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float | None = None
+    x: Float[Array, ...],
+    bits: int,
+    delta: Float[Array, ""] | float | None = None,
+    levels: str = "symmetric",
 ) -> Float[Array, ...]:
-    """``delta * quantize_codes(x, bits, delta)`` in the dtype of ``x`` (no STE).
+    """``delta * quantize_codes(x, bits, delta, levels)`` in the dtype of ``x`` (no STE).
 
-    ``delta`` defaults to :func:`symmetric_scale` (``max|x| / L``, nothing is clipped).
+    ``delta`` defaults to :func:`max_scale` (``max|x| / 2^{k-1}`` for ``"full"``,
+    ``max|x| / L`` for ``"symmetric"``).
     """
     x = jnp.asarray(x)
     if delta is None:
-        delta = symmetric_scale(x, bits)
-    lim = n_levels(bits)
-    return (jnp.clip(jnp.round(x / delta), -lim, lim) * delta).astype(x.dtype)
+        delta = max_scale(x, bits, levels)
+    lo, hi = code_range(bits, levels)
+    return (jnp.clip(jnp.round(x / delta), lo, hi) * delta).astype(x.dtype)
 
 
 # --- sign ---------------------------------------------------------------------------
@@ -216,41 +277,45 @@ def ste_ternary(
 SCALES = ("max", "mse")
 
 
-def quantizer_scale(x: Float[Array, ...], bits: int, scale: str = "max") -> Float[Array, ""]:
+def quantizer_scale(
+    x: Float[Array, ...], bits: int, scale: str = "max", levels: str = "symmetric"
+) -> Float[Array, ""]:
     """Step of the per-tensor quantizer by name.
 
-    ``"max"``: :func:`symmetric_scale`; ``"mse"``: :func:`mse_scale`.
+    ``"max"``: :func:`max_scale`; ``"mse"``: :func:`mse_scale` (both for ``levels``).
     """
     if scale == "max":
-        return symmetric_scale(x, bits)
+        return max_scale(x, bits, levels)
     if scale == "mse":
-        return mse_scale(x, bits)
+        return mse_scale(x, bits, levels=levels)
     raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-def _ste_quantize(x: Array, bits: int, scale: str) -> Array:
-    return fake_quantize(x, bits, quantizer_scale(x, bits, scale))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _ste_quantize(x: Array, bits: int, scale: str, levels: str) -> Array:
+    return fake_quantize(x, bits, quantizer_scale(x, bits, scale, levels), levels)
 
 
-def _ste_quantize_fwd(x: Array, bits: int, scale: str) -> tuple[Array, None]:
-    return _ste_quantize(x, bits, scale), None
+def _ste_quantize_fwd(x: Array, bits: int, scale: str, levels: str) -> tuple[Array, None]:
+    return _ste_quantize(x, bits, scale, levels), None
 
 
-def _ste_quantize_bwd(bits: int, scale: str, _: None, g: Array) -> tuple[Array]:
+def _ste_quantize_bwd(bits: int, scale: str, levels: str, _: None, g: Array) -> tuple[Array]:
     return (g,)
 
 
 _ste_quantize.defvjp(_ste_quantize_fwd, _ste_quantize_bwd)
 
 
-def ste_quantize(x: Float[Array, ...], bits: int, scale: str = "max") -> Float[Array, ...]:
-    """Symmetric uniform ``bits``-bit quantization, one scale per tensor, with an STE.
+def ste_quantize(
+    x: Float[Array, ...], bits: int, scale: str = "max", levels: str = "symmetric"
+) -> Float[Array, ...]:
+    """Uniform ``bits``-bit quantization, one scale per tensor, with an STE.
 
-    Forward ``q_k(x) = delta clip(round(x / delta), -L, L)`` with ``L = 2^{k-1} - 1``;
+    Forward ``q_k(x) = delta clip(round(x / delta), c_min, c_max)`` (:func:`code_range`);
     backward the identity (the scale is treated as a constant). Used for ``U``, ``V``
     and the QORNN recurrent matrix (Foucault, Mamalet and Malgouyres 2024, eq. (2);
-    HadamRNN, ICLR 2025).
+    HadamRNN, ICLR 2025), whose authors' code uses ``levels="full"``.
 
     Parameters
     ----------
@@ -258,21 +323,24 @@ def ste_quantize(x: Float[Array, ...], bits: int, scale: str = "max") -> Float[A
     bits : int
         ``k >= 2``.
     scale : {"max", "mse"}
-        ``delta = max|x| / L`` (nothing is clipped; the papers' choice) or the step with
-        the least squared error (:func:`mse_scale`, clips the largest entries).
+        ``delta = max|x| / 2^{k-1}`` (``"full"``) or ``max|x| / L`` (``"symmetric"``):
+        the papers' choice; or the step with the least squared error
+        (:func:`mse_scale`, clips the largest entries).
+    levels : {"symmetric", "full"}
+        Code set: ``[-L, L]`` with ``L = 2^{k-1} - 1`` or ``[-2^{k-1}, 2^{k-1} - 1]``.
 
     Returns
     -------
     Float[Array, "..."]
-        Values in ``{-L, ..., L} * delta``.
+        Values in ``{c_min, ..., c_max} * delta``.
     """
     # an unknown ``scale`` is rejected by quantizer_scale when the forward pass traces
-    return _ste_quantize(jnp.asarray(x), check_bits(bits), scale)
+    return _ste_quantize(jnp.asarray(x), check_bits(bits), scale, check_levels(levels))
 
 
 @dataclasses.dataclass(frozen=True)
 class KBitSTE:
-    """Callable ``w -> ste_quantize(w, bits)`` that carries its bit width.
+    """Callable ``w -> ste_quantize(w, bits, levels=levels)`` that carries its bit width.
 
     Pass it as ``input_transform`` / ``output_transform`` of
     :class:`jaxorth.rnn.SequenceModel`, whose ``size_bits`` reads ``bits``.
@@ -281,12 +349,18 @@ class KBitSTE:
     ----------
     bits : int
         ``k >= 2`` (default 4, as in HadamRNN).
+    levels : {"full", "symmetric"}
+        Code set (:func:`code_range`); ``"full"`` (default): the ``2^k`` codes
+        ``[-2^{k-1}, 2^{k-1} - 1]`` with step ``max|w| / 2^{k-1}``, as the HadamRNN /
+        QORNN authors' ``U`` and ``V`` (module docstring).
     """
 
     bits: int = 4
+    levels: str = "full"
 
     def __post_init__(self) -> None:
         check_bits(self.bits)
+        check_levels(self.levels)
 
     def __call__(self, w: Float[Array, ...]) -> Float[Array, ...]:
-        return ste_quantize(w, self.bits)
+        return ste_quantize(w, self.bits, levels=self.levels)

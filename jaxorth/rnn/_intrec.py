@@ -77,8 +77,8 @@ def integer_hidden_states(
     lim = n_levels(act_bits)
     n = cell.hidden_size
     w_lim = getattr(cell, "block_size", None)
-    if w_lim is None:  # QORNN: codes of W_q are at most 2^{k-1} - 1
-        w_lim = n * n_levels(cell.bits)
+    if w_lim is None:  # QORNN: |codes of W_q| <= 2^{k-1} (levels="full") or 2^{k-1} - 1
+        w_lim = n * cell.max_code()
     if w_lim * lim >= 2**31:
         raise ValueError(
             f"int32 accumulator overflow: act_bits={act_bits} with this cell can reach "

@@ -2,9 +2,14 @@
 
 Foucault, Mamalet and Malgouyres, "Quantized Approximately Orthogonal Recurrent Neural
 Networks" (2024). The recurrent matrix used in the forward pass is ``W_q = q_k(W_o)``,
-the per-tensor symmetric ``k``-bit quantization (:func:`jaxorth.quant.ste_quantize`) of
+the per-tensor ``k``-bit quantization (:func:`jaxorth.quant.ste_quantize`) of
 an orthogonal matrix ``W_o`` built from a free parameter ``W``; the gradient goes
-through ``q_k`` by a straight-through estimator. Two ways to build ``W_o``:
+through ``q_k`` by a straight-through estimator. By default (``levels="full"``) ``q_k``
+uses the ``2^k`` integer codes ``[-2^{k-1}, 2^{k-1} - 1]`` and the step
+``max|W_o| / 2^{k-1}``, as the authors' public code (deel-ai-papers/hadamRNN,
+``quantized_layers.py``: ``UniformQuantize`` inside ``QSpectralLinear``, the STE-Bjorck
+recurrent layer of ``SpectralQSSM``); ``levels="symmetric"`` is the ``2^k - 1``-code
+quantizer with step ``max|W_o| / (2^{k-1} - 1)``. Two ways to build ``W_o``:
 
 - ``method="bjorck"`` (STE-Bjorck): ``W_o = Bjorck(W / ||W||)``, the iterations
   ``W <- 1.5 W - 0.5 W W^T W`` (:func:`jaxorth.linalg.bjorck`), differentiated through.
@@ -19,19 +24,22 @@ on O(n), as the authors' public code does for square recurrent matrices
 (``torch.nn.init.orthogonal_``; deel-ai-papers/hadamRNN, ``QLinear``). The Henaff
 initialisation of full-precision ORNNs (block-diagonal 2x2 rotations, entries up to 1)
 is a poor starting point for a *per-tensor* quantizer: ``delta = max|W_o| / L ~ 1 / L``
-rounds each rotation ``(cos t, sin t)`` to a lattice point whose modulus is off by up to
+(figures below for ``levels="symmetric"``, ``L = 2^{k-1} - 1``) rounds each rotation
+``(cos t, sin t)`` to a lattice point whose modulus is off by up to
 ``~delta / sqrt 2``: at ``k = 4`` and ``n = 128`` the spectral radius of ``W_q`` is 1.088
 and its smallest eigenvalue modulus 0.914, so over a copy-task sequence of 120 steps some
 modes grow ``1.088^120 ~ 2e4`` and others shrink to ``2e-5`` and the model cannot learn
 (test cross-entropy stays at the memoryless baseline). A Haar orthogonal matrix has
 entries of size ``~1 / sqrt(n)`` with ``max|W_o| ~ 0.39`` at ``n = 128``, so the same
-4 bits give eigenvalue moduli within ``[0.962, 1.028]``. Henaff remains available
+4 bits give eigenvalue moduli within ``[0.962, 1.028]`` (``[0.966, 1.024]`` with the
+default ``levels="full"``, step ``max|W_o| / 8``; seed 0). Henaff remains available
 (``init="henaff"``) for finer grids: at 8 bits its moduli are within ``[0.996, 1.004]``
 and the copy task at ``T = 100`` is solved.
 
 ``W_q`` is only approximately orthogonal: ``||W_q^T W_q - I||_2 <= 2 e + e^2`` with
-``e = ||W_q - W_o||_2 <= ||W_q - W_o||_F <= n delta / 2``, ``delta = max|W_o| / L``,
-``L = 2^{k-1} - 1``: the deviation shrinks like ``2^{-k}`` (:meth:`QORNNCell.orthogonality_error`).
+``e = ||W_q - W_o||_2 <= ||W_q - W_o||_F <= n r``, ``r`` the largest entry error
+(``delta / 2`` from rounding, ``delta`` for the clipped largest positive entry with
+``levels="full"``): the deviation shrinks like ``2^{-k}`` (:meth:`QORNNCell.orthogonality_error`).
 """
 
 from __future__ import annotations
@@ -49,7 +57,8 @@ from jaxorth.linalg import bjorck
 from jaxorth.quant import (
     SCALES,
     check_bits,
-    n_levels,
+    check_levels,
+    code_range,
     quantize_codes,
     quantizer_scale,
     ste_quantize,
@@ -123,8 +132,12 @@ class QORNNCell(nnx.Module):
         docstring), block rotations with random angles (Henaff et al. 2016; its rotations
         quantize poorly at 4 bits), or the identity.
     scale : {"max", "mse"}
-        Step of the weight quantizer: ``max|W_o| / L`` (nothing clipped, as in the
-        paper) or the least-squared-error step (:func:`jaxorth.quant.mse_scale`).
+        Step of the weight quantizer: ``max|W_o| / 2^{k-1}`` (``levels="full"``) or
+        ``max|W_o| / (2^{k-1} - 1)`` (``"symmetric"``), as in the paper; or the
+        least-squared-error step (:func:`jaxorth.quant.mse_scale`).
+    levels : {"full", "symmetric"}
+        Integer codes of ``W_q``: ``[-2^{k-1}, 2^{k-1} - 1]`` (default, the authors'
+        code) or ``[-(2^{k-1} - 1), 2^{k-1} - 1]`` (:func:`jaxorth.quant.code_range`).
     rngs : nnx.Rngs
     """
 
@@ -137,6 +150,7 @@ class QORNNCell(nnx.Module):
         n_iter: int = 15,
         init: str = "orthogonal",
         scale: str = "max",
+        levels: str = "full",
         rngs: nnx.Rngs,
     ):
         hidden_size = positive_int(hidden_size, "hidden_size")
@@ -145,6 +159,7 @@ class QORNNCell(nnx.Module):
             raise ValueError(f"method must be 'bjorck' or 'projunn', got {method!r}")
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+        check_levels(levels)
         n_iter = int_at_least(n_iter, "n_iter", 1)
         key = rngs.params()
         n = hidden_size
@@ -161,6 +176,7 @@ class QORNNCell(nnx.Module):
         self.method = method
         self.n_iter = int(n_iter)
         self.scale = scale
+        self.levels = levels
         self.w = nnx.Param(w0)
 
     def orthogonal_matrix(self) -> Float[Array, "n n"]:
@@ -172,7 +188,7 @@ class QORNNCell(nnx.Module):
 
     def matrix(self) -> Float[Array, "n n"]:
         """``W_q = q_k(W_o)``, the quantized recurrent matrix used in the forward pass."""
-        return ste_quantize(self.orthogonal_matrix(), self.bits, self.scale)
+        return ste_quantize(self.orthogonal_matrix(), self.bits, self.scale, self.levels)
 
     def recurrence(self) -> Recurrence:
         """``h -> h W_q^T`` for a batch ``(B, n)``; another state width raises ValueError."""
@@ -187,8 +203,8 @@ class QORNNCell(nnx.Module):
     def integer_recurrence(self) -> tuple[IntRecurrence, Float[Array, ""] | float]:
         """``h W_q^T = delta * (h C^T)`` with the ``int32`` code matrix ``C`` of ``W_q``."""
         w_o = jax.lax.stop_gradient(self.orthogonal_matrix())
-        delta = quantizer_scale(w_o, self.bits, self.scale)
-        codes_t, n = quantize_codes(w_o, self.bits, delta).T, self.hidden_size
+        delta = quantizer_scale(w_o, self.bits, self.scale, self.levels)
+        codes_t, n = quantize_codes(w_o, self.bits, delta, self.levels).T, self.hidden_size
 
         def step(c: Array) -> Array:
             check_state_width(c, n)
@@ -201,21 +217,29 @@ class QORNNCell(nnx.Module):
         wq = self.matrix()
         return jnp.linalg.norm(wq.T @ wq - jnp.eye(self.hidden_size, dtype=wq.dtype), ord=2)
 
+    def max_code(self) -> int:
+        """Largest ``|code|`` of ``W_q``: ``2^{k-1}`` (``levels="full"``) or ``2^{k-1} - 1``."""
+        return -code_range(self.bits, self.levels)[0]
+
     def size_bits(self) -> int:
         """``k n^2`` bits (plus one 32-bit scale)."""
         return self.bits * self.hidden_size**2 + 32
 
     def error_bound(self) -> Float[Array, ""]:
-        """Bound ``2 e + e^2`` on ``||W_q^T W_q - I||_2``, ``e = n r``.
+        """Bound ``2 e + e^2`` on ``||W_q^T W_q - I||_2``, ``e = ||B||_F``.
 
-        Each entry moves by at most ``r = max(delta / 2, max|W_o| - L delta)`` (rounding,
-        or clipping when the step is below ``max|W_o| / L``), so ``||W_q - W_o||_2 <=
-        ||W_q - W_o||_F <= n r = e``; with ``W_o`` orthogonal, ``W_q^T W_q - I =
-        W_o^T E + E^T W_o + E^T E``. With ``scale="max"`` (``delta = max|W_o| / L``,
-        ``r = delta / 2``) the bound halves with each extra bit.
+        Entry ``(i, j)`` moves by at most ``b_ij = max(delta / 2, w_ij - c_max delta,
+        c_min delta - w_ij)`` (rounding, or clipping beyond the extreme codes
+        ``[c_min, c_max]``), so ``||W_q - W_o||_2 <= ||W_q - W_o||_F <= ||B||_F = e``; with
+        ``W_o`` orthogonal, ``W_q^T W_q - I = W_o^T E + E^T W_o + E^T E``. With
+        ``scale="max"`` and ``levels="symmetric"`` every ``b_ij = delta / 2`` and
+        ``e = n delta / 2``; ``levels="full"`` adds the clipping of the entries above
+        ``(c_max + 1/2) delta`` (at most ``delta`` each). The bound halves with each extra
+        bit.
         """
         w_o = self.orthogonal_matrix()
-        delta = quantizer_scale(w_o, self.bits, self.scale)
-        r = jnp.maximum(delta / 2, jnp.max(jnp.abs(w_o)) - n_levels(self.bits) * delta)
-        e = self.hidden_size * r
+        delta = quantizer_scale(w_o, self.bits, self.scale, self.levels)
+        lo, hi = code_range(self.bits, self.levels)
+        b = jnp.maximum(jnp.maximum(delta / 2, w_o - hi * delta), lo * delta - w_o)
+        e = jnp.sqrt(jnp.sum(b * b))
         return 2 * e + e * e

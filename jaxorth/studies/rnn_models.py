@@ -4,7 +4,12 @@
 ``model=block_hadamrnn`` (Foucault, Mamalet and Malgouyres, ICLR 2025) and
 ``model=qornn`` (Foucault, Mamalet and Malgouyres 2024). For the quantized models the
 input and output matrices ``U`` and ``V`` are quantized to ``in_bits`` / ``out_bits``
-(4 by default, one scale per tensor, STE); ``null`` keeps them in full precision. Every
+(4 by default, one scale per tensor, STE); ``null`` keeps them in full precision.
+``levels`` picks the integer codes of every quantized matrix (``U``, ``V`` and the QORNN
+``W``): ``full`` (default), the ``2^k`` codes ``[-2^{k-1}, 2^{k-1} - 1]`` with step
+``max|w| / 2^{k-1}`` of the authors' code (deel-ai-papers/hadamRNN, ``UniformQuantize``),
+or ``symmetric``, ``[-(2^{k-1} - 1), 2^{k-1} - 1]`` with step ``max|w| / (2^{k-1} - 1)``
+(this package's quantizer before 2027; :func:`jaxorth.quant.code_range`). Every
 size constraint is checked when the model is built, before any compute.
 
 Each option is a dataclass registered in Hydra's ConfigStore as ``model=NAME`` and a
@@ -27,7 +32,7 @@ import jax
 import optax
 from flax import nnx
 
-from jaxorth.quant import KBitSTE, check_bits
+from jaxorth.quant import KBitSTE, check_bits, check_levels
 from jaxorth.rnn import (
     BlockHadamRNNCell,
     HadamRNNCell,
@@ -114,6 +119,7 @@ _KEYS = {
     "method": "method",
     "n_iter": "n_iter",
     "scale": "scale",
+    "levels": "levels",
 }
 
 
@@ -170,29 +176,42 @@ def _build_ornn(
     return SequenceModel(cell, in_features, out_features, rngs=rngs, **options)
 
 
-def _transform(bits: Any, key: str) -> KBitSTE | None:
+def _levels(cfg: Any) -> str:
+    with config_key("model.levels", cfg.levels):
+        return check_levels(str(cfg.levels))
+
+
+def _transform(bits: Any, key: str, levels: str) -> KBitSTE | None:
     if bits is None:
         return None
     with config_key(f"model.{key}", bits):
-        return KBitSTE(check_bits(int(bits), key))
+        return KBitSTE(check_bits(int(bits), key), levels)
 
 
 def _model(
     cfg: Any, cell: Any, in_features: int, out_features: int, rngs: nnx.Rngs, **options: Any
 ) -> Any:
+    levels = _levels(cfg)
     return SequenceModel(
         cell,
         in_features,
         out_features,
         rngs=rngs,
-        input_transform=_transform(cfg.in_bits, "in_bits"),
-        output_transform=_transform(cfg.out_bits, "out_bits"),
+        input_transform=_transform(cfg.in_bits, "in_bits", levels),
+        output_transform=_transform(cfg.out_bits, "out_bits", levels),
         **options,
     )
 
 
 def _clip(cfg: Any) -> float | None:
     return None if cfg.clip is None else float(cfg.clip)
+
+
+class QuantLevels(enum.StrEnum):
+    """``model.levels``: integer codes of the quantized matrices (``code_range``)."""
+
+    full = "full"
+    symmetric = "symmetric"
 
 
 class HadamInit(enum.StrEnum):
@@ -210,6 +229,7 @@ class HadamRNNConfig:
     hidden: int = 128
     in_bits: int | None = 4
     out_bits: int | None = 4
+    levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
     radix: int = 16
@@ -235,6 +255,7 @@ class BlockHadamRNNConfig:
     block: int = 16
     in_bits: int | None = 4
     out_bits: int | None = 4
+    levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
     radix: int = 16
@@ -286,7 +307,10 @@ class QORNNConfig:
     ORNN quantize to eigenvalue moduli 0.91..1.09 at 4 bits (see the module docstring
     of :class:`jaxorth.rnn.QORNNCell`). ``method="projunn"`` also projects ``W`` back onto
     O(n) after every optimizer step (:func:`qornn_optimizer`). ``scale="mse"`` uses the
-    least-squared-error step for ``W_q`` instead of ``max|W_o| / L``.
+    least-squared-error step for ``W_q`` instead of ``max|W_o| / 2^{k-1}``. ``levels``:
+    the codes of ``W_q``, ``U`` and ``V`` (module docstring). ``recurrent_lr_scale``
+    multiplies the learning rate of the recurrent parameter ``W`` only
+    (:func:`qornn_optimizer`).
     """
 
     name: str = "qornn"
@@ -296,6 +320,8 @@ class QORNNConfig:
     n_iter: int = 15
     init: QORNNInit = QORNNInit.orthogonal
     scale: QuantScale = QuantScale.max
+    levels: QuantLevels = QuantLevels.full
+    recurrent_lr_scale: float = 1.0
     in_bits: int | None = 4
     out_bits: int | None = 4
 
@@ -315,12 +341,23 @@ def qornn_optimizer(
 ) -> optax.GradientTransformation:
     """Optimizer hook of ``model=qornn`` (see :func:`rnn_optimizer`).
 
+    ``recurrent_lr_scale=s`` (``s != 1``): the update of the recurrent parameter ``W``
+    (``cell.w``) is multiplied by ``s`` (``optax.scale`` masked to ``cell.w``), i.e. ``W``
+    trains with the learning rate ``s * optim.lr`` and the same schedule (exact for
+    Adam, whose step is proportional to the lr), the other parameters with
+    ``optim.lr``: the separate recurrent learning rate of the orthogonal RNN literature
+    (expRNN, Lezcano-Casado and Martinez-Rubio 2019; projUNN, Kiani et al. 2022).
     ``method=projunn`` (STE-projUNN, Foucault, Mamalet and Malgouyres 2024):
-    after each step of ``tx`` the recurrent parameter ``W`` is projected back onto
+    after each step the recurrent parameter ``W`` is projected back onto
     O(n) (:func:`jaxorth.rnn.project_orthogonal`, masked to ``cell.w``), so the
     parameter itself stays orthogonal, not only the matrix used in the forward pass.
-    ``method=bjorck`` gets ``tx`` unchanged.
+    ``method=bjorck`` with ``recurrent_lr_scale=1`` gets ``tx`` unchanged.
     """
+    lr_scale = float(model_cfg.get("recurrent_lr_scale", 1.0))
+    if not lr_scale > 0:
+        raise ValueError(f"model.recurrent_lr_scale must be > 0, got {lr_scale!r}")
+    if lr_scale != 1.0:
+        tx = optax.chain(tx, optax.masked(optax.scale(lr_scale), recurrent_weight_mask))
     if str(model_cfg.get("method")) != "projunn":
         return tx
     return optax.chain(tx, optax.masked(project_orthogonal(), recurrent_weight_mask))
@@ -338,6 +375,7 @@ def _build_qornn(
             n_iter=int(cfg.n_iter),
             init=str(cfg.init),
             scale=str(cfg.scale),
+            levels=_levels(cfg),
             rngs=rngs,
         )
     return _model(cfg, cell, in_features, out_features, rngs, **options)

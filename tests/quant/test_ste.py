@@ -7,7 +7,9 @@ from jaxorth.quant import (
     KBitSTE,
     activation_scale,
     check_bits,
+    code_range,
     fake_quantize,
+    max_scale,
     mse_scale,
     quantize_codes,
     ste_quantize,
@@ -89,8 +91,82 @@ def test_all_zero_tensor():
 
 def test_kbit_callable_carries_bits():
     q = KBitSTE(3)
-    assert q.bits == 3 and hash(q) == hash(KBitSTE(3))
-    np.testing.assert_allclose(q(jnp.asarray(X)), ste_quantize(jnp.asarray(X), 3))
+    assert q.bits == 3 and q.levels == "full" and hash(q) == hash(KBitSTE(3))
+    np.testing.assert_allclose(q(jnp.asarray(X)), ste_quantize(jnp.asarray(X), 3, levels="full"))
+    s = KBitSTE(3, "symmetric")
+    np.testing.assert_allclose(s(jnp.asarray(X)), ste_quantize(jnp.asarray(X), 3))
+    with pytest.raises(ValueError, match="^levels must be one of full, symmetric; got 'odd'"):
+        KBitSTE(3, "odd")
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_code_range_closed_form(bits):
+    # full: all 2^k codes of a k-bit two's-complement integer; symmetric: 2^k - 1 codes
+    lo, hi = code_range(bits, "full")
+    assert (lo, hi) == (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    assert hi - lo + 1 == 2**bits
+    lo_s, hi_s = code_range(bits, "symmetric")
+    assert (lo_s, hi_s) == (-hi, hi) and hi_s - lo_s + 1 == 2**bits - 1
+    assert code_range(bits) == (lo_s, hi_s)  # the functions' default
+    with pytest.raises(ValueError, match="^levels must be one of"):
+        code_range(bits, "asym")
+
+
+def _numpy_full_quantize(x, bits):
+    # the authors' UniformQuantize by hand: scale 2^(k-1) / max|x|, round, clamp to
+    # [-2^(k-1), 2^(k-1) - 1], rescale (deel-ai-papers/hadamRNN, quantized_layers.py)
+    half = 2 ** (bits - 1)
+    alpha = np.abs(x).max()
+    codes = np.clip(np.round(x * half / alpha), -half, half - 1)
+    return codes * alpha / half, alpha / half, codes
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_full_levels_match_the_two_complement_quantizer(maybe_jit, bits):
+    x = np.random.default_rng(10 + bits).standard_normal((9, 6)).astype(np.float32)
+    ref, delta, ref_codes = _numpy_full_quantize(x.astype(np.float64), bits)
+    f = maybe_jit(lambda v: ste_quantize(v, bits, levels="full"))
+    q = np.asarray(f(x))
+    np.testing.assert_allclose(q, ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(float(max_scale(x, bits, "full")), delta, rtol=1e-6)
+    codes = np.asarray(quantize_codes(x, bits, max_scale(x, bits, "full"), "full"))
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert codes.min() >= -(2 ** (bits - 1)) and codes.max() <= 2 ** (bits - 1) - 1
+    np.testing.assert_allclose(fake_quantize(x, bits, levels="full"), ref, rtol=1e-6, atol=1e-7)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(_vjp(f, x, g), g)
+
+
+def test_full_levels_hand_computed_values():
+    # 3 bits, alpha = 2: step 2 / 4 = 0.5, codes [-4, 3]; -alpha is a level, +alpha is
+    # clipped to 3 * 0.5 = 1.5 (the asymmetry of two's-complement codes)
+    x = jnp.asarray([-2.0, -0.8, -0.2, 0.3, 0.74, 1.3, 2.0])
+    np.testing.assert_allclose(
+        ste_quantize(x, 3, levels="full"), [-2.0, -1.0, -0.0, 0.5, 0.5, 1.5, 1.5]
+    )
+    np.testing.assert_array_equal(quantize_codes(x, 3, 0.5, "full"), [-4, -2, 0, 1, 1, 3, 3])
+    # symmetric: step 2 / 3, codes [-3, 3], both extremes are levels
+    np.testing.assert_allclose(
+        ste_quantize(x, 3), np.array([-3, -1, 0, 0, 1, 2, 3]) * 2.0 / 3, rtol=1e-6
+    )
+    # 4 bits full on a signed permutation-like tensor: -1 stays, +1 becomes 7/8
+    np.testing.assert_allclose(
+        ste_quantize(jnp.asarray([-1.0, 0.0, 1.0]), 4, levels="full"), [-1.0, 0.0, 0.875]
+    )
+
+
+def test_mse_scale_with_full_levels_beats_its_max_scale():
+    x = np.random.default_rng(3).standard_normal(3000)
+    for bits in (3, 4):
+        lo, hi = code_range(bits, "full")
+        d_max = float(max_scale(jnp.asarray(x), bits, "full"))
+        d = float(mse_scale(jnp.asarray(x), bits, levels="full"))
+        assert 0.2 * d_max <= d <= d_max
+
+        def err(delta, lo=lo, hi=hi):
+            return np.sum((x - delta * np.clip(np.round(x / delta), lo, hi)) ** 2)
+
+        assert err(d) < err(d_max)
 
 
 @pytest.mark.parametrize("bad", [1, 0, 25, 2.5, True, "4"])

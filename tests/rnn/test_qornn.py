@@ -30,11 +30,39 @@ def test_bjorck_matrix_is_orthogonal_and_quantized(cells, measurements):
     w_o = np.asarray(w_o, np.float64)
     np.testing.assert_allclose(w_o.T @ w_o, np.eye(N), atol=1e-5)
     wq = np.asarray(wq)
-    delta = np.abs(w_o).max() / 7
+    # default levels="full" (the authors' code): step max|W_o| / 8, codes in [-8, 7]
+    delta = np.abs(w_o).max() / 8
     codes = wq / delta
     np.testing.assert_allclose(codes, np.round(codes), atol=1e-3)
-    assert np.abs(np.round(codes)).max() == 7
-    assert cell.size_bits() == 4 * N * N + 32
+    codes = np.round(codes)
+    assert codes.min() >= -8 and codes.max() <= 7
+    ref = np.clip(np.round(w_o / delta), -8, 7)
+    np.testing.assert_array_equal(codes, ref)
+    assert cell.size_bits() == 4 * N * N + 32 and cell.max_code() == 8
+
+
+def test_symmetric_levels_option():
+    cell = QORNNCell(N, 4, levels="symmetric", rngs=nnx.Rngs(0))
+    w_o = np.asarray(cell.orthogonal_matrix(), np.float64)
+    delta = np.abs(w_o).max() / 7
+    codes = np.asarray(cell.matrix()) / delta
+    np.testing.assert_allclose(codes, np.round(w_o / delta), atol=1e-3)
+    assert np.abs(np.round(codes)).max() == 7 and cell.max_code() == 7
+    f, scale = cell.integer_recurrence()
+    np.testing.assert_allclose(float(scale), delta, rtol=1e-6)
+    with pytest.raises(ValueError, match="^levels must be one of full, symmetric"):
+        QORNNCell(8, levels="int", rngs=nnx.Rngs(0))
+
+
+def test_full_levels_round_finer_than_symmetric_at_4_bits():
+    # step max|W_o| / 8 instead of / 7: a Haar matrix (n = 128, max|W_o| ~ 4.4 / sqrt(n)
+    # is one outlier) is rounded finer, so W_q is closer to orthogonal
+    n = 128
+    full = QORNNCell(n, 4, rngs=nnx.Rngs(0))
+    sym = QORNNCell(n, 4, levels="symmetric", rngs=nnx.Rngs(0))
+    e_full, e_sym = float(full.orthogonality_error()), float(sym.orthogonality_error())
+    assert e_full < e_sym
+    assert e_full <= float(full.error_bound())
 
 
 def test_orthogonality_error_bounded_and_shrinks_with_bits(cells, measurements):
@@ -190,7 +218,7 @@ def test_projected_gradient_descent_decreases_a_loss(x64):
 
 
 def test_error_bound_is_within_a_small_factor_of_the_measured_error(cells, measurements):
-    # bound = 2e + e^2 = (1 + e)^2 - 1 with e = n r bounding ||W_q - W_o||_F. Rounding
+    # bound = 2e + e^2 = (1 + e)^2 - 1 with e = ||B||_F bounding ||W_q - W_o||_F. Rounding
     # errors are ~uniform on [-delta/2, delta/2], so ||W_q - W_o||_F ~ n delta / sqrt(12)
     # and e / ||W_q - W_o||_F ~ sqrt(3): measured 1.70-1.76 at n = 32 for every bit width
     # (a doubled bound gives 2.57-3.31)

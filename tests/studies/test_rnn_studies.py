@@ -177,6 +177,58 @@ def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
     assert rnn_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
 
 
+def test_qornn_recurrent_lr_scale_scales_only_the_recurrent_update():
+    # with Adam the step is proportional to the lr: recurrent_lr_scale=s multiplies the
+    # first update of cell.w by s exactly and leaves every other parameter's update as is
+    x, y = copy_task_batch(jax.random.key(1), 4, 3, 4, 2)
+
+    def first_update(**kw):
+        cfg = OmegaConf.structured(QORNNConfig(hidden=8, **kw))
+        model = build_rnn(cfg, 6, 5, seed=0)
+        tx = rnn_optimizer(cfg, optax.adam(1e-3))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+        def loss(p):
+            logits = nnx.merge(graphdef, p, rest)(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        @jax.jit
+        def update(p):
+            return tx.update(jax.grad(loss)(p), tx.init(p), p)[0]
+
+        return update(params)
+
+    ref, scaled = first_update(), first_update(recurrent_lr_scale=0.1)
+    np.testing.assert_allclose(
+        np.asarray(scaled["cell"]["w"][...]), 0.1 * np.asarray(ref["cell"]["w"][...]), rtol=1e-5
+    )
+    np.testing.assert_array_equal(np.asarray(scaled["u"][...]), np.asarray(ref["u"][...]))
+    assert float(np.abs(np.asarray(ref["cell"]["w"][...])).max()) > 1e-4
+    with pytest.raises(ValueError, match="model.recurrent_lr_scale must be > 0"):
+        rnn_optimizer(OmegaConf.structured(QORNNConfig(recurrent_lr_scale=0.0)), optax.sgd(1.0))
+
+
+@pytest.mark.parametrize("name", ["qornn", "hadamrnn"])
+def test_model_levels_reach_every_quantized_matrix(name):
+    # model.levels picks the codes of U, V (and the QORNN W): full = [-8, 7] at 4 bits
+    from jaxorth.studies.rnn_models import BlockHadamRNNConfig, HadamRNNConfig, QuantLevels
+
+    schema = {"qornn": QORNNConfig, "hadamrnn": HadamRNNConfig}[name]
+    assert BlockHadamRNNConfig().levels == "full"
+    for levels, lo in (("full", -8), ("symmetric", -7)):
+        cfg = OmegaConf.structured(schema(hidden=16, levels=QuantLevels(levels)))
+        model = build_rnn(cfg, 6, 5, seed=0)
+        pairs = [(model.u[...], model.input_matrix()), (model.v[...], model.output_matrix())]
+        if name == "qornn":
+            assert model.cell.levels == levels
+            pairs.append((model.cell.orthogonal_matrix(), model.cell.matrix()))
+        for raw, q in pairs:
+            raw = np.asarray(raw, np.float64)
+            delta = np.abs(raw).max() / -lo  # step max|w| / 8 (full) or / 7 (symmetric)
+            expected = np.clip(np.round(raw / delta), lo, 7) * delta
+            np.testing.assert_allclose(np.asarray(q), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_smnist_with_permute_is_pmnist(tmp_path):
     # data.permute decides the permutation: experiment=smnist data.permute=true trains
     # on the same permuted pixels as experiment=pmnist, so every number agrees
