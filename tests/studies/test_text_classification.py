@@ -78,12 +78,13 @@ def test_text_classification_learns_a_separating_word(tmp_path, task, write_imdb
     else:
         data = _qqp(tmp_path / "data", write_tsv, rng)
     summary = run_experiment(
-        [*SMALL, f"data.task={task}", f"data.dir={data}", "data.length=8", "train.steps=40"],
+        [*SMALL, f"data.task={task}", f"data.dir={data}", "data.length=10", "train.steps=40"],
         run_dir=tmp_path / "run",
     )
-    # the same shapes for every task (T = 8 fits QQP's question, 2 separators, the
-    # answer; all fixture words in the vocabulary): one compiled training step
-    assert summary["steps"] == 40 and summary["T"] == 8 and summary["task"] == task
+    # the same shapes for every task (T = 10 fits QQP's two-word question, 2 separators
+    # and the longest answer, 4 fillers + the deciding word: with T = 8 post-padding cut
+    # that word from some pairs; all fixture words in the vocabulary): one compiled step
+    assert summary["steps"] == 40 and summary["T"] == 10 and summary["task"] == task
     assert summary["test_acc"] > 0.9
     table = (tmp_path / "run" / "results.md").read_text()
     held_out = "test" if task == "imdb" else "dev"
@@ -97,7 +98,7 @@ def test_text_classification_learns_a_separating_word(tmp_path, task, write_imdb
 def test_epochs_set_the_steps_and_config_errors(tmp_path, write_imdb):
     data = _imdb(tmp_path / "data", write_imdb, np.random.default_rng(1))
     summary = run_experiment(
-        [*SMALL, f"data.dir={data}", "data.length=8", "experiment.epochs=2", "train.steps=1000"],
+        [*SMALL, f"data.dir={data}", "data.length=10", "experiment.epochs=2", "train.steps=1000"],
         run_dir=tmp_path / "run",
     )
     assert summary["steps_per_epoch"] == 6 and summary["steps"] == 12 and summary["epochs"] == 2
