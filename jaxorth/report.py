@@ -81,7 +81,14 @@ def color(i: int) -> str:
 
 
 def format_value(value: Any) -> str:
-    """One table cell: floats with 4 significant digits (scientific below 1e-3 or from 1e5)."""
+    """One table cell: floats with 4 significant digits (scientific below 1e-3 or from 1e5).
+
+    Examples
+    --------
+    >>> from jaxorth.report import format_value
+    >>> format_value(0.000123456), format_value(3)
+    ('1.235e-04', '3')
+    """
     if isinstance(value, float):
         if math.isfinite(value) and value != 0.0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
             return f"{value:.3e}"

@@ -150,6 +150,12 @@ def mlp_size(widths: Sequence[int]) -> MLPSize:
     ----------
     widths : sequence of int
         ``(d_0, ..., d_L)``: input dimension, hidden widths, output dimension; all >= 1.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import mlp_size
+    >>> mlp_size([1, 4, 1])  # W = 2 * 4 + 4 + 1 parameters, L = 2 affine layers, 4 units
+    MLPSize(W=13, L=2, U=4)
     """
     w = _widths(widths)
     n_params = sum(d_out * (d_in + 1) for d_in, d_out in zip(w[:-1], w[1:], strict=False))
@@ -328,6 +334,12 @@ def holder_exponent(alpha: float, d: int, *, regime: str = "fixed_depth") -> flo
     ``W^(-alpha/d)`` up to a log; ``"deep"``: ``L`` proportional to ``W``, it is
     ``W^(-2 alpha/d)`` up to a log (Achour et al. 2022, Section 4; matching upper
     bounds: Yarotsky 2017-2018, Lu, Shen, Yang & Zhang 2021).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import holder_exponent
+    >>> holder_exponent(1.0, 2)  # alpha / d at fixed depth
+    0.5
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -341,6 +353,12 @@ def monotone_exponent(d: int, p: float) -> float:
     From the entropy order of :func:`monotone_log_packing` (Achour et al. 2022,
     Section 4, monotone functions): ``d = 1`` gives 1; ``p = inf`` gives 0 (no decay:
     a continuous network stays ``1/2`` away from a unit step in sup norm).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import monotone_exponent
+    >>> monotone_exponent(2, 1.0), monotone_exponent(2, 4.0)  # 1 / max(d, p (d - 1))
+    (0.5, 0.25)
     """
     d = _dimension(d)
     p = _exponent_p(p)

@@ -59,6 +59,14 @@ def copy_task_batch(
     -------
     inputs, targets : Int[Array, "B L"]
         Integer tokens; ``L = T + 2 * n_recall``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.data import copy_task_batch
+    >>> x, y = copy_task_batch(jax.random.key(0), batch_size=2, T=5)
+    >>> x.shape, y.shape
+    ((2, 25), (2, 25))
     """
     int_at_least(batch_size, "batch_size", 1)
     int_at_least(T, "T", 1)
@@ -80,6 +88,12 @@ def copy_task_baseline(T: int, n_symbols: int = 8, n_recall: int = 10) -> float:
     Predict blank until the marker, then uniform over the symbols:
     ``n_recall * ln(n_symbols) / (T + 2 n_recall)`` (``10 ln 8 / (T + 20)``; 0.0204 at
     ``T = 1000``, REFERENCES.md section 3).
+
+    Examples
+    --------
+    >>> from jaxorth.data import copy_task_baseline
+    >>> round(copy_task_baseline(1000), 4)  # 10 ln 8 / (T + 20)
+    0.0204
     """
     int_at_least(T, "T", 1)
     int_at_least(n_symbols, "n_symbols", 1)
@@ -130,7 +144,14 @@ def adding_task_batch(
 
 
 def adding_task_baseline() -> float:
-    """Mean squared error of always predicting 1 on the adding task: Var(U1 + U2) = 1/6."""
+    """Mean squared error of always predicting 1 on the adding task: Var(U1 + U2) = 1/6.
+
+    Examples
+    --------
+    >>> from jaxorth.data import adding_task_baseline
+    >>> round(adding_task_baseline(), 4)
+    0.1667
+    """
     return 1.0 / 6.0
 
 

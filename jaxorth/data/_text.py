@@ -90,6 +90,12 @@ def tokenize(text: str) -> list[str]:
 
     ``<br />`` becomes a space; words are the maximal runs of letters and digits
     (Unicode; ``_`` is a separator): ``"Don't<br />stop!"`` -> ``["don", "t", "stop"]``.
+
+    Examples
+    --------
+    >>> from jaxorth.data import tokenize
+    >>> tokenize("A <br />great film!")
+    ['a', 'great', 'film']
     """
     return _WORD.findall(_BREAK.sub(" ", text).lower())
 

@@ -137,6 +137,15 @@ def classify(weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None
     str
         ``"not_critical"``, ``"global_minimum"``, ``"strict_saddle"`` or
         ``"non_strict_saddle"`` (AMG24, Theorems 2-4; see the module docstring).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [0, 1])
+    >>> dln.classify(W, X, Y)
+    'global_minimum'
     """
     check_shapes(weights, X, Y)
     _check_data(X, Y)

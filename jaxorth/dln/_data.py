@@ -154,6 +154,16 @@ def critical_value(X: ArrayLike, Y: ArrayLike, S: Sequence[int]) -> Float[ArrayL
     """Loss at any critical point with eigen-index set ``S``: ``tr(S_yy) - sum_{i in S} l_i``.
 
     AMG24, Proposition 3 (Baldi & Hornik 1989 for ``H = 2``). ``S`` is 0-based.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> l_1, l_2 = dln.spectrum(X, Y).eigenvalues.tolist()
+    >>> value = float(dln.critical_value(X, Y, [0]))  # tr(S_yy) - l_1
+    >>> bool(abs(value - (float(dln.critical_value(X, Y, [])) - l_1)) < 1e-4)
+    True
     """
     spec = spectrum(X, Y)
     S = _check_subset(S, Y.shape[0])

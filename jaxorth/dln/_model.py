@@ -65,6 +65,13 @@ def product(weights: Weights, start: int = 1, stop: int | None = None) -> ArrayL
     """Partial product ``W_{stop:start} = W_stop ... W_start`` (1-based, inclusive).
 
     The empty product (``stop = start - 1``) is the identity of size ``d_{start-1}``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> dln.product([jnp.eye(2), 3 * jnp.eye(2)]).tolist()  # W_2 W_1
+    [[3.0, 0.0], [0.0, 3.0]]
     """
     H = len(weights)
     stop = H if stop is None else stop
@@ -88,6 +95,14 @@ def loss(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLike, ""]: 
         ``[W_1, ..., W_H]``.
     X : Float[ArrayLike, "d_0 m"]
     Y : Float[ArrayLike, "d_H m"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.eye(2), 2 * jnp.eye(2)
+    >>> float(dln.loss([jnp.eye(2), jnp.eye(2)], X, Y))  # ||I I X - Y||_F^2
+    2.0
     """
     check_shapes(weights, X, Y)
     R = product(weights) @ X - Y

@@ -72,6 +72,15 @@ def hvp(loss: Loss, params: PyTree, v: PyTree) -> PyTree:
     -------
     pytree
         ``H v`` with the structure of ``params``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):
+    ...     return 0.5 * w @ jnp.diag(jnp.array([1.0, 2.0, 3.0])) @ w
+    >>> hessian.hvp(loss, jnp.zeros(3), jnp.ones(3)).tolist()
+    [1.0, 2.0, 3.0]
     """
     if jax.tree_util.tree_structure(params) != jax.tree_util.tree_structure(v):
         raise ValueError("v must have the same pytree structure as params")
@@ -107,6 +116,15 @@ def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
     -------
     Float[Array, "n n"]
         Symmetric Hessian (forward-over-reverse ``jax.hessian``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(p):
+    ...     return 0.5 * (3.0 * p["a"] ** 2 + p["b"] ** 2).sum()
+    >>> hessian.dense(loss, {"a": jnp.zeros(1), "b": jnp.zeros(1)}).tolist()
+    [[3.0, 0.0], [0.0, 1.0]]
     """
     _check_scalar_loss(loss, params)
     return jax.jit(lambda p: _dense(loss, p))(params)
@@ -266,6 +284,17 @@ def eigenvalues(
     Returns
     -------
     Float[Array, "k"] or EigResult
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # a quadratic with Hessian diag(1, ..., 8)
+    ...     return 0.5 * (jnp.arange(1.0, 9.0) * w**2).sum()
+    >>> top = hessian.eigenvalues(loss, jnp.zeros(8), 2, key=jax.random.key(0))
+    >>> [round(float(v), 3) for v in top]
+    [8.0, 7.0]
     """
     _check_scalar_loss(loss, params)
     _num_params(params)
@@ -388,6 +417,17 @@ def trace(
     Returns
     -------
     (estimate, standard_error)
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # Hessian 2 I: trace 8
+    ...     return (w**2).sum()
+    >>> estimate, stderr = hessian.trace(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4)
+    >>> round(float(estimate), 4)  # Rademacher probes are exact on a multiple of I
+    8.0
     """
     _check_scalar_loss(loss, params)
     _num_params(params)

@@ -130,13 +130,27 @@ def _check_widths(widths: Sequence[int], name: str = "widths") -> tuple[int, ...
 
 
 def n_parameters(widths: Sequence[int]) -> int:
-    """``E = sum_l d_l (d_{l-1} + 1)``, the number of weights and biases."""
+    """``E = sum_l d_l (d_{l-1} + 1)``, the number of weights and biases.
+
+    Examples
+    --------
+    >>> from jaxorth.identifiability import n_hidden, n_parameters
+    >>> n_parameters([2, 5, 1]), n_hidden([2, 5, 1])  # E = 21, E - N_h = 16
+    (21, 5)
+    """
     w = _check_widths(widths)
     return sum(d_out * (d_in + 1) for d_in, d_out in zip(w[:-1], w[1:]))
 
 
 def n_hidden(widths: Sequence[int]) -> int:
-    """``N_h = d_1 + ... + d_{L-1}``, the number of hidden (ReLU) neurons."""
+    """``N_h = d_1 + ... + d_{L-1}``, the number of hidden (ReLU) neurons.
+
+    Examples
+    --------
+    >>> from jaxorth.identifiability import n_hidden
+    >>> n_hidden([3, 6, 4, 2])
+    10
+    """
     w = _check_widths(widths)
     return sum(w[1:-1])
 

@@ -96,7 +96,14 @@ def static_supports(
 
 
 def product_shape(supports: Any) -> tuple[int, ...]:
-    """Shape of the product filter: ``sum_k max(S_k) + 1`` per dimension."""
+    """Shape of the product filter: ``sum_k max(S_k) + 1`` per dimension.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import product_shape
+    >>> product_shape([[0, 1], [0, 2], [0, 4]])
+    (8,)
+    """
     sup = check_supports(supports)
     return tuple(int(v) for v in sum(s.max(axis=0) for s in sup) + 1)
 
@@ -131,6 +138,12 @@ def conv_chain(h: Sequence[Any], supports: Any) -> Float[Array, "*shape"]:
     ``supports[k][i]``. Full (linear, not circular) convolution; the result has shape
     :func:`product_shape`. Differentiable and ``jit``-able in ``h`` (the supports are
     static).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import conv_chain
+    >>> conv_chain([[1.0, 1.0], [1.0, 2.0]], [[0, 1], [0, 2]]).tolist()  # (1 + z)(1 + 2 z^2)
+    [1.0, 1.0, 2.0, 2.0]
     """
     sup = check_supports(supports)
     factors = _check_factors(h, sup)
@@ -238,6 +251,14 @@ def conv_chain_identifiable(supports: Any, *, max_collisions: int = 5) -> Topolo
 
     Examples: ``{0,1}, {0,1}`` fails (``(0,1)`` and ``(1,0)`` both sum to 1); ``{0,1},
     {0,2}`` passes; the dyadic supports ``S_k = {0, 2^(k-1)}`` pass for every ``K``.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import conv_chain_identifiable
+    >>> conv_chain_identifiable([[0, 1], [0, 2]]).identifiable
+    True
+    >>> conv_chain_identifiable([[0, 1], [0, 1]]).identifiable  # 0 + 1 = 1 + 0
+    False
     """
     sup = check_supports(supports)
     if not isinstance(max_collisions, int) or max_collisions < 0:

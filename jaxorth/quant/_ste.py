@@ -53,7 +53,14 @@ def check_bits(bits: int, name: str = "bits", maximum: int = 24) -> int:
 
 
 def n_levels(bits: int) -> int:
-    """Largest code ``L = 2^{bits-1} - 1`` of the symmetric ``bits``-bit quantizer."""
+    """Largest code ``L = 2^{bits-1} - 1`` of the symmetric ``bits``-bit quantizer.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import n_levels
+    >>> n_levels(4)  # 2^(k-1) - 1 positive levels
+    7
+    """
     return 2 ** (check_bits(bits) - 1) - 1
 
 
@@ -61,6 +68,13 @@ def symmetric_scale(x: Float[Array, ...], bits: int) -> Float[Array, ""]:
     """Step ``delta = max|x| / (2^{bits-1} - 1)`` of the per-tensor symmetric quantizer.
 
     Returns 1 for an all-zero tensor (any step represents it exactly).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import symmetric_scale
+    >>> round(float(symmetric_scale(jnp.array([-0.7, 0.35]), 4)), 6)  # max|x| / 7
+    0.1
     """
     alpha = jnp.max(jnp.abs(x))
     delta = alpha / n_levels(bits)
@@ -94,7 +108,15 @@ def mse_scale(x: Float[Array, ...], bits: int, grid: int = 64) -> Float[Array, "
 def quantize_codes(
     x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float
 ) -> Int[Array, ...]:
-    """Integer codes ``clip(round(x / delta), -L, L)`` (``int32``), ``L = 2^{bits-1} - 1``."""
+    """Integer codes ``clip(round(x / delta), -L, L)`` (``int32``), ``L = 2^{bits-1} - 1``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import quantize_codes
+    >>> quantize_codes(jnp.array([-0.7, 0.06, 0.35]), 4, 0.1).tolist()
+    [-7, 1, 4]
+    """
     lim = n_levels(bits)
     return jnp.clip(jnp.round(x / delta), -lim, lim).astype(jnp.int32)
 
@@ -156,6 +178,17 @@ def ste_sign(x: Float[Array, ...], clip: float | None = None) -> Float[Array, ..
     -------
     Float[Array, "..."]
         Same shape and dtype.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_sign
+    >>> x = jnp.array([-0.3, 0.0, 2.0])
+    >>> ste_sign(x).tolist()
+    [-1.0, 1.0, 1.0]
+    >>> jax.grad(lambda x: ste_sign(x).sum())(x).tolist()  # straight through
+    [1.0, 1.0, 1.0]
     """
     if clip is not None and not clip > 0:
         raise ValueError(f"clip must be positive or None, got {clip!r}")
@@ -202,6 +235,13 @@ def ste_ternary(
         Entries with ``|x| <= threshold`` map to 0; ``>= 0``.
     clip : float, optional
         Zero the gradient where ``|x| > clip``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_ternary
+    >>> ste_ternary(jnp.array([-0.9, 0.2, 0.7])).tolist()
+    [-1.0, 0.0, 1.0]
     """
     if not threshold >= 0:
         raise ValueError(f"threshold must be >= 0, got {threshold!r}")
@@ -265,6 +305,13 @@ def ste_quantize(x: Float[Array, ...], bits: int, scale: str = "max") -> Float[A
     -------
     Float[Array, "..."]
         Values in ``{-L, ..., L} * delta``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_quantize
+    >>> ste_quantize(jnp.array([-1.0, 0.1, 0.4, 1.0]), 2).tolist()  # levels -1, 0, 1 times max|x|
+    [-1.0, 0.0, 0.0, 1.0]
     """
     # an unknown ``scale`` is rejected by quantizer_scale when the forward pass traces
     return _ste_quantize(jnp.asarray(x), check_bits(bits), scale)

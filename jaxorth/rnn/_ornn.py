@@ -57,6 +57,15 @@ class ORNNCell(nnx.Module):
         Gaussian.
     rngs : nnx.Rngs
         Randomness for the initialisation.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import ORNNCell
+    >>> W = ORNNCell(8, rngs=nnx.Rngs(0)).matrix()  # expm of a skew matrix
+    >>> bool(jnp.allclose(W @ W.T, jnp.eye(8), atol=1e-5))
+    True
     """
 
     def __init__(

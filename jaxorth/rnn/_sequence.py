@@ -155,6 +155,15 @@ class SequenceModel(nnx.Module):
         With ``embedding_dim``: the token whose embedding row is held at zero (no
         gradient), as ``torch.nn.Embedding(padding_idx=...)``; a padding step then only
         adds ``b``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell, SequenceModel
+    >>> model = SequenceModel(HadamRNNCell(16, rngs=nnx.Rngs(0)), 3, 5, rngs=nnx.Rngs(1))
+    >>> model(jnp.ones((2, 7, 3))).shape  # (batch, time, outputs)
+    (2, 7, 5)
     """
 
     def __init__(

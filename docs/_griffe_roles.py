@@ -1,0 +1,42 @@
+"""Griffe extension for the docs build: reST roles in docstrings become Markdown code.
+
+The docstrings cite names Sphinx-style (:func:`lorth`, :class:`~jaxorth.orthconv.OrthConv`)
+and end paragraphs before literal blocks with ``::``. mkdocstrings renders Markdown, so
+this extension rewrites each role to a code span of the name (``~`` keeps the last
+component, as Sphinx shows it) and ``::`` to ``:`` before the docstring is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import griffe
+
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc|const):`(~?)([^`]+)`")
+_MATH = re.compile(r":math:`([^`]+)`")
+_LITERAL = re.compile(r"(?<=\S)::[ \t]*$", re.MULTILINE)
+_BARE_LITERAL = re.compile(r"^([ \t]*)::[ \t]*$", re.MULTILINE)
+
+
+def _role(match: re.Match[str]) -> str:
+    tilde, name = match.groups()
+    name = name.strip()
+    if tilde:
+        name = name.rsplit(".", 1)[-1]
+    return f"``{name}``"
+
+
+def rewrite(text: str) -> str:
+    """The docstring ``text`` with reST roles and ``::`` markers turned into Markdown."""
+    text = _ROLE.sub(_role, text)
+    text = _MATH.sub(lambda m: f"``{m.group(1)}``", text)
+    text = _BARE_LITERAL.sub("", text)
+    return _LITERAL.sub(":", text)
+
+
+class ReSTRoles(griffe.Extension):
+    """Rewrite reST roles of every docstring griffe loads."""
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: object) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = rewrite(obj.docstring.value)
