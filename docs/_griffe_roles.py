@@ -40,3 +40,26 @@ class ReSTRoles(griffe.Extension):
     def on_object(self, *, obj: griffe.Object, **kwargs: object) -> None:
         if obj.docstring is not None:
             obj.docstring.value = rewrite(obj.docstring.value)
+
+
+class CommentDocs(griffe.Extension):
+    """Give module attributes the ``#:`` comment lines above them as their docstring.
+
+    The house style documents constants and type aliases Sphinx-style, with ``#:``
+    comments just above the assignment; griffe reads only string docstrings.
+    """
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: object) -> None:
+        if not obj.is_attribute or obj.docstring is not None or obj.lineno is None:
+            return
+        if not obj.parent or not obj.parent.is_module or obj.filepath is None:
+            return
+        lines = obj.lines_collection[obj.filepath]
+        comment: list[str] = []
+        i = obj.lineno - 2  # the line above, 0-based
+        while i >= 0 and lines[i].lstrip().startswith("#:"):
+            comment.insert(0, lines[i].lstrip()[2:].strip())
+            i -= 1
+        if comment:
+            text = rewrite(" ".join(comment))
+            obj.docstring = griffe.Docstring(text, lineno=obj.lineno, parent=obj)

@@ -49,6 +49,7 @@ __all__ = [
 
 #: Eleven colours that stay distinct side by side (tab10 and a dark olive), in the order
 #: the colour cycle uses them.
+#: The colour cycle of every figure: 11 distinct colours.
 COLORS: tuple[str, ...] = (
     "#1f77b4",
     "#ff7f0e",
@@ -76,7 +77,14 @@ _STYLE = {
 
 
 def color(i: int) -> str:
-    """The ``i``-th colour of the cycle (wraps after :data:`COLORS`)."""
+    """The ``i``-th colour of the cycle (wraps after :data:`COLORS`).
+
+    Examples
+    --------
+    >>> from jaxorth.report import COLORS, color
+    >>> color(len(COLORS)) == color(0)  # the cycle wraps
+    True
+    """
     return COLORS[i % len(COLORS)]
 
 
@@ -112,6 +120,15 @@ def format_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) ->
 
     A ``|`` inside a header or cell is escaped (``\\|``) so it cannot split the cell; a
     missing key gives an empty cell.
+
+    Examples
+    --------
+    >>> from jaxorth.report import format_table
+    >>> print(format_table([{"k": 1, "rate": 0.5}, {"k": 2, "rate": 0.25}]))
+    | k | rate |
+    |---|------|
+    | 1 | 0.5  |
+    | 2 | 0.25 |
     """
     head = f"### {_cell(title)}\n" if title else ""
     if not rows:

@@ -166,6 +166,12 @@ def widths_for(d_in: int, width: int, depth: int) -> tuple[int, ...]:
     """``(d_in, width, ..., width, 1)``: ``depth`` affine layers, ``depth - 1`` hidden ones.
 
     ``depth = L >= 1``; ``depth = 1`` is the affine map ``(d_in, 1)``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import widths_for
+    >>> widths_for(2, 16, 3)  # 3 affine layers, 2 hidden
+    (2, 16, 16, 1)
     """
     d_in = positive_int(d_in, "d_in")
     width = positive_int(width, "width")
@@ -389,6 +395,14 @@ def holder_rate(
     this, up to constants and log factors [to confirm in the paper: which log factors].
     At fixed ``L`` its log-log slope in ``W`` is ``-(alpha/d)(1 + 1/log W)``, steeper
     than ``-alpha/d`` and tending to it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import holder_rate
+    >>> rate = holder_rate(np.array([100.0, 10_000.0]), 2, alpha=1.0, d=2)
+    >>> bool(rate[1] < rate[0])  # (W L log W)^(-alpha/d) decreases with W
+    True
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -399,7 +413,14 @@ def holder_rate(
 def monotone_rate(
     W: Real[ArrayLike, "*w"], L: Real[ArrayLike, "*l"], *, d: int, p: float
 ) -> Float64[np.ndarray, "*wl"] | float:
-    """``(W L log W)^(-monotone_exponent(d, p))``, up to constants (1 for ``p = inf``)."""
+    """``(W L log W)^(-monotone_exponent(d, p))``, up to constants (1 for ``p = inf``).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import monotone_rate
+    >>> float(monotone_rate(100.0, 2, d=2, p=float("inf")))  # no decay in sup norm
+    1.0
+    """
     exponent = monotone_exponent(d, p)
     w, ell = _sizes(W, L)
     return _out((w * ell * np.log(w)) ** (-exponent))

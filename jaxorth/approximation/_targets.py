@@ -68,6 +68,13 @@ def check_points(x: Any, d: int, name: str = "x") -> Array:
     Checked: 2-D with ``d`` columns, a real (integer or floating) dtype, and, when the
     values are concrete, every entry finite (skipped under ``jit`` / ``vmap``, see
     :mod:`jaxorth._checks`). Integer arrays are converted to the default float dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import check_points
+    >>> check_points(np.zeros((5, 2)), 2).shape
+    (5, 2)
     """
     shape = tuple(np.shape(x))
     if len(shape) != 2 or shape[1] != d:
@@ -279,6 +286,14 @@ def holder_instance_norm(
     cells contributes ``h^d (s h^alpha)^p \int_{[-1/2,1/2]^d} (1/2 - |u|_inf)^{alpha p}
     du``, and ``|u|_inf`` has density ``d 2^d r^(d-1)`` on ``[0, 1/2]``. For ``p = inf``:
     ``sup |f| = C h^alpha / 2``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import holder_instance_norm
+    >>> sup = holder_instance_norm(d=1, cells_per_side=4, alpha=1.0, constant=1.0, p=float("inf"))
+    >>> l2 = holder_instance_norm(d=1, cells_per_side=4, alpha=1.0, constant=1.0, p=2.0)
+    >>> bool(0 < l2 < sup)
+    True
     """
     d, m, alpha, constant = _holder_args(d, cells_per_side, alpha, constant)
     p = _check_p(p)
@@ -526,6 +541,14 @@ def smooth_target(name: str, *, d: int) -> SmoothTarget:
     """The smooth target ``name`` (one of :data:`SMOOTH_TARGETS`) on ``[0, 1]^d``.
 
     See :class:`SmoothTarget` for the formulas and their integrals.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import smooth_target
+    >>> f = smooth_target("sine", d=1)  # sin(2 pi mean(x))
+    >>> f(jnp.array([[0.25]])).round(4).tolist()
+    [1.0]
     """
     name = one_of(name, "name", SMOOTH_TARGETS)
     return SmoothTarget(name=name, d=positive_int(d, "d"))

@@ -23,6 +23,13 @@ def copy_task_spec(n_symbols: int = 8, n_recall: int = 10) -> dict[str, int]:
 
     Inputs use ``0`` for blank, ``1..n_symbols`` for symbols and ``n_symbols + 1`` for
     the marker; outputs use ``0`` for blank and ``1..n_symbols`` for symbols.
+
+    Examples
+    --------
+    >>> from jaxorth.data import copy_task_spec
+    >>> spec = copy_task_spec()
+    >>> sorted(spec)
+    ['in_features', 'n_recall', 'out_features']
     """
     int_at_least(n_symbols, "n_symbols", 1)
     int_at_least(n_recall, "n_recall", 1)
@@ -128,6 +135,14 @@ def adding_task_batch(
     Channel 0 holds values uniform in ``[0, 1)``; channel 1 marks two positions, one in
     each half of the sequence. The target is the sum of the two marked values. The
     constant predictor 1 has mean squared error 1/6 (:func:`adding_task_baseline`).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.data import adding_task_batch
+    >>> x, y = adding_task_batch(jax.random.key(0), batch_size=3, T=10)
+    >>> x.shape, y.shape, int(x[..., 1].sum())  # (value, mark), two marks per sequence
+    ((3, 10, 2), (3,), 6)
     """
     int_at_least(batch_size, "batch_size", 1)
     int_at_least(T, "T", 2)

@@ -142,6 +142,13 @@ def build_vocabulary(token_lists: Iterable[Sequence[str]], max_words: int = 1000
 
     Ordered by decreasing count, ties broken by the word itself (alphabetical), so the
     same texts always give the same ids.
+
+    Examples
+    --------
+    >>> from jaxorth.data import build_vocabulary, encode_texts
+    >>> vocab = build_vocabulary([["a", "b", "a"], ["c", "a"]], max_words=2)
+    >>> encode_texts([[["a", "z"]]], vocab, length=4).shape  # "z": the unknown id
+    (1, 4)
     """
     max_words = positive_int(max_words, "max_words")
     counts: collections.Counter[str] = collections.Counter()

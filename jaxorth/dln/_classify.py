@@ -35,6 +35,7 @@ from jaxtyping import ArrayLike, Float
 from ._data import _check_assumption_h, _check_data, _sigma_eigh
 from ._model import Weights, check_shapes, criticality_residual, product
 
+#: The labels :func:`classify` returns.
 CLASSES = ("not_critical", "global_minimum", "strict_saddle", "non_strict_saddle")
 
 

@@ -47,7 +47,15 @@ class FlowResult(NamedTuple):
 
 
 def balancedness(weights: Weights) -> list[ArrayLike]:
-    """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow)."""
+    """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> [c.tolist() for c in dln.balancedness([jnp.eye(2), jnp.eye(2)])]  # balanced: C_1 = 0
+    [[[0.0, 0.0], [0.0, 0.0]]]
+    """
     return [
         weights[h + 1].T @ weights[h + 1] - weights[h] @ weights[h].T
         for h in range(len(weights) - 1)

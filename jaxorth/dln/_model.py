@@ -34,6 +34,13 @@ def check_shapes(weights: Weights, X: ArrayLike, Y: ArrayLike) -> tuple[int, ...
         match the first/last layer or each other's number of samples; if a weight,
         ``X`` or ``Y`` holds a NaN or inf (checked when the values are concrete, not
         under ``jit``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> dln.check_shapes([jnp.ones((4, 3)), jnp.ones((2, 4))], jnp.ones((3, 10)), jnp.ones((2, 10)))
+    (3, 4, 2)
     """
     if len(weights) < 1:
         raise ValueError("weights must contain at least one layer, got 0")
@@ -148,6 +155,15 @@ def criticality_residual(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[
     ``max_h ||dL/dW_h||_F / (2 prod_{j != h} ||W_j||_2 (||S_yx||_F + ||P S_xx||_F))``: the
     denominator bounds the numerator (and its rounding error), so the residual lies in
     ``[0, 1]`` and is scale-free (0/0 counts as 0).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [0])
+    >>> bool(dln.criticality_residual(W, X, Y) < 1e-4)
+    True
     """
     check_shapes(weights, X, Y)
     xp = _xp(*weights, X, Y)

@@ -97,6 +97,14 @@ def hvp_fn(loss: Loss, params: PyTree) -> Matvec:
 
     ``jax.linearize`` stores the forward pass of the gradient, so repeated products (as in
     Lanczos) only pay for the tangent computation.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> matvec = hessian.hvp_fn(lambda w: (w**3).sum(), jnp.array([1.0, 2.0]))  # H = diag(6 w)
+    >>> matvec(jnp.ones(2)).tolist()
+    [6.0, 12.0]
     """
     _check_scalar_loss(loss, params)
     _, lin = jax.linearize(jax.grad(loss), params)
@@ -141,6 +149,14 @@ def dense_batched(loss: Loss, params: PyTree) -> Float[Array, "b n n"]:  # noqa:
     ``params`` has the structure of one point with a leading batch axis of size ``b`` on
     every leaf (e.g. ``[W_1, ..., W_H]`` with ``W_h: (b, d_h, d_{h-1})``); row ``i`` of
     the result is ``dense(loss, params_i)``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> H = hessian.dense_batched(lambda w: (w**3).sum(), jnp.array([[1.0], [2.0]]))
+    >>> H.tolist()  # 6 w at each of the two points
+    [[[6.0]], [[12.0]]]
     """
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves or any(jnp.ndim(x) < 1 for x in leaves):

@@ -68,6 +68,13 @@ def check_params(params: Params, name: str = "params", *, min_layers: int = 1) -
     ``W``; ``params[l][0].shape[1]`` equal to the outputs of layer ``l - 1``; a real
     floating dtype; every entry finite (skipped for tracers, see :mod:`jaxorth._checks`).
     Shape and dtype checks also run under ``jit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import check_params
+    >>> check_params([(np.ones((3, 2)), np.zeros(3)), (np.ones((1, 3)), np.zeros(1))])
+    (2, 3, 1)
     """
     if isinstance(params, str | bytes) or not isinstance(params, Sequence):
         raise ValueError(f"{name} must be a list of (W, b) pairs, got {type(params).__name__}")
@@ -118,7 +125,15 @@ def check_params(params: Params, name: str = "params", *, min_layers: int = 1) -
 
 
 def widths(params: Params) -> tuple[int, ...]:
-    """The widths ``(d_0, d_1, ..., d_L)`` of ``params`` (checked by :func:`check_params`)."""
+    """The widths ``(d_0, d_1, ..., d_L)`` of ``params`` (checked by :func:`check_params`).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import random_params, widths
+    >>> widths(random_params(jax.random.key(0), [3, 6, 4, 2]))
+    (3, 6, 4, 2)
+    """
     return check_params(params)
 
 
@@ -195,6 +210,15 @@ def relu_mlp(params: Params, x: _Inputs) -> Float[Array, "batch d_out"]:
     Computed in the dtype JAX promotes the parameters and ``x`` to (float64 parameters
     under ``jaxorth._precision.float64`` give a float64 evaluation). Parameters and ``x`` are
     checked first (:func:`check_params`, :func:`check_inputs`).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.identifiability import relu_mlp
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> params = [layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))]
+    >>> relu_mlp(params, jnp.array([[-2.0], [3.0]])).tolist()  # relu(x) + relu(-x) = |x|
+    [[2.0], [3.0]]
     """
     dims = check_params(params)
     check_inputs(x, dims[0])
@@ -206,6 +230,14 @@ def pre_activations(params: Params, x: _Inputs) -> list[Array]:
 
     Empty for a network without hidden layer (``L = 1``). The ReLU is applied to these;
     a zero entry is a sample on a kink of that neuron.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import pre_activations, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 4, 1])
+    >>> [z.shape for z in pre_activations(params, jax.numpy.ones((3, 2)))]
+    [(3, 5), (3, 4)]
     """
     dims = check_params(params)
     check_inputs(x, dims[0])
@@ -274,6 +306,14 @@ def flatten(params: Params) -> tuple[Array, Callable[[Array], list[tuple[Array, 
 
     The order is that of :func:`jax.flatten_util.ravel_pytree` on the list of pairs
     (each ``W_l`` row-major, then ``b_l``); ``unflatten(theta)`` rebuilds the list.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import flatten, random_params
+    >>> theta, unflatten = flatten(random_params(jax.random.key(0), [2, 5, 1]))
+    >>> theta.shape, [w.shape for w, b in unflatten(theta)]  # E = 21 parameters
+    ((21,), [(5, 2), (1, 5)])
     """
     check_params(params)
     tree = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]

@@ -248,4 +248,5 @@ def _skew_expm(a: Array) -> Array:
         return expm(_skew_part(a))
 
 
+#: Another name of :func:`skew_expm`.
 expm_skew = skew_expm

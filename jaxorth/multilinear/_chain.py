@@ -55,6 +55,12 @@ def check_supports(supports: Any, name: str = "supports") -> list[np.ndarray]:
 
     Every support must be a non-empty sequence of distinct non-negative offsets, all of
     the same dimension (integers for 1-D chains, pairs for 2-D chains).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import check_supports
+    >>> [s.shape for s in check_supports([[0, 1], [0, 2, 4]])]  # (|S_k|, dim)
+    [(2, 1), (3, 1)]
     """
     if isinstance(supports, str | bytes) or not isinstance(supports, Sequence) or not supports:
         raise ValueError(
@@ -182,6 +188,12 @@ def lifting(supports: Any, *, as_matrix: bool | None = None) -> np.ndarray | Cal
     :data:`DENSE_LIFTING_ENTRIES` entries; otherwise a matvec ``T -> A(T)`` taking a
     tensor of shape ``(|S_1|, ..., |S_K|)`` (or its flat vector) and returning the product
     filter (a ``jax.numpy`` segment sum; ``jit``-able).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import lifting
+    >>> lifting([[0, 1], [0, 2]]).shape  # product of 4 taps, tensors of 2 x 2 entries
+    (4, 4)
     """
     sup = check_supports(supports)
     shape = product_shape(supports)

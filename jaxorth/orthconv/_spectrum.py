@@ -165,6 +165,13 @@ def symbol(
     -------
     Complex[Array, "N_1 ... N_d M CS^d"]
         The full frequency grid (not halved).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import symbol
+    >>> symbol(jnp.ones((8, 2, 3, 3)), 8, 2).shape  # N^d matrices of shape (M, C S^d)
+    (4, 4, 8, 8)
     """
     kernel, stride, out_sizes = _validate(kernel, input_size, stride)
     d = len(out_sizes)

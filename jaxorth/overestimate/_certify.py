@@ -84,6 +84,14 @@ def asymmetric_loss(
     target ``under_weight`` times as costly as one above it, which keeps the final
     shift (the largest underestimation) small; ``under_weight = 1`` is the plain squared
     error.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.overestimate import asymmetric_loss
+    >>> t = jnp.zeros(1)
+    >>> float(asymmetric_loss(jnp.array([-1.0]), t)), float(asymmetric_loss(jnp.array([1.0]), t))
+    (10.0, 1.0)
     """
     under = jax.nn.relu(target - pred)
     over = jax.nn.relu(pred - target)
@@ -372,6 +380,13 @@ def to_unit_box(x: ArrayLike, lower: np.ndarray, upper: np.ndarray) -> np.ndarra
     """``(2x - lower - upper) / (upper - lower)``: the box onto ``[-1, 1]^d`` (float64).
 
     Increasing in every coordinate, so it keeps monotonicity in both senses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import to_unit_box
+    >>> to_unit_box(np.array([[0.0, 5.0]]), np.array([0.0, 0.0]), np.array([1.0, 10.0])).tolist()
+    [[-1.0, 0.0]]
     """
     x = np.asarray(x, dtype=np.float64)
     return (2.0 * x - (lower + upper)) / (upper - lower)

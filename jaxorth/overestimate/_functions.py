@@ -64,6 +64,7 @@ def stopping_distance(x: np.ndarray) -> np.ndarray:
 
 
 #: The study's reference functions by name.
+#: The monotone reference functions of the study, by name (:class:`MonotoneFunction`).
 FUNCTIONS: dict[str, MonotoneFunction] = {
     "smooth_1d": MonotoneFunction(
         lambda x: _sigmoid(6.0 * (x[:, 0] - 0.5)) + 0.5 * x[:, 0],

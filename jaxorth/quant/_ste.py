@@ -43,6 +43,12 @@ def check_bits(bits: int, name: str = "bits", maximum: int = 24) -> int:
 
     One bit cannot be a symmetric uniform quantizer with a zero level; use
     :func:`ste_sign` for binary weights.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import check_bits
+    >>> check_bits(4)
+    4
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= maximum:
         raise ValueError(
@@ -127,6 +133,13 @@ def fake_quantize(
     """``delta * quantize_codes(x, bits, delta)`` in the dtype of ``x`` (no STE).
 
     ``delta`` defaults to :func:`symmetric_scale` (``max|x| / L``, nothing is clipped).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import fake_quantize
+    >>> [round(float(v), 4) for v in fake_quantize(jnp.array([-0.7, 0.06, 0.35]), 4, 0.1)]
+    [-0.7, 0.1, 0.4]
     """
     x = jnp.asarray(x)
     if delta is None:
@@ -253,6 +266,7 @@ def ste_ternary(
 # --- k-bit uniform --------------------------------------------------------------------
 
 
+#: The step choices of the k-bit quantizers: ``max|x| / L`` or the least-squared-error step.
 SCALES = ("max", "mse")
 
 
@@ -260,6 +274,13 @@ def quantizer_scale(x: Float[Array, ...], bits: int, scale: str = "max") -> Floa
     """Step of the per-tensor quantizer by name.
 
     ``"max"``: :func:`symmetric_scale`; ``"mse"``: :func:`mse_scale`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import quantizer_scale
+    >>> round(float(quantizer_scale(jnp.array([-0.7, 0.35]), 4, "max")), 6)
+    0.1
     """
     if scale == "max":
         return symmetric_scale(x, bits)
@@ -328,6 +349,14 @@ class KBitSTE:
     ----------
     bits : int
         ``k >= 2`` (default 4, as in HadamRNN).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import KBitSTE
+    >>> q = KBitSTE(2)
+    >>> q.bits, q(jnp.array([-1.0, 0.2, 0.8])).tolist()
+    (2, [-1.0, 0.0, 1.0])
     """
 
     bits: int = 4
