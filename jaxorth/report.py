@@ -49,7 +49,6 @@ __all__ = [
 
 #: Eleven colours that stay distinct side by side (tab10 and a dark olive), in the order
 #: the colour cycle uses them.
-#: The colour cycle of every figure: 11 distinct colours.
 COLORS: tuple[str, ...] = (
     "#1f77b4",
     "#ff7f0e",
@@ -149,7 +148,18 @@ def write_table(
     name: str = "results",
     title: str | None = None,
 ) -> str:
-    """Write ``<name>.md`` (and ``<name>.csv`` when there are rows); return the Markdown."""
+    """Write ``<name>.md`` (and ``<name>.csv`` when there are rows); return the Markdown.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.report import write_table
+    >>> run_dir = Path(tempfile.mkdtemp())
+    >>> _ = write_table(run_dir, [{"k": 1, "rate": 0.5}])
+    >>> sorted(p.name for p in run_dir.iterdir())
+    ['results.csv', 'results.md']
+    """
     run_dir = Path(run_dir)
     text = format_table(rows, title)
     _atomic_write(run_dir / f"{name}.md", text)

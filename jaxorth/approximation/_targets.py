@@ -253,6 +253,14 @@ def holder_instance(
         Hölder exponent in ``(0, 1]``.
     constant
         Hölder constant ``C > 0``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.approximation import holder_instance
+    >>> f = holder_instance(jax.random.key(0), d=1, cells_per_side=8)
+    >>> f(jax.numpy.linspace(0.0, 1.0, 5)[:, None]).shape
+    (5,)
     """
     key = _check_key(key)
     d = positive_int(d, "d")
@@ -315,6 +323,14 @@ def holder_instance_distance(first: HolderInstance, second: HolderInstance, *, p
 
     with ``||f||_p`` from :func:`holder_instance_norm`; for ``p = inf`` it is ``2 sup |f|``
     if ``k > 0`` (else 0). Reads the signs (concrete arrays, not tracers).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.approximation import holder_instance, holder_instance_distance
+    >>> f = holder_instance(jax.random.key(0), d=1, cells_per_side=8)
+    >>> holder_instance_distance(f, f, p=2.0)
+    0.0
     """
     for name, inst in (("first", first), ("second", second)):
         if not isinstance(inst, HolderInstance):
@@ -484,6 +500,16 @@ def monotone_instance(
         Number ``K`` of orthants.
     temperature
         ``T >= 0``: 0 for Heaviside steps, ``> 0`` for logistic steps of width ``~T``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import monotone_instance
+    >>> f = monotone_instance(jax.random.key(0), d=2, corners=4)
+    >>> values = f(jnp.array([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]))
+    >>> bool((jnp.diff(values) >= 0).all())  # non-decreasing along the diagonal
+    True
     """
     key = _check_key(key)
     d = positive_int(d, "d")

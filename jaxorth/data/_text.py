@@ -189,6 +189,14 @@ def encode_texts(
     padding : {"pre", "post"}
         ``"pre"``: pad at the front, keep the last ``length`` ids (Keras
         ``pad_sequences`` defaults). ``"post"``: pad at the end, keep the first ones.
+
+    Examples
+    --------
+    >>> from jaxorth.data import PAD_ID, build_vocabulary, encode_texts
+    >>> vocab = build_vocabulary([["good", "film"], ["bad", "film"]])
+    >>> ids = encode_texts([[["good", "film"]]], vocab, length=4)  # pre-padding
+    >>> ids.shape, bool((ids[0, :2] == PAD_ID).all())
+    ((1, 4), True)
     """
     length = positive_int(length, "length")
     padding = one_of(padding, "padding", ("pre", "post"))

@@ -221,6 +221,14 @@ def agrees_with_hessian(kind: str, strict: bool | np.bool_, nonnegative: bool | 
 
     A strict saddle must show negative curvature; a global minimum or a non-strict
     saddle a non-negative Hessian (AMG24, Theorems 2-4); ``"not_critical"`` never agrees.
+
+    Examples
+    --------
+    >>> from jaxorth import dln
+    >>> dln.agrees_with_hessian("strict_saddle", strict=True, nonnegative=False)
+    True
+    >>> dln.agrees_with_hessian("global_minimum", strict=True, nonnegative=False)
+    False
     """
     if kind not in CLASSES:
         raise ValueError(f"kind must be one of {CLASSES}, got {kind!r}")

@@ -144,6 +144,14 @@ def loss_hessian(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLik
     study, Achour et al. 2024, Section 4); ``jax.vmap`` over a stack of points::
 
         jax.vmap(dln.loss_hessian, in_axes=(0, None, None))(stacked_weights, X, Y)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.eye(1), jnp.eye(1)
+    >>> dln.loss_hessian([jnp.zeros((1, 1)), jnp.zeros((1, 1))], X, Y).tolist()  # W = 0, H = 2
+    [[0.0, -2.0], [-2.0, 0.0]]
     """
     check_shapes(weights, X, Y)
     return _hessian.dense(lambda w: loss(w, X, Y), list(weights))

@@ -217,6 +217,15 @@ def eigsh(
     Returns
     -------
     EigResult
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> D = jnp.arange(1.0, 7.0)
+    >>> result = hessian.eigsh(lambda v: D * v, jnp.ones(6), 1, which="smallest")
+    >>> [round(float(v), 3) for v in result.eigenvalues]
+    [1.0]
     """
     if which not in ("largest", "smallest"):
         raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
@@ -537,6 +546,17 @@ def from_nnx(
     Splits the model into its graph definition, its ``nnx.Param`` state and the rest
     (``flax.nnx.split``); ``loss(params)`` merges them back, so every tool here applies
     to the trainable parameters only.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth import hessian
+    >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    >>> x, y = jnp.ones((4, 2)), jnp.zeros((4, 1))
+    >>> loss, params = hessian.from_nnx(model, lambda m, x, y: ((m(x) - y) ** 2).mean(), x, y)
+    >>> hessian.dense(loss, params).shape  # 2 weights and 1 bias
+    (3, 3)
     """
     from flax import nnx
 

@@ -281,6 +281,15 @@ def perturb_params(key: jax.Array, params: Params, scale: float) -> list[tuple[A
     to the layer's own weights whatever its width: the starting points of a local
     recovery experiment (local identifiability is a statement about a neighbourhood of
     the parameters). Drawn with numpy from ``key``; the dtype of each array is kept.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import parameter_distance, perturb_params, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 1])
+    >>> noisy = perturb_params(jax.random.key(1), params, 0.05)
+    >>> 0 < parameter_distance(params, noisy, relative=True) < 0.1
+    True
     """
     check_params(params)
     if not isinstance(scale, int | float) or not np.isfinite(scale) or scale < 0:
@@ -410,6 +419,18 @@ def to_nnx(params: Params, *, rngs: nnx.Rngs) -> nnx.Sequential:
     parameters keep their dtype and are copied (training the module, which may donate
     its buffers, never touches ``params``). ``from_nnx(to_nnx(p, rngs=...))`` returns
     ``p``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.identifiability import from_nnx, random_params, relu_mlp, to_nnx
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> model = to_nnx(params, rngs=nnx.Rngs(0))
+    >>> x = jnp.ones((4, 2))
+    >>> bool(jnp.allclose(model(x), relu_mlp(params, x))), len(from_nnx(model))
+    (True, 2)
     """
     check_params(params)
     layers: list[Any] = []

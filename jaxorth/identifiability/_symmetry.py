@@ -139,6 +139,17 @@ def random_symmetry(
 
     Uniform permutations and scales ``exp(log_scale * N(0, 1))`` per hidden layer, drawn
     with numpy from ``key``; ``params' = apply_symmetry(params, permutations, scales)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.identifiability import random_params, random_symmetry, relu_mlp
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, (perms, scales) = random_symmetry(jax.random.key(1), params)
+    >>> x = jnp.ones((1, 2))
+    >>> bool(jnp.allclose(relu_mlp(params, x), relu_mlp(other, x), atol=1e-5)), len(perms)
+    (True, 1)
     """
     log_scale = number_at_least(log_scale, "log_scale", 0.0)
     dims = check_params(params)
@@ -188,6 +199,17 @@ def canonical_form(params: Params) -> list[tuple[np.ndarray, np.ndarray]]:
     neurons of a layer have normalised ``b`` equal up to rounding (then their order can
     differ): :func:`match_neurons` does not rely on the order. Computed in numpy
     float64; returns numpy float64 arrays.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import canonical_form, random_params, random_symmetry
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, _ = random_symmetry(jax.random.key(1), params)
+    >>> a, b = canonical_form(params), canonical_form(other)
+    >>> all(np.allclose(wa, wb, atol=1e-5) for (wa, _), (wb, _) in zip(a, b))
+    True
     """
     check_params(params)
     return _canonical(_as_float64(params))

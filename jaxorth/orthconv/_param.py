@@ -401,6 +401,16 @@ def init_orth_conv_params(
     dict[str, Array]
         ``{"projectors": (L, ., .), "matrix": (., .)}`` (no ``"projectors"`` when
         ``L = 0``); shapes depend on ``method`` (see :func:`orthonormal_from_param`).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import init_orth_conv_params, lorth, orth_conv_kernel, orth_conv_plan
+    >>> plan = orth_conv_plan(8, 4, 3)
+    >>> kernel = orth_conv_kernel(init_orth_conv_params(jax.random.key(0), plan), plan)
+    >>> kernel.shape, bool(lorth(kernel) < 1e-8)
+    ((8, 4, 3, 3), True)
     """
     _check_method(method)
     return _init_params(key, plan, method, jnp.dtype(dtype))
@@ -448,6 +458,18 @@ def orth_conv_kernel(
     Returns
     -------
     Float[Array, "M C k_1 ... k_d"]
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import init_orth_conv_params, orth_conv_kernel, orth_conv_plan
+    >>> from jaxorth.orthconv import singular_values
+    >>> plan = orth_conv_plan(4, 4, 3, stride=1)
+    >>> params = init_orth_conv_params(jax.random.key(0), plan, "cayley")
+    >>> kernel = orth_conv_kernel(params, plan, "cayley")
+    >>> bool(jnp.allclose(singular_values(kernel, 6), 1.0, atol=1e-5))
+    True
     """
     _check_method(method)
     expected = _param_shapes(plan, method)

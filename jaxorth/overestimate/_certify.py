@@ -211,6 +211,13 @@ def certify_bounds(
     (Gauffriau et al. 2021, Sec. 3: the output shift that turns ``g(l_i) >= f(u_i)``
     from approximately true into exactly true). ``lower_bounds`` and ``values`` are
     ``(n,)``.
+
+    Examples
+    --------
+    >>> from jaxorth.overestimate import certify_bounds
+    >>> cert = certify_bounds([0.5, 1.0], [0.7, 0.9], rel_margin=0.0)  # the shift max (f(u) - L)_+
+    >>> round(cert.shift, 4)
+    0.2
     """
     number_at_least(rel_margin, "rel_margin", 0.0)
     low = np.asarray(lower_bounds, dtype=np.float64).reshape(-1)

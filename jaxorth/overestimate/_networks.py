@@ -28,7 +28,6 @@ from ._bounds import ACTIVATIONS as BOUND_ACTIVATIONS
 __all__ = ["ACTIVATIONS", "MLP", "MONOTONE_ACTIVATIONS", "MonotoneMLP", "apply_layers"]
 
 #: Activations by name; all are non-decreasing.
-#: The monotone activations a :class:`MonotoneMLP` accepts, by name.
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "tanh": jnp.tanh,
     "sigmoid": jax.nn.sigmoid,

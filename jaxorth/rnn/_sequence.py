@@ -95,7 +95,15 @@ def vector_layout(step: Recurrence) -> StateLayout:
 
 
 def cell_layout(cell: RecurrentCell) -> StateLayout:
-    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout."""
+    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout.
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import ORNNCell, cell_layout
+    >>> cell_layout(ORNNCell(4, rngs=nnx.Rngs(0))).batch_axis  # the plain (B, n) layout
+    0
+    """
     make = getattr(cell, "state_layout", None)
     return make() if callable(make) else vector_layout(cell.recurrence())
 

@@ -101,6 +101,14 @@ def deconvolution_matrix(
     Returns
     -------
     Float[Array, "m n"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.sparse import deconvolution_matrix
+    >>> A = deconvolution_matrix(50)
+    >>> A.shape, round(float(A[:, 10] @ A[:, 11]), 3)  # unit columns, neighbours correlated
+    ((50, 50), 0.973)
     """
     n = _static_int(n, "n", "deconvolution_matrix")
     m = n if m is None else _static_int(m, "m", "deconvolution_matrix")
@@ -145,6 +153,15 @@ def sparse_problem(
     -------
     SparseProblem
         ``y: (m,)``, ``x: (n,)``, ``support: (k,)`` sorted.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.sparse import gaussian_matrix, sparse_problem
+    >>> A = gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> problem = sparse_problem(jax.random.key(1), A, 3)
+    >>> int((problem.x != 0).sum()), bool(jax.numpy.allclose(A @ problem.x, problem.y, atol=1e-5))
+    (3, True)
     """
     shape = jnp.shape(A)
     if len(shape) != 2:
