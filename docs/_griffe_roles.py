@@ -1,9 +1,10 @@
 """Griffe extension for the docs build: reST roles in docstrings become Markdown code.
 
-The docstrings cite names Sphinx-style (:func:`lorth`, :class:`~jaxorth.orthconv.OrthConv`)
-and end paragraphs before literal blocks with ``::``. mkdocstrings renders Markdown, so
-this extension rewrites each role to a code span of the name (``~`` keeps the last
-component, as Sphinx shows it) and ``::`` to ``:`` before the docstring is parsed.
+The docstrings cite names Sphinx-style (:func:`lorth`, :class:`~jaxorth.orthconv.OrthConv`),
+end paragraphs before literal blocks with ``::`` and write some formulas as ``.. math::``
+directives. mkdocstrings renders Markdown, so this extension rewrites each role to a code
+span of the name (``~`` keeps the last component, as Sphinx shows it), ``::`` to ``:``
+and a formula to a code block before the docstring is parsed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc|const):`(
 _MATH = re.compile(r":math:`([^`]+)`")
 _LITERAL = re.compile(r"(?<=\S)::[ \t]*$", re.MULTILINE)
 _BARE_LITERAL = re.compile(r"^([ \t]*)::[ \t]*$", re.MULTILINE)
+_MATH_LINE = re.compile(r"^([ \t]*)\.\. math::[ \t]*(\S.*)$", re.MULTILINE)
+_MATH_BLOCK = re.compile(r"^[ \t]*\.\. math::[ \t]*$", re.MULTILINE)
 
 
 def _role(match: re.Match[str]) -> str:
@@ -28,6 +31,9 @@ def _role(match: re.Match[str]) -> str:
 
 def rewrite(text: str) -> str:
     """The docstring ``text`` with reST roles and ``::`` markers turned into Markdown."""
+    # ``.. math::`` directives: their TeX shown as a code block (no MathJax in the site)
+    text = _MATH_LINE.sub(lambda m: f"\n{m.group(1)}    {m.group(2)}\n", text)
+    text = _MATH_BLOCK.sub("", text)
     text = _ROLE.sub(_role, text)
     text = _MATH.sub(lambda m: f"``{m.group(1)}``", text)
     text = _BARE_LITERAL.sub("", text)
