@@ -155,9 +155,9 @@ def write_table(
     >>> import tempfile
     >>> from pathlib import Path
     >>> from jaxorth.report import write_table
-    >>> run_dir = Path(tempfile.mkdtemp())
-    >>> _ = write_table(run_dir, [{"k": 1, "rate": 0.5}])
-    >>> sorted(p.name for p in run_dir.iterdir())
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     _ = write_table(run_dir, [{"k": 1, "rate": 0.5}])
+    ...     sorted(p.name for p in Path(run_dir).iterdir())
     ['results.csv', 'results.md']
     """
     run_dir = Path(run_dir)
