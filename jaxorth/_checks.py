@@ -58,7 +58,14 @@ def positive_int(value: Any, name: str) -> int:
 
 
 def is_power_of_two(n: Any) -> bool:
-    """Whether ``n`` is a positive integer power of two (``1, 2, 4, ...``)."""
+    """Whether ``n`` is a positive integer power of two (``1, 2, 4, ...``).
+
+    Examples
+    --------
+    >>> from jaxorth.linalg import is_power_of_two
+    >>> is_power_of_two(128), is_power_of_two(96)
+    (True, False)
+    """
     return _is_int(n) and n >= 1 and (int(n) & (int(n) - 1)) == 0
 
 

@@ -76,12 +76,26 @@ _STYLE = {
 
 
 def color(i: int) -> str:
-    """The ``i``-th colour of the cycle (wraps after :data:`COLORS`)."""
+    """The ``i``-th colour of the cycle (wraps after :data:`COLORS`).
+
+    Examples
+    --------
+    >>> from jaxorth.report import COLORS, color
+    >>> color(len(COLORS)) == color(0)  # the cycle wraps
+    True
+    """
     return COLORS[i % len(COLORS)]
 
 
 def format_value(value: Any) -> str:
-    """One table cell: floats with 4 significant digits (scientific below 1e-3 or from 1e5)."""
+    """One table cell: floats with 4 significant digits (scientific below 1e-3 or from 1e5).
+
+    Examples
+    --------
+    >>> from jaxorth.report import format_value
+    >>> format_value(0.000123456), format_value(3)
+    ('1.235e-04', '3')
+    """
     if isinstance(value, float):
         if math.isfinite(value) and value != 0.0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
             return f"{value:.3e}"
@@ -105,6 +119,15 @@ def format_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) ->
 
     A ``|`` inside a header or cell is escaped (``\\|``) so it cannot split the cell; a
     missing key gives an empty cell.
+
+    Examples
+    --------
+    >>> from jaxorth.report import format_table
+    >>> print(format_table([{"k": 1, "rate": 0.5}, {"k": 2, "rate": 0.25}]))
+    | k | rate |
+    |---|------|
+    | 1 | 0.5  |
+    | 2 | 0.25 |
     """
     head = f"### {_cell(title)}\n" if title else ""
     if not rows:
@@ -125,7 +148,18 @@ def write_table(
     name: str = "results",
     title: str | None = None,
 ) -> str:
-    """Write ``<name>.md`` (and ``<name>.csv`` when there are rows); return the Markdown."""
+    """Write ``<name>.md`` (and ``<name>.csv`` when there are rows); return the Markdown.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.report import write_table
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     _ = write_table(run_dir, [{"k": 1, "rate": 0.5}])
+    ...     sorted(p.name for p in Path(run_dir).iterdir())
+    ['results.csv', 'results.md']
+    """
     run_dir = Path(run_dir)
     text = format_table(rows, title)
     _atomic_write(run_dir / f"{name}.md", text)

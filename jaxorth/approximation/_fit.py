@@ -291,6 +291,14 @@ def loglog_slope(x: Any, y: Any, *, level: float = 0.95) -> SlopeFit:
     A measured approximation rate: ``error ~ W^slope`` over the architectures of a sweep.
     Points with a non-positive or non-finite coordinate are left out (a zero error has no
     logarithm); fewer than 2 points left gives ``nan`` everywhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import loglog_slope
+    >>> W = np.array([10.0, 100.0, 1000.0])
+    >>> round(loglog_slope(W, 3 * W**-0.5).slope, 4)
+    -0.5
     """
     level = number_at_least(level, "level", 0.0, strict=True)
     if level >= 1:

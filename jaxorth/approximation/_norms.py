@@ -312,6 +312,14 @@ def lp_norm(
     -------
     ErrorEstimate
         ``stderr`` is ``nan`` for the grid (its error is deterministic, not random).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import lp_norm
+    >>> estimate = lp_norm(lambda x: x[:, 0], d=1, p=2.0, points=1000)  # 1/sqrt(3)
+    >>> round(float(estimate.value), 4)
+    0.5774
     """
     _check_fn(fn)
     d = positive_int(d, "d")

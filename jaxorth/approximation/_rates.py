@@ -150,6 +150,12 @@ def mlp_size(widths: Sequence[int]) -> MLPSize:
     ----------
     widths : sequence of int
         ``(d_0, ..., d_L)``: input dimension, hidden widths, output dimension; all >= 1.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import mlp_size
+    >>> mlp_size([1, 4, 1])  # W = 2 * 4 + 4 + 1 parameters, L = 2 affine layers, 4 units
+    MLPSize(W=13, L=2, U=4)
     """
     w = _widths(widths)
     n_params = sum(d_out * (d_in + 1) for d_in, d_out in zip(w[:-1], w[1:], strict=False))
@@ -160,6 +166,12 @@ def widths_for(d_in: int, width: int, depth: int) -> tuple[int, ...]:
     """``(d_in, width, ..., width, 1)``: ``depth`` affine layers, ``depth - 1`` hidden ones.
 
     ``depth = L >= 1``; ``depth = 1`` is the affine map ``(d_in, 1)``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import widths_for
+    >>> widths_for(2, 16, 3)  # 3 affine layers, 2 hidden
+    (2, 16, 16, 1)
     """
     d_in = positive_int(d_in, "d_in")
     width = positive_int(width, "width")
@@ -328,6 +340,12 @@ def holder_exponent(alpha: float, d: int, *, regime: str = "fixed_depth") -> flo
     ``W^(-alpha/d)`` up to a log; ``"deep"``: ``L`` proportional to ``W``, it is
     ``W^(-2 alpha/d)`` up to a log (Achour et al. 2022, Section 4; matching upper
     bounds: Yarotsky 2017-2018, Lu, Shen, Yang & Zhang 2021).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import holder_exponent
+    >>> holder_exponent(1.0, 2)  # alpha / d at fixed depth
+    0.5
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -341,6 +359,12 @@ def monotone_exponent(d: int, p: float) -> float:
     From the entropy order of :func:`monotone_log_packing` (Achour et al. 2022,
     Section 4, monotone functions): ``d = 1`` gives 1; ``p = inf`` gives 0 (no decay:
     a continuous network stays ``1/2`` away from a unit step in sup norm).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import monotone_exponent
+    >>> monotone_exponent(2, 1.0), monotone_exponent(2, 4.0)  # 1 / max(d, p (d - 1))
+    (0.5, 0.25)
     """
     d = _dimension(d)
     p = _exponent_p(p)
@@ -371,6 +395,14 @@ def holder_rate(
     this, up to constants and log factors [to confirm in the paper: which log factors].
     At fixed ``L`` its log-log slope in ``W`` is ``-(alpha/d)(1 + 1/log W)``, steeper
     than ``-alpha/d`` and tending to it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import holder_rate
+    >>> rate = holder_rate(np.array([100.0, 10_000.0]), 2, alpha=1.0, d=2)
+    >>> bool(rate[1] < rate[0])  # (W L log W)^(-alpha/d) decreases with W
+    True
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -381,7 +413,14 @@ def holder_rate(
 def monotone_rate(
     W: Real[ArrayLike, "*w"], L: Real[ArrayLike, "*l"], *, d: int, p: float
 ) -> Float64[np.ndarray, "*wl"] | float:
-    """``(W L log W)^(-monotone_exponent(d, p))``, up to constants (1 for ``p = inf``)."""
+    """``(W L log W)^(-monotone_exponent(d, p))``, up to constants (1 for ``p = inf``).
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import monotone_rate
+    >>> float(monotone_rate(100.0, 2, d=2, p=float("inf")))  # no decay in sup norm
+    1.0
+    """
     exponent = monotone_exponent(d, p)
     w, ell = _sizes(W, L)
     return _out((w * ell * np.log(w)) ** (-exponent))

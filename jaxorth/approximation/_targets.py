@@ -68,6 +68,13 @@ def check_points(x: Any, d: int, name: str = "x") -> Array:
     Checked: 2-D with ``d`` columns, a real (integer or floating) dtype, and, when the
     values are concrete, every entry finite (skipped under ``jit`` / ``vmap``, see
     :mod:`jaxorth._checks`). Integer arrays are converted to the default float dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import check_points
+    >>> check_points(np.zeros((5, 2)), 2).shape
+    (5, 2)
     """
     shape = tuple(np.shape(x))
     if len(shape) != 2 or shape[1] != d:
@@ -246,6 +253,14 @@ def holder_instance(
         Hölder exponent in ``(0, 1]``.
     constant
         Hölder constant ``C > 0``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.approximation import holder_instance
+    >>> f = holder_instance(jax.random.key(0), d=1, cells_per_side=8)
+    >>> f(jax.numpy.linspace(0.0, 1.0, 5)[:, None]).shape
+    (5,)
     """
     key = _check_key(key)
     d = positive_int(d, "d")
@@ -279,6 +294,14 @@ def holder_instance_norm(
     cells contributes ``h^d (s h^alpha)^p \int_{[-1/2,1/2]^d} (1/2 - |u|_inf)^{alpha p}
     du``, and ``|u|_inf`` has density ``d 2^d r^(d-1)`` on ``[0, 1/2]``. For ``p = inf``:
     ``sup |f| = C h^alpha / 2``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import holder_instance_norm
+    >>> sup = holder_instance_norm(d=1, cells_per_side=4, alpha=1.0, constant=1.0, p=float("inf"))
+    >>> l2 = holder_instance_norm(d=1, cells_per_side=4, alpha=1.0, constant=1.0, p=2.0)
+    >>> bool(0 < l2 < sup)
+    True
     """
     d, m, alpha, constant = _holder_args(d, cells_per_side, alpha, constant)
     p = _check_p(p)
@@ -300,6 +323,14 @@ def holder_instance_distance(first: HolderInstance, second: HolderInstance, *, p
 
     with ``||f||_p`` from :func:`holder_instance_norm`; for ``p = inf`` it is ``2 sup |f|``
     if ``k > 0`` (else 0). Reads the signs (concrete arrays, not tracers).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.approximation import holder_instance, holder_instance_distance
+    >>> f = holder_instance(jax.random.key(0), d=1, cells_per_side=8)
+    >>> holder_instance_distance(f, f, p=2.0)
+    0.0
     """
     for name, inst in (("first", first), ("second", second)):
         if not isinstance(inst, HolderInstance):
@@ -469,6 +500,16 @@ def monotone_instance(
         Number ``K`` of orthants.
     temperature
         ``T >= 0``: 0 for Heaviside steps, ``> 0`` for logistic steps of width ``~T``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import monotone_instance
+    >>> f = monotone_instance(jax.random.key(0), d=2, corners=4)
+    >>> values = f(jnp.array([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]))
+    >>> bool((jnp.diff(values) >= 0).all())  # non-decreasing along the diagonal
+    True
     """
     key = _check_key(key)
     d = positive_int(d, "d")
@@ -526,6 +567,14 @@ def smooth_target(name: str, *, d: int) -> SmoothTarget:
     """The smooth target ``name`` (one of :data:`SMOOTH_TARGETS`) on ``[0, 1]^d``.
 
     See :class:`SmoothTarget` for the formulas and their integrals.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import smooth_target
+    >>> f = smooth_target("sine", d=1)  # sin(2 pi mean(x))
+    >>> f(jnp.array([[0.25]])).round(4).tolist()
+    [1.0]
     """
     name = one_of(name, "name", SMOOTH_TARGETS)
     return SmoothTarget(name=name, d=positive_int(d, "d"))

@@ -90,6 +90,12 @@ def tokenize(text: str) -> list[str]:
 
     ``<br />`` becomes a space; words are the maximal runs of letters and digits
     (Unicode; ``_`` is a separator): ``"Don't<br />stop!"`` -> ``["don", "t", "stop"]``.
+
+    Examples
+    --------
+    >>> from jaxorth.data import tokenize
+    >>> tokenize("A <br />great film!")
+    ['a', 'great', 'film']
     """
     return _WORD.findall(_BREAK.sub(" ", text).lower())
 
@@ -136,6 +142,13 @@ def build_vocabulary(token_lists: Iterable[Sequence[str]], max_words: int = 1000
 
     Ordered by decreasing count, ties broken by the word itself (alphabetical), so the
     same texts always give the same ids.
+
+    Examples
+    --------
+    >>> from jaxorth.data import build_vocabulary, encode_texts
+    >>> vocab = build_vocabulary([["a", "b", "a"], ["c", "a"]], max_words=2)
+    >>> encode_texts([[["a", "z"]]], vocab, length=4).shape  # "z": the unknown id
+    (1, 4)
     """
     max_words = positive_int(max_words, "max_words")
     counts: collections.Counter[str] = collections.Counter()
@@ -176,6 +189,14 @@ def encode_texts(
     padding : {"pre", "post"}
         ``"pre"``: pad at the front, keep the last ``length`` ids (Keras
         ``pad_sequences`` defaults). ``"post"``: pad at the end, keep the first ones.
+
+    Examples
+    --------
+    >>> from jaxorth.data import PAD_ID, build_vocabulary, encode_texts
+    >>> vocab = build_vocabulary([["good", "film"], ["bad", "film"]])
+    >>> ids = encode_texts([[["good", "film"]]], vocab, length=4)  # pre-padding
+    >>> ids.shape, bool((ids[0, :2] == PAD_ID).all())
+    ((1, 4), True)
     """
     length = positive_int(length, "length")
     padding = one_of(padding, "padding", ("pre", "post"))

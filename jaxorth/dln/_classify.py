@@ -35,6 +35,7 @@ from jaxtyping import ArrayLike, Float
 from ._data import _check_assumption_h, _check_data, _sigma_eigh
 from ._model import Weights, check_shapes, criticality_residual, product
 
+#: The labels :func:`classify` returns.
 CLASSES = ("not_critical", "global_minimum", "strict_saddle", "non_strict_saddle")
 
 
@@ -137,6 +138,15 @@ def classify(weights: Weights, X: ArrayLike, Y: ArrayLike, *, rtol: float | None
     str
         ``"not_critical"``, ``"global_minimum"``, ``"strict_saddle"`` or
         ``"non_strict_saddle"`` (AMG24, Theorems 2-4; see the module docstring).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [0, 1])
+    >>> dln.classify(W, X, Y)
+    'global_minimum'
     """
     check_shapes(weights, X, Y)
     _check_data(X, Y)
@@ -211,6 +221,14 @@ def agrees_with_hessian(kind: str, strict: bool | np.bool_, nonnegative: bool | 
 
     A strict saddle must show negative curvature; a global minimum or a non-strict
     saddle a non-negative Hessian (AMG24, Theorems 2-4); ``"not_critical"`` never agrees.
+
+    Examples
+    --------
+    >>> from jaxorth import dln
+    >>> dln.agrees_with_hessian("strict_saddle", strict=True, nonnegative=False)
+    True
+    >>> dln.agrees_with_hessian("global_minimum", strict=True, nonnegative=False)
+    False
     """
     if kind not in CLASSES:
         raise ValueError(f"kind must be one of {CLASSES}, got {kind!r}")

@@ -110,6 +110,17 @@ def critical_point(
     ValueError
         Bad widths / S / ranks, or ranks this construction cannot reach (checked on the
         result).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [1])  # S = {2}: a saddle
+    >>> [w.shape for w in W]
+    [(2, 3), (2, 2)]
+    >>> dln.classify(W, X, Y)
+    'strict_saddle'
     """
     _check_data(X, Y)
     widths = tuple(int(d) for d in widths)

@@ -136,6 +136,14 @@ def spectrum(X: ArrayLike, Y: ArrayLike) -> DataSpectrum:
     Returns
     -------
     DataSpectrum
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> dln.spectrum(X, Y).eigenvalues.round(3).tolist()
+    [4.0, 1.0]
     """
     _check_data(X, Y)
     Sxx, Syx, Syy = X @ X.T, Y @ X.T, Y @ Y.T
@@ -154,6 +162,16 @@ def critical_value(X: ArrayLike, Y: ArrayLike, S: Sequence[int]) -> Float[ArrayL
     """Loss at any critical point with eigen-index set ``S``: ``tr(S_yy) - sum_{i in S} l_i``.
 
     AMG24, Proposition 3 (Baldi & Hornik 1989 for ``H = 2``). ``S`` is 0-based.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> l_1, l_2 = dln.spectrum(X, Y).eigenvalues.tolist()
+    >>> value = float(dln.critical_value(X, Y, [0]))  # tr(S_yy) - l_1
+    >>> bool(abs(value - (float(dln.critical_value(X, Y, [])) - l_1)) < 1e-4)
+    True
     """
     spec = spectrum(X, Y)
     S = _check_subset(S, Y.shape[0])
@@ -165,6 +183,15 @@ def global_minimum_value(X: ArrayLike, Y: ArrayLike, widths: Sequence[int]) -> F
     """Global minimum ``tr(S_yy) - sum_{i <= r_max} l_i``, ``r_max = min(widths)``.
 
     ``widths`` is ``(d_0, ..., d_H)`` (AMG24, Section 3; Eckart-Young for the product).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> low = float(dln.global_minimum_value(X, Y, [3, 2, 2]))
+    >>> bool(abs(low - float(dln.critical_value(X, Y, [0, 1]))) < 1e-4)
+    True
     """
     r_max = min(int(d) for d in widths)
     return critical_value(X, Y, range(min(r_max, Y.shape[0])))
@@ -174,6 +201,16 @@ def plateau_values(X: ArrayLike, Y: ArrayLike, widths: Sequence[int]) -> Float[A
     """Critical values ``tr(S_yy) - (l_1 + ... + l_k)`` for ``k = 0..r_max``.
 
     The plateaus of gradient flow from a small initialisation (Saxe et al. 2014).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> values = np.asarray(dln.plateau_values(X, Y, [3, 2, 2]))
+    >>> np.diff(values).round(3).tolist()  # each plateau drops by the next eigenvalue
+    [-4.0, -1.0]
     """
     spec = spectrum(X, Y)
     r_max = min(min(int(d) for d in widths), Y.shape[0])
@@ -212,6 +249,14 @@ def make_data(
     -------
     X : Float[ArrayLike, "d_x m"]
     Y : Float[ArrayLike, "d_y m"]
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> X.shape, Y.shape  # samples as columns
+    ((3, 20), (2, 20))
     """
     if not 1 <= d_y <= d_x < m:
         raise ValueError(f"need 1 <= d_y <= d_x < m, got d_y={d_y}, d_x={d_x}, m={m}")

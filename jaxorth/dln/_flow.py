@@ -47,7 +47,15 @@ class FlowResult(NamedTuple):
 
 
 def balancedness(weights: Weights) -> list[ArrayLike]:
-    """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow)."""
+    """``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T`` for ``h = 1..H-1`` (conserved by the flow).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> [c.tolist() for c in dln.balancedness([jnp.eye(2), jnp.eye(2)])]  # balanced: C_1 = 0
+    [[[0.0, 0.0], [0.0, 0.0]]]
+    """
     return [
         weights[h + 1].T @ weights[h + 1] - weights[h] @ weights[h].T
         for h in range(len(weights) - 1)
@@ -181,6 +189,15 @@ def small_init(
     """Gaussian ``W_h`` rescaled to spectral norm ``scale`` (end-to-end size ``~ scale^H``).
 
     ``widths`` is ``(d_0, ..., d_H)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> W = dln.small_init(jax.random.key(0), (3, 4, 2), 0.01)
+    >>> [round(float(jnp.linalg.norm(w, 2)), 4) for w in W]  # spectral norms
+    [0.01, 0.01]
     """
     keys = jax.random.split(key, len(widths) - 1)
     out = []
@@ -218,6 +235,14 @@ def predicted_escape_time(depth: int, scale: float, s: float) -> float:
     ``a = w^H`` obeys ``da/dt = 2H (s - a) a^{2 - 2/H}`` (Saxe et al. 2014); this returns
     the time for ``a`` to reach ``s/2``: ``log(s/a0 - 1) / (4s)`` for ``H = 2`` and,
     for ``H >= 3``, the integral evaluated numerically (``~ scale^{-(H-2)} / (2 s (H-2))``).
+
+    Examples
+    --------
+    >>> from jaxorth import dln
+    >>> t1 = dln.predicted_escape_time(2, 1e-2, 1.0)
+    >>> t2 = dln.predicted_escape_time(2, 1e-4, 1.0)
+    >>> bool(t1 < t2)  # a smaller initial scale escapes later (log(1/eps) for H = 2)
+    True
     """
     depth = int_at_least(depth, "depth", 2)
     scale = positive_number(scale, "scale")

@@ -34,6 +34,13 @@ def check_shapes(weights: Weights, X: ArrayLike, Y: ArrayLike) -> tuple[int, ...
         match the first/last layer or each other's number of samples; if a weight,
         ``X`` or ``Y`` holds a NaN or inf (checked when the values are concrete, not
         under ``jit``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> dln.check_shapes([jnp.ones((4, 3)), jnp.ones((2, 4))], jnp.ones((3, 10)), jnp.ones((2, 10)))
+    (3, 4, 2)
     """
     if len(weights) < 1:
         raise ValueError("weights must contain at least one layer, got 0")
@@ -65,6 +72,13 @@ def product(weights: Weights, start: int = 1, stop: int | None = None) -> ArrayL
     """Partial product ``W_{stop:start} = W_stop ... W_start`` (1-based, inclusive).
 
     The empty product (``stop = start - 1``) is the identity of size ``d_{start-1}``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> dln.product([jnp.eye(2), 3 * jnp.eye(2)]).tolist()  # W_2 W_1
+    [[3.0, 0.0], [0.0, 3.0]]
     """
     H = len(weights)
     stop = H if stop is None else stop
@@ -88,6 +102,14 @@ def loss(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLike, ""]: 
         ``[W_1, ..., W_H]``.
     X : Float[ArrayLike, "d_0 m"]
     Y : Float[ArrayLike, "d_H m"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.eye(2), 2 * jnp.eye(2)
+    >>> float(dln.loss([jnp.eye(2), jnp.eye(2)], X, Y))  # ||I I X - Y||_F^2
+    2.0
     """
     check_shapes(weights, X, Y)
     R = product(weights) @ X - Y
@@ -122,6 +144,14 @@ def loss_hessian(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[ArrayLik
     study, Achour et al. 2024, Section 4); ``jax.vmap`` over a stack of points::
 
         jax.vmap(dln.loss_hessian, in_axes=(0, None, None))(stacked_weights, X, Y)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.eye(1), jnp.eye(1)
+    >>> dln.loss_hessian([jnp.zeros((1, 1)), jnp.zeros((1, 1))], X, Y).tolist()  # W = 0, H = 2
+    [[0.0, -2.0], [-2.0, 0.0]]
     """
     check_shapes(weights, X, Y)
     return _hessian.dense(lambda w: loss(w, X, Y), list(weights))
@@ -133,6 +163,15 @@ def criticality_residual(weights: Weights, X: ArrayLike, Y: ArrayLike) -> Float[
     ``max_h ||dL/dW_h||_F / (2 prod_{j != h} ||W_j||_2 (||S_yx||_F + ||P S_xx||_F))``: the
     denominator bounds the numerator (and its rounding error), so the residual lies in
     ``[0, 1]`` and is scale-free (0/0 counts as 0).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [0])
+    >>> bool(dln.criticality_residual(W, X, Y) < 1e-4)
+    True
     """
     check_shapes(weights, X, Y)
     xp = _xp(*weights, X, Y)

@@ -72,6 +72,15 @@ def hvp(loss: Loss, params: PyTree, v: PyTree) -> PyTree:
     -------
     pytree
         ``H v`` with the structure of ``params``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):
+    ...     return 0.5 * w @ jnp.diag(jnp.array([1.0, 2.0, 3.0])) @ w
+    >>> hessian.hvp(loss, jnp.zeros(3), jnp.ones(3)).tolist()
+    [1.0, 2.0, 3.0]
     """
     if jax.tree_util.tree_structure(params) != jax.tree_util.tree_structure(v):
         raise ValueError("v must have the same pytree structure as params")
@@ -88,6 +97,14 @@ def hvp_fn(loss: Loss, params: PyTree) -> Matvec:
 
     ``jax.linearize`` stores the forward pass of the gradient, so repeated products (as in
     Lanczos) only pay for the tangent computation.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> matvec = hessian.hvp_fn(lambda w: (w**3).sum(), jnp.array([1.0, 2.0]))  # H = diag(6 w)
+    >>> matvec(jnp.ones(2)).tolist()
+    [6.0, 12.0]
     """
     _check_scalar_loss(loss, params)
     _, lin = jax.linearize(jax.grad(loss), params)
@@ -107,6 +124,15 @@ def dense(loss: Loss, params: PyTree) -> Float[Array, "n n"]:  # noqa: F722
     -------
     Float[Array, "n n"]
         Symmetric Hessian (forward-over-reverse ``jax.hessian``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(p):
+    ...     return 0.5 * (3.0 * p["a"] ** 2 + p["b"] ** 2).sum()
+    >>> hessian.dense(loss, {"a": jnp.zeros(1), "b": jnp.zeros(1)}).tolist()
+    [[3.0, 0.0], [0.0, 1.0]]
     """
     _check_scalar_loss(loss, params)
     return jax.jit(lambda p: _dense(loss, p))(params)
@@ -123,6 +149,14 @@ def dense_batched(loss: Loss, params: PyTree) -> Float[Array, "b n n"]:  # noqa:
     ``params`` has the structure of one point with a leading batch axis of size ``b`` on
     every leaf (e.g. ``[W_1, ..., W_H]`` with ``W_h: (b, d_h, d_{h-1})``); row ``i`` of
     the result is ``dense(loss, params_i)``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> H = hessian.dense_batched(lambda w: (w**3).sum(), jnp.array([[1.0], [2.0]]))
+    >>> H.tolist()  # 6 w at each of the two points
+    [[[6.0]], [[12.0]]]
     """
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
@@ -183,6 +217,15 @@ def eigsh(
     Returns
     -------
     EigResult
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> D = jnp.arange(1.0, 7.0)
+    >>> result = hessian.eigsh(lambda v: D * v, jnp.ones(6), 1, which="smallest")
+    >>> [round(float(v), 3) for v in result.eigenvalues]
+    [1.0]
     """
     if which not in ("largest", "smallest"):
         raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
@@ -266,6 +309,17 @@ def eigenvalues(
     Returns
     -------
     Float[Array, "k"] or EigResult
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # a quadratic with Hessian diag(1, ..., 8)
+    ...     return 0.5 * (jnp.arange(1.0, 9.0) * w**2).sum()
+    >>> top = hessian.eigenvalues(loss, jnp.zeros(8), 2, key=jax.random.key(0))
+    >>> [round(float(v), 3) for v in top]
+    [8.0, 7.0]
     """
     _check_scalar_loss(loss, params)
     _num_params(params)
@@ -388,6 +442,17 @@ def trace(
     Returns
     -------
     (estimate, standard_error)
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # Hessian 2 I: trace 8
+    ...     return (w**2).sum()
+    >>> estimate, stderr = hessian.trace(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4)
+    >>> round(float(estimate), 4)  # Rademacher probes are exact on a multiple of I
+    8.0
     """
     _check_scalar_loss(loss, params)
     _num_params(params)
@@ -481,6 +546,17 @@ def from_nnx(
     Splits the model into its graph definition, its ``nnx.Param`` state and the rest
     (``flax.nnx.split``); ``loss(params)`` merges them back, so every tool here applies
     to the trainable parameters only.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth import hessian
+    >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    >>> x, y = jnp.ones((4, 2)), jnp.zeros((4, 1))
+    >>> loss, params = hessian.from_nnx(model, lambda m, x, y: ((m(x) - y) ** 2).mean(), x, y)
+    >>> hessian.dense(loss, params).shape  # 2 weights and 1 bias
+    (3, 3)
     """
     from flax import nnx
 

@@ -68,6 +68,13 @@ def check_params(params: Params, name: str = "params", *, min_layers: int = 1) -
     ``W``; ``params[l][0].shape[1]`` equal to the outputs of layer ``l - 1``; a real
     floating dtype; every entry finite (skipped for tracers, see :mod:`jaxorth._checks`).
     Shape and dtype checks also run under ``jit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import check_params
+    >>> check_params([(np.ones((3, 2)), np.zeros(3)), (np.ones((1, 3)), np.zeros(1))])
+    (2, 3, 1)
     """
     if isinstance(params, str | bytes) or not isinstance(params, Sequence):
         raise ValueError(f"{name} must be a list of (W, b) pairs, got {type(params).__name__}")
@@ -118,7 +125,15 @@ def check_params(params: Params, name: str = "params", *, min_layers: int = 1) -
 
 
 def widths(params: Params) -> tuple[int, ...]:
-    """The widths ``(d_0, d_1, ..., d_L)`` of ``params`` (checked by :func:`check_params`)."""
+    """The widths ``(d_0, d_1, ..., d_L)`` of ``params`` (checked by :func:`check_params`).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import random_params, widths
+    >>> widths(random_params(jax.random.key(0), [3, 6, 4, 2]))
+    (3, 6, 4, 2)
+    """
     return check_params(params)
 
 
@@ -130,13 +145,27 @@ def _check_widths(widths: Sequence[int], name: str = "widths") -> tuple[int, ...
 
 
 def n_parameters(widths: Sequence[int]) -> int:
-    """``E = sum_l d_l (d_{l-1} + 1)``, the number of weights and biases."""
+    """``E = sum_l d_l (d_{l-1} + 1)``, the number of weights and biases.
+
+    Examples
+    --------
+    >>> from jaxorth.identifiability import n_hidden, n_parameters
+    >>> n_parameters([2, 5, 1]), n_hidden([2, 5, 1])  # E = 21, E - N_h = 16
+    (21, 5)
+    """
     w = _check_widths(widths)
     return sum(d_out * (d_in + 1) for d_in, d_out in zip(w[:-1], w[1:]))
 
 
 def n_hidden(widths: Sequence[int]) -> int:
-    """``N_h = d_1 + ... + d_{L-1}``, the number of hidden (ReLU) neurons."""
+    """``N_h = d_1 + ... + d_{L-1}``, the number of hidden (ReLU) neurons.
+
+    Examples
+    --------
+    >>> from jaxorth.identifiability import n_hidden
+    >>> n_hidden([3, 6, 4, 2])
+    10
+    """
     w = _check_widths(widths)
     return sum(w[1:-1])
 
@@ -181,6 +210,15 @@ def relu_mlp(params: Params, x: _Inputs) -> Float[Array, "batch d_out"]:
     Computed in the dtype JAX promotes the parameters and ``x`` to (float64 parameters
     under ``jaxorth._precision.float64`` give a float64 evaluation). Parameters and ``x`` are
     checked first (:func:`check_params`, :func:`check_inputs`).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.identifiability import relu_mlp
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> params = [layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))]
+    >>> relu_mlp(params, jnp.array([[-2.0], [3.0]])).tolist()  # relu(x) + relu(-x) = |x|
+    [[2.0], [3.0]]
     """
     dims = check_params(params)
     check_inputs(x, dims[0])
@@ -192,6 +230,14 @@ def pre_activations(params: Params, x: _Inputs) -> list[Array]:
 
     Empty for a network without hidden layer (``L = 1``). The ReLU is applied to these;
     a zero entry is a sample on a kink of that neuron.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import pre_activations, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 4, 1])
+    >>> [z.shape for z in pre_activations(params, jax.numpy.ones((3, 2)))]
+    [(3, 5), (3, 4)]
     """
     dims = check_params(params)
     check_inputs(x, dims[0])
@@ -235,6 +281,15 @@ def perturb_params(key: jax.Array, params: Params, scale: float) -> list[tuple[A
     to the layer's own weights whatever its width: the starting points of a local
     recovery experiment (local identifiability is a statement about a neighbourhood of
     the parameters). Drawn with numpy from ``key``; the dtype of each array is kept.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import parameter_distance, perturb_params, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 1])
+    >>> noisy = perturb_params(jax.random.key(1), params, 0.05)
+    >>> 0 < parameter_distance(params, noisy, relative=True) < 0.1
+    True
     """
     check_params(params)
     if not isinstance(scale, int | float) or not np.isfinite(scale) or scale < 0:
@@ -260,6 +315,14 @@ def flatten(params: Params) -> tuple[Array, Callable[[Array], list[tuple[Array, 
 
     The order is that of :func:`jax.flatten_util.ravel_pytree` on the list of pairs
     (each ``W_l`` row-major, then ``b_l``); ``unflatten(theta)`` rebuilds the list.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import flatten, random_params
+    >>> theta, unflatten = flatten(random_params(jax.random.key(0), [2, 5, 1]))
+    >>> theta.shape, [w.shape for w, b in unflatten(theta)]  # E = 21 parameters
+    ((21,), [(5, 2), (1, 5)])
     """
     check_params(params)
     tree = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
@@ -356,6 +419,18 @@ def to_nnx(params: Params, *, rngs: nnx.Rngs) -> nnx.Sequential:
     parameters keep their dtype and are copied (training the module, which may donate
     its buffers, never touches ``params``). ``from_nnx(to_nnx(p, rngs=...))`` returns
     ``p``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.identifiability import from_nnx, random_params, relu_mlp, to_nnx
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> model = to_nnx(params, rngs=nnx.Rngs(0))
+    >>> x = jnp.ones((4, 2))
+    >>> bool(jnp.allclose(model(x), relu_mlp(params, x))), len(from_nnx(model))
+    (True, 2)
     """
     check_params(params)
     layers: list[Any] = []

@@ -317,6 +317,18 @@ def jacobian_rank(
     ``necessary and not sufficient`` is undecided. ``ValueError`` before compute for
     malformed ``params`` (:func:`~jaxorth.identifiability.check_params`) or ``X`` (not
     ``(n, d_0)``, non-finite).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import jacobian_rank, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 1])
+    >>> X = jax.random.normal(jax.random.key(1), (200, 2))
+    >>> report = jacobian_rank(params, X)
+    >>> report.rank, report.upper_bound  # E - N_h = 21 - 5
+    (16, 16)
+    >>> report.sufficient  # no sample on a kink and full rank: locally identifiable
+    True
     """
     dims = check_params(params)
     check_inputs(X, dims[0], "X")

@@ -107,6 +107,18 @@ def apply_symmetry(
     ``perm[j]``, its incoming row and bias multiplied by ``scale[j] > 0`` and its
     outgoing column divided by it. Returns jax arrays in the parameters' dtype.
     ``ValueError`` (before compute) for an invalid permutation or a scale ``<= 0``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import apply_symmetry, random_params, relu_mlp
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other = apply_symmetry(params, [np.array([2, 0, 1])], [np.array([0.5, 2.0, 3.0])])
+    >>> x = jax.random.normal(jax.random.key(1), (4, 2))
+    >>> bool(jnp.allclose(relu_mlp(params, x), relu_mlp(other, x), atol=1e-5))  # same function
+    True
     """
     dims = check_params(params)
     perms, factors = _check_symmetry(dims, permutations, scales)
@@ -127,6 +139,17 @@ def random_symmetry(
 
     Uniform permutations and scales ``exp(log_scale * N(0, 1))`` per hidden layer, drawn
     with numpy from ``key``; ``params' = apply_symmetry(params, permutations, scales)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.identifiability import random_params, random_symmetry, relu_mlp
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, (perms, scales) = random_symmetry(jax.random.key(1), params)
+    >>> x = jnp.ones((1, 2))
+    >>> bool(jnp.allclose(relu_mlp(params, x), relu_mlp(other, x), atol=1e-5)), len(perms)
+    (True, 1)
     """
     log_scale = number_at_least(log_scale, "log_scale", 0.0)
     dims = check_params(params)
@@ -176,6 +199,17 @@ def canonical_form(params: Params) -> list[tuple[np.ndarray, np.ndarray]]:
     neurons of a layer have normalised ``b`` equal up to rounding (then their order can
     differ): :func:`match_neurons` does not rely on the order. Computed in numpy
     float64; returns numpy float64 arrays.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import canonical_form, random_params, random_symmetry
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, _ = random_symmetry(jax.random.key(1), params)
+    >>> a, b = canonical_form(params), canonical_form(other)
+    >>> all(np.allclose(wa, wb, atol=1e-5) for (wa, _), (wb, _) in zip(a, b))
+    True
     """
     check_params(params)
     return _canonical(_as_float64(params))
@@ -237,6 +271,15 @@ def parameter_distance(params_a: Params, params_b: Params, *, relative: bool = F
     aligned by :func:`match_neurons`; 0 for equivalent networks (up to rounding).
     ``relative=True`` divides by the norm of ``canonical_form(params_a)`` (unless it is
     0). ``ValueError`` if the widths differ.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import parameter_distance, random_params, random_symmetry
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, _ = random_symmetry(jax.random.key(1), params)
+    >>> parameter_distance(params, other) < 1e-5  # zero modulo the symmetries
+    True
     """
     ca, cb, _ = _aligned(params_a, params_b)
     diff = [(wa - wb, ba - bb) for (wa, ba), (wb, bb) in zip(ca, cb)]
@@ -253,6 +296,15 @@ def equivalent(params_a: Params, params_b: Params, *, atol: float = 1e-6) -> boo
     ``True`` when :func:`parameter_distance` is ``<= atol * max(1, ||canonical(a)||)``
     (a tolerance relative to the network's size for large ones); ``False`` for networks
     of different widths (no error).
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import equivalent, random_params, random_symmetry
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, _ = random_symmetry(jax.random.key(1), params)
+    >>> equivalent(params, other), equivalent(params, random_params(jax.random.key(2), [2, 3, 1]))
+    (True, False)
     """
     atol = number_at_least(atol, "atol", 0.0)
     dims_a = check_params(params_a, "params_a")

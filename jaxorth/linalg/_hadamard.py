@@ -42,6 +42,12 @@ def sylvester_hadamard(n: int, dtype: DTypeLike = jnp.float32) -> Num[Array, "n 
     Returns
     -------
     Float[Array, "n n"]
+
+    Examples
+    --------
+    >>> from jaxorth.linalg import sylvester_hadamard
+    >>> sylvester_hadamard(4).tolist()
+    [[1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]]
     """
     power_of_two(n, "n", _SYLVESTER)
     idx = np.arange(n)
@@ -92,6 +98,15 @@ def fwht(
     -------
     Float[Array, "*batch n"]
         ``x H_n`` (times ``n^{-1/2}`` if ``normalize``), same shape and dtype.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import fwht
+    >>> fwht(jnp.array([1.0, 0.0, 0.0, 0.0])).tolist()  # the first column of H_4
+    [1.0, 1.0, 1.0, 1.0]
+    >>> fwht(jnp.array([0.0, 1.0, 0.0, 0.0]), normalize=True).tolist()
+    [0.5, -0.5, 0.5, -0.5]
     """
     x = jnp.asarray(x)
     if x.ndim < 1:
@@ -153,6 +168,13 @@ def block_fwht(
     Returns
     -------
     Float[Array, "*batch n"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import block_fwht
+    >>> block_fwht(jnp.array([1.0, 0.0, 0.0, 1.0]), 2).tolist()  # (I_2 kron H_2) x
+    [1.0, 1.0, 1.0, -1.0]
     """
     x = jnp.asarray(x)
     n = x.shape[-1]

@@ -83,6 +83,16 @@ def bjorck(
     Float[Array, "*batch m n"]
         Same shape and dtype as ``w``: orthonormal rows if ``m <= n`` (``Q Q^T = I_m``),
         orthonormal columns if ``m >= n`` (``Q^T Q = I_n``).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import bjorck
+    >>> w = jnp.eye(3) + 0.1 * jax.random.normal(jax.random.key(0), (3, 3))
+    >>> q = bjorck(w)
+    >>> bool(jnp.allclose(q @ q.T, jnp.eye(3), atol=1e-5))
+    True
     """
     w = jnp.asarray(w)
     _check_matrix("w", w)
@@ -142,6 +152,13 @@ def skew(a: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
     -------
     Float[Array, "*batch n n"]
         Skew-symmetric (``S^T = -S``), same shape and dtype as ``a``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import skew
+    >>> skew(jnp.array([[1.0, 2.0], [0.0, 1.0]])).tolist()
+    [[0.0, 1.0], [-1.0, 0.0]]
     """
     a = jnp.asarray(a)
     _check_matrix("a", a, square=True)
@@ -169,6 +186,15 @@ def cayley(a: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
     -------
     Float[Array, "*batch n n"]
         Orthogonal matrix, same shape and dtype as ``a``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import cayley
+    >>> q = cayley(jax.random.normal(jax.random.key(0), (4, 4)))  # of the skew part
+    >>> bool(jnp.allclose(q.T @ q, jnp.eye(4), atol=1e-5))
+    True
     """
     a = jnp.asarray(a)
     _check_matrix("a", a, square=True)
@@ -202,6 +228,14 @@ def skew_expm(a: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
     -------
     Float[Array, "*batch n n"]
         Orthogonal matrix with determinant ``+1``, same shape and dtype as ``a``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.linalg import skew_expm
+    >>> a = jnp.array([[0.0, -jnp.pi / 2], [jnp.pi / 2, 0.0]])  # a quarter turn
+    >>> skew_expm(a).round(4).tolist()
+    [[0.0, -1.0], [1.0, 0.0]]
     """
     a = jnp.asarray(a)
     _check_matrix("a", a, square=True)
@@ -214,4 +248,5 @@ def _skew_expm(a: Array) -> Array:
         return expm(_skew_part(a))
 
 
+#: Another name of :func:`skew_expm`.
 expm_skew = skew_expm

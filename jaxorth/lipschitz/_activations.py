@@ -57,6 +57,14 @@ def maxmin(x: Float[Array, "B C *n"], axis: int = 1) -> Float[Array, "B C *n"]:
         Same shape: maxima in the first half of the channels, minima in the second. With
         an odd number of channels there are no pairs to sort and the ReLU of ``x`` is
         returned instead (still 1-Lipschitz, but not norm preserving).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import maxmin
+    >>> x = jnp.array([[1.0, -2.0, 3.0, 0.5]])  # channel c is paired with c + C/2
+    >>> maxmin(x).tolist()  # maxima, then minima
+    [[3.0, 0.5, 1.0, -2.0]]
     """
     if x.shape[axis] % 2:
         return jax.nn.relu(x)
@@ -113,6 +121,13 @@ def groupsort(
     ValueError
         If ``group_size`` is not a positive integer dividing ``C``, or for a bad
         ``axis`` or ``grouping``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import groupsort
+    >>> groupsort(jnp.array([[1.0, 3.0, 2.0, 0.0]]), 2).tolist()
+    [[3.0, 1.0, 2.0, 0.0]]
     """
     group_size = positive_int(group_size, "group_size")
     one_of(grouping, "grouping", ("contiguous", "strided"))

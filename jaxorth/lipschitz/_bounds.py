@@ -44,6 +44,12 @@ def lipschitz_bound(layer_norms: Iterable[float]) -> float:
     -------
     float
         The product (1 for no layers).
+
+    Examples
+    --------
+    >>> from jaxorth.lipschitz import lipschitz_bound
+    >>> lipschitz_bound([1.0, 2.0, 0.5])
+    1.0
     """
     return float(math.prod(number_at_least(float(v), "layer_norms", 0.0) for v in layer_norms))
 

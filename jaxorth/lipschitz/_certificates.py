@@ -21,7 +21,15 @@ __all__ = ["certified", "certified_accuracy", "certified_radius", "logit_margin"
 
 
 def logit_margin(logits: Float[ArrayLike, "B K"]) -> Float[Array, " B"]:
-    """Top logit minus the runner-up, per example (``K >= 2`` classes)."""
+    """Top logit minus the runner-up, per example (``K >= 2`` classes).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import logit_margin
+    >>> logit_margin(jnp.array([[2.0, 0.5, 1.0]])).tolist()  # top minus runner-up
+    [1.0]
+    """
     logits = jnp.asarray(logits)
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(f"logits must have shape (B, K) with K >= 2, got {logits.shape}")
@@ -47,6 +55,12 @@ def certified_radius(margin: Float[ArrayLike, "*b"], lipschitz: float) -> Float[
     -------
     Float[Array, "..."]
         The certified radii (same shape as ``margin``).
+
+    Examples
+    --------
+    >>> from jaxorth.lipschitz import certified_radius
+    >>> round(float(certified_radius(1.0, 1.0)), 4)  # margin / (sqrt(2) L)
+    0.7071
     """
     lipschitz = positive_number(lipschitz, "lipschitz")
     return jnp.asarray(margin) / (math.sqrt(2.0) * lipschitz)
@@ -77,6 +91,14 @@ def certified(
     -------
     Bool[Array, "R B"]
         One row per radius.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import certified
+    >>> logits = jnp.array([[2.0, 0.0], [0.0, 0.1]])
+    >>> certified(logits, jnp.array([0, 1]), 1.0, [0.05, 1.0]).tolist()
+    [[True, True], [True, False]]
     """
     logits, labels = jnp.asarray(logits), jnp.asarray(labels)
     radii = [number_at_least(r, "radii", 0.0) for r in radii]
@@ -102,5 +124,13 @@ def certified_accuracy(
     -------
     Float[Array, " R"]
         One accuracy per radius.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import certified_accuracy
+    >>> logits = jnp.array([[2.0, 0.0], [0.0, 0.1]])
+    >>> certified_accuracy(logits, jnp.array([0, 1]), 1.0, [0.05, 1.0]).tolist()
+    [1.0, 0.5]
     """
     return jnp.mean(certified(logits, labels, lipschitz, radii), axis=1)

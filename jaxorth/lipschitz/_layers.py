@@ -51,6 +51,16 @@ def space_to_depth(x: Float[Array, "B C H W"], block: int) -> Float[Array, "B D 
     -------
     Float[Array, "B D h w"]
         ``D = C b^2``, ``h = H / b``, ``w = W / b``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import depth_to_space, space_to_depth
+    >>> x = jnp.arange(16.0).reshape(1, 1, 4, 4)
+    >>> space_to_depth(x, 2).shape
+    (1, 4, 2, 2)
+    >>> bool((depth_to_space(space_to_depth(x, 2), 2) == x).all())
+    True
     """
     block = positive_int(block, "block")
     n, c, height, width = x.shape
@@ -79,6 +89,13 @@ def depth_to_space(x: Float[Array, "B D h w"], block: int) -> Float[Array, "B C 
     -------
     Float[Array, "B C H W"]
         ``C = D / b^2``, ``H = h b``, ``W = w b``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import depth_to_space
+    >>> depth_to_space(jnp.ones((1, 4, 2, 2)), 2).shape
+    (1, 1, 4, 4)
     """
     block = positive_int(block, "block")
     n, d, h, w = x.shape
@@ -109,6 +126,13 @@ def l2_norm_pool(x: Float[Array, "B C *n"]) -> Float[Array, "B C"]:
     Returns
     -------
     Float[Array, "B C"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import l2_norm_pool
+    >>> l2_norm_pool(jnp.full((1, 2, 2, 2), 0.5)).tolist()  # sqrt(4 * 0.25) per channel
+    [[1.0, 1.0]]
     """
     if x.ndim < 3:
         raise ValueError(f"x must have shape (B, C, *spatial) with spatial axes, got {x.shape}")

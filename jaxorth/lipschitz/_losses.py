@@ -83,6 +83,14 @@ def margin_cross_entropy(
     Float[Array, ""]
         The batch mean. ``margin = 0, temperature = 1`` is the plain softmax
         cross-entropy (``optax.softmax_cross_entropy_with_integer_labels``, averaged).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import margin_cross_entropy
+    >>> logits = jnp.array([[0.0, 0.0]])
+    >>> round(float(margin_cross_entropy(logits, jnp.array([0]))), 4)  # ln 2
+    0.6931
     """
     margin = number_at_least(margin, "margin", 0.0)
     temperature = positive_number(temperature, "temperature")
@@ -128,6 +136,13 @@ def multiclass_hinge(
     -------
     Float[Array, ""]
         The batch mean.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import multiclass_hinge
+    >>> float(multiclass_hinge(jnp.array([[3.0, 0.0, 2.5]]), jnp.array([0])))  # 1 - (3 - 2.5)
+    0.5
     """
     margin = number_at_least(margin, "margin", 0.0)
     logits, labels = _check(logits, labels)

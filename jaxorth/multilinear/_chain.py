@@ -55,6 +55,12 @@ def check_supports(supports: Any, name: str = "supports") -> list[np.ndarray]:
 
     Every support must be a non-empty sequence of distinct non-negative offsets, all of
     the same dimension (integers for 1-D chains, pairs for 2-D chains).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import check_supports
+    >>> [s.shape for s in check_supports([[0, 1], [0, 2, 4]])]  # (|S_k|, dim)
+    [(2, 1), (3, 1)]
     """
     if isinstance(supports, str | bytes) or not isinstance(supports, Sequence) or not supports:
         raise ValueError(
@@ -96,7 +102,14 @@ def static_supports(
 
 
 def product_shape(supports: Any) -> tuple[int, ...]:
-    """Shape of the product filter: ``sum_k max(S_k) + 1`` per dimension."""
+    """Shape of the product filter: ``sum_k max(S_k) + 1`` per dimension.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import product_shape
+    >>> product_shape([[0, 1], [0, 2], [0, 4]])
+    (8,)
+    """
     sup = check_supports(supports)
     return tuple(int(v) for v in sum(s.max(axis=0) for s in sup) + 1)
 
@@ -131,6 +144,12 @@ def conv_chain(h: Sequence[Any], supports: Any) -> Float[Array, "*shape"]:
     ``supports[k][i]``. Full (linear, not circular) convolution; the result has shape
     :func:`product_shape`. Differentiable and ``jit``-able in ``h`` (the supports are
     static).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import conv_chain
+    >>> conv_chain([[1.0, 1.0], [1.0, 2.0]], [[0, 1], [0, 2]]).tolist()  # (1 + z)(1 + 2 z^2)
+    [1.0, 1.0, 2.0, 2.0]
     """
     sup = check_supports(supports)
     factors = _check_factors(h, sup)
@@ -169,6 +188,12 @@ def lifting(supports: Any, *, as_matrix: bool | None = None) -> np.ndarray | Cal
     :data:`DENSE_LIFTING_ENTRIES` entries; otherwise a matvec ``T -> A(T)`` taking a
     tensor of shape ``(|S_1|, ..., |S_K|)`` (or its flat vector) and returning the product
     filter (a ``jax.numpy`` segment sum; ``jit``-able).
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import lifting
+    >>> lifting([[0, 1], [0, 2]]).shape  # product of 4 taps, tensors of 2 x 2 entries
+    (4, 4)
     """
     sup = check_supports(supports)
     shape = product_shape(supports)
@@ -238,6 +263,14 @@ def conv_chain_identifiable(supports: Any, *, max_collisions: int = 5) -> Topolo
 
     Examples: ``{0,1}, {0,1}`` fails (``(0,1)`` and ``(1,0)`` both sum to 1); ``{0,1},
     {0,2}`` passes; the dyadic supports ``S_k = {0, 2^(k-1)}`` pass for every ``K``.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import conv_chain_identifiable
+    >>> conv_chain_identifiable([[0, 1], [0, 2]]).identifiable
+    True
+    >>> conv_chain_identifiable([[0, 1], [0, 1]]).identifiable  # 0 + 1 = 1 + 0
+    False
     """
     sup = check_supports(supports)
     if not isinstance(max_collisions, int) or max_collisions < 0:

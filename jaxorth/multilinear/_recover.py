@@ -37,6 +37,12 @@ def scale_distance(h: Sequence[Any], g: Sequence[Any]) -> float:
     rescalings); the distance is ``sqrt(sum_k ||h_k/|h_k| - s_k g_k/|g_k| ||^2) + |N_h -
     N_g| / N_h`` with ``N = prod_k |h_k|`` the scale of the rank-one tensor. It is 0
     exactly when ``g`` is a rescaling of ``h``.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import scale_distance
+    >>> scale_distance([[1.0, 2.0], [3.0, 1.0]], [[2.0, 4.0], [1.5, 0.5]])  # lambda = 2, 1/2
+    0.0
     """
     if len(h) != len(g):
         raise ValueError(f"h and g must have the same number of factors, got {len(h)} and {len(g)}")

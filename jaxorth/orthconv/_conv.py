@@ -195,6 +195,15 @@ def conv(
         size is smaller than, or not a multiple of, the stride; if ``kernel`` is complex;
         if ``x`` or ``kernel`` holds a NaN or inf (checked when the values are concrete,
         not under ``jit``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import conv
+    >>> x = jnp.arange(8.0).reshape(1, 1, 8)
+    >>> shift = jnp.array([[[0.0, 0.0, 1.0]]])  # 1-D kernel (1, 1, 3): reads x[i + 1]
+    >>> conv(x, shift)[0, 0].tolist()  # circular padding: the last output wraps around
+    [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.0]
     """
     stride = positive_int(stride, "stride")
     x_shape = np.shape(x)
@@ -296,6 +305,17 @@ def conv_transpose(
     -------
     Float[Array, "B C n_1 ... n_d"]
         ``n_j = S N_j``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import conv, conv_transpose
+    >>> k = jax.random.normal(jax.random.key(0), (2, 3, 3, 3))
+    >>> x = jax.random.normal(jax.random.key(1), (1, 3, 4, 4))
+    >>> y = jax.random.normal(jax.random.key(2), (1, 2, 4, 4))
+    >>> bool(jnp.allclose(jnp.vdot(conv(x, k), y), jnp.vdot(x, conv_transpose(y, k)), rtol=1e-4))
+    True
     """
     stride = positive_int(stride, "stride")
     _check_operand("y", np.shape(y), np.shape(kernel), ("M", "N"), 0, "has M={} output channels")
@@ -342,6 +362,16 @@ def conv_matrix(
     -------
     numpy.ndarray
         Shape ``(M prod(N_j), C prod(n_j))``, float64 (Achour et al. 2022's layer matrix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.orthconv import conv_matrix
+    >>> A = conv_matrix(np.ones((1, 1, 3)), 4)  # 1-D, input size 4
+    >>> A.shape
+    (4, 4)
+    >>> A.sum(axis=1).tolist()  # every output sums three inputs
+    [3.0, 3.0, 3.0, 3.0]
     """
     stride = positive_int(stride, "stride")
     _check_values(kernel, "kernel")

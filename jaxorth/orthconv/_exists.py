@@ -75,6 +75,14 @@ def orthogonal_conv_exists(
     Returns
     -------
     bool
+
+    Examples
+    --------
+    >>> from jaxorth.orthconv import orthogonal_conv_exists
+    >>> orthogonal_conv_exists(4, 16, 3)  # row-orthogonal (M <= C S^d), M <= C k^d
+    True
+    >>> orthogonal_conv_exists(8, 1, 1, stride=2)  # column-orthogonal with S > k
+    False
     """
     return _violation(out_channels, in_channels, kernel_size, stride, ndim) is None
 
@@ -112,6 +120,14 @@ def check_orthogonal_conv(
         Naming the violated condition and the numbers, e.g. ``"no orthogonal convolution
         exists for M=300, C=32, k=3, stride=4, ndim=2: row-orthogonal (M <= C*S^d = 512)
         needs M <= C*k^2 = 288"``.
+
+    Examples
+    --------
+    >>> from jaxorth.orthconv import check_orthogonal_conv
+    >>> check_orthogonal_conv(4, 16, 3)  # M <= C S^d: row-orthogonal
+    'RO'
+    >>> check_orthogonal_conv(16, 4, 3)  # M >= C S^d: column-orthogonal
+    'CO'
     """
     message = _violation(out_channels, in_channels, kernel_size, stride, ndim)
     if message is not None:
@@ -167,6 +183,16 @@ def lorth_lower_bound(
     -------
     int
         ``0``, ``M - C k^d`` or ``C (S^d - k^d)``.
+
+    Examples
+    --------
+    >>> from jaxorth.orthconv import lorth_lower_bound
+    >>> lorth_lower_bound(16, 4, 3)  # possible: no positive bound
+    0
+    >>> lorth_lower_bound(8, 1, 1, stride=2)  # impossible CO: C (S^d - k^d) = 4 - 1
+    3
+    >>> lorth_lower_bound(3, 1, 1, stride=2)  # impossible RO: M - C k^d = 3 - 1
+    2
     """
     if orthogonal_conv_exists(out_channels, in_channels, kernel_size, stride, ndim):
         return 0

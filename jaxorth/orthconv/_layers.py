@@ -130,6 +130,18 @@ class OrthConv(nnx.Module):
     ValueError
         At construction, if no orthogonal convolution of this shape exists (message from
         :func:`~jaxorth.orthconv.check_orthogonal_conv`) or for a bad option.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.orthconv import OrthConv, singular_values
+    >>> layer = OrthConv(4, 8, 3, rngs=nnx.Rngs(0))  # column-orthogonal: 8 > 4
+    >>> layer(jnp.ones((2, 4, 8, 8))).shape
+    (2, 8, 8, 8)
+    >>> s = singular_values(layer.kernel(), 8)
+    >>> bool(jnp.allclose(s, 1.0, atol=1e-5))
+    True
     """
 
     def __init__(
@@ -241,6 +253,17 @@ class SoftOrthConv(nnx.Module):
         (LeCun normal for channels-first kernels).
     param_dtype : dtype
     rngs : nnx.Rngs
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.orthconv import SoftOrthConv
+    >>> layer = SoftOrthConv(4, 4, 3, rngs=nnx.Rngs(0))
+    >>> layer(jnp.ones((1, 4, 8, 8))).shape
+    (1, 4, 8, 8)
+    >>> bool(layer.lorth_penalty() > 0)  # a random kernel is not orthogonal
+    True
     """
 
     def __init__(

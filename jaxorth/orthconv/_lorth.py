@@ -82,6 +82,16 @@ def lorth(
     -------
     Float[Array, ""]
         The scalar ``L_orth(K)``; jit-able and differentiable in ``kernel``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import lorth
+    >>> identity = jnp.zeros((4, 4, 3, 3)).at[:, :, 1, 1].set(jnp.eye(4))
+    >>> float(lorth(identity))
+    0.0
+    >>> float(lorth(2 * identity))  # ||4 I - I||_F^2 at the centre tap: 4 * 3^2
+    36.0
     """
     stride = positive_int(stride, "stride")
     _check_kernel(np.shape(kernel))

@@ -137,6 +137,13 @@ def orth_conv_plan(
     ValueError
         If no orthogonal convolution of that shape exists (Achour et al. 2022, Theorem 1:
         the message names the violated condition and the numbers), or for a bad ``rank``.
+
+    Examples
+    --------
+    >>> from jaxorth.orthconv import orth_conv_plan
+    >>> plan = orth_conv_plan(32, 16, 3, stride=2)
+    >>> plan.mode, plan.kernel_size, plan.stride
+    ('RO', 3, 2)
     """
     mode = check_orthogonal_conv(
         out_channels, in_channels, kernel_size, stride, ndim, warn_square=False
@@ -215,6 +222,16 @@ def orthonormal_from_param(
     -------
     Float[Array, "*batch m n"]
         Orthonormal rows if ``m <= n``, orthonormal columns if ``m >= n``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import orthonormal_from_param
+    >>> p = jax.random.normal(jax.random.key(0), (5, 5))
+    >>> w = orthonormal_from_param(p, (3, 5), "cayley")  # 3 orthonormal rows
+    >>> bool(jnp.allclose(w @ w.T, jnp.eye(3), atol=1e-5))
+    True
     """
     _check_method(method)
     _check_values(param, "param")
@@ -293,6 +310,13 @@ def rko_kernel(matrix: Float[Array, "M Cs"], in_channels: int, ndim: int) -> Flo
     Returns
     -------
     Float[Array, "M C s_1 ... s_d"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import rko_kernel
+    >>> rko_kernel(jnp.eye(8), 2, 2).shape  # (M, C s^d) -> (M, C, s, s)
+    (8, 2, 2, 2)
     """
     m, cols = matrix.shape
     s = round((cols / in_channels) ** (1.0 / ndim))
@@ -323,6 +347,13 @@ def compose_kernels(
     -------
     Float[Array, "M C t_1 ... t_d"]
         ``t_j = a_j + b_j - 1``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import compose_kernels
+    >>> compose_kernels(jnp.ones((4, 3, 2, 2)), jnp.ones((3, 2, 3, 3))).shape  # taps 2 + 3 - 1
+    (4, 2, 4, 4)
     """
     if outer.ndim != inner.ndim or outer.ndim < 3 or outer.shape[1] != inner.shape[0]:
         raise ValueError(
@@ -370,6 +401,16 @@ def init_orth_conv_params(
     dict[str, Array]
         ``{"projectors": (L, ., .), "matrix": (., .)}`` (no ``"projectors"`` when
         ``L = 0``); shapes depend on ``method`` (see :func:`orthonormal_from_param`).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import init_orth_conv_params, lorth, orth_conv_kernel, orth_conv_plan
+    >>> plan = orth_conv_plan(8, 4, 3)
+    >>> kernel = orth_conv_kernel(init_orth_conv_params(jax.random.key(0), plan), plan)
+    >>> kernel.shape, bool(lorth(kernel) < 1e-8)
+    ((8, 4, 3, 3), True)
     """
     _check_method(method)
     return _init_params(key, plan, method, jnp.dtype(dtype))
@@ -417,6 +458,18 @@ def orth_conv_kernel(
     Returns
     -------
     Float[Array, "M C k_1 ... k_d"]
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import init_orth_conv_params, orth_conv_kernel, orth_conv_plan
+    >>> from jaxorth.orthconv import singular_values
+    >>> plan = orth_conv_plan(4, 4, 3, stride=1)
+    >>> params = init_orth_conv_params(jax.random.key(0), plan, "cayley")
+    >>> kernel = orth_conv_kernel(params, plan, "cayley")
+    >>> bool(jnp.allclose(singular_values(kernel, 6), 1.0, atol=1e-5))
+    True
     """
     _check_method(method)
     expected = _param_shapes(plan, method)

@@ -14,6 +14,13 @@ def polyphase_kernel(kernel: Float[Array, "M C *k"], stride: int) -> Float[Array
     stride-``S`` layer on ``C x (S N)^d`` inputs equals (up to a permutation of the input
     coordinates) the stride-1 layer on ``C S^d x N^d`` inputs (Achour et al. 2022;
     Sedghi et al. 2019 for stride 1).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import polyphase_kernel
+    >>> polyphase_kernel(jnp.ones((8, 2, 3, 3)), 2).shape  # (M, C S^d, ceil(k / S), ...)
+    (8, 8, 2, 2)
     """
     m, c = kernel.shape[:2]
     ks = kernel.shape[2:]

@@ -399,6 +399,16 @@ def interval_bounds(
     lo, hi : Float[Array, "n out_L"]
         ``lo[i] <= f(x) <= hi[i]`` for every ``x`` in box ``i``. Computed in the
         promoted dtype of the layers and the boxes (float64 stays float64).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.overestimate import interval_bounds
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> layers = [layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))]
+    >>> lo, hi = interval_bounds(layers, jnp.array([[-1.0]]), jnp.array([[1.0]]))  # |x| on [-1, 1]
+    >>> lo.tolist(), hi.tolist()
+    ([[0.0]], [[2.0]])
     """
     weights, biases, lower, upper = _prepare(layers, lower, upper, activation)
     return _interval(weights, biases, lower, upper, activation)
@@ -448,6 +458,16 @@ def crown_bounds(
     lo, hi : Float[Array, "n out_L"]
         ``lo[i] <= f(x) <= hi[i]`` for every ``x`` in box ``i``. Computed in the
         promoted dtype of the layers and the boxes (float64 stays float64).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.overestimate import crown_bounds, interval_bounds
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> layers = [layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))]
+    >>> box = jnp.array([[-1.0]]), jnp.array([[1.0]])
+    >>> bool(crown_bounds(layers, *box)[1] <= interval_bounds(layers, *box)[1])  # never looser
+    True
     """
     weights, biases, lower, upper = _prepare(layers, lower, upper, activation)
     return _crown(weights, biases, lower, upper, activation)

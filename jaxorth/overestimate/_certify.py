@@ -84,6 +84,14 @@ def asymmetric_loss(
     target ``under_weight`` times as costly as one above it, which keeps the final
     shift (the largest underestimation) small; ``under_weight = 1`` is the plain squared
     error.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.overestimate import asymmetric_loss
+    >>> t = jnp.zeros(1)
+    >>> float(asymmetric_loss(jnp.array([-1.0]), t)), float(asymmetric_loss(jnp.array([1.0]), t))
+    (10.0, 1.0)
     """
     under = jax.nn.relu(target - pred)
     over = jax.nn.relu(pred - target)
@@ -203,6 +211,13 @@ def certify_bounds(
     (Gauffriau et al. 2021, Sec. 3: the output shift that turns ``g(l_i) >= f(u_i)``
     from approximately true into exactly true). ``lower_bounds`` and ``values`` are
     ``(n,)``.
+
+    Examples
+    --------
+    >>> from jaxorth.overestimate import certify_bounds
+    >>> cert = certify_bounds([0.5, 1.0], [0.7, 0.9], rel_margin=0.0)  # the shift max (f(u) - L)_+
+    >>> round(cert.shift, 4)
+    0.2
     """
     number_at_least(rel_margin, "rel_margin", 0.0)
     low = np.asarray(lower_bounds, dtype=np.float64).reshape(-1)
@@ -372,6 +387,13 @@ def to_unit_box(x: ArrayLike, lower: np.ndarray, upper: np.ndarray) -> np.ndarra
     """``(2x - lower - upper) / (upper - lower)``: the box onto ``[-1, 1]^d`` (float64).
 
     Increasing in every coordinate, so it keeps monotonicity in both senses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import to_unit_box
+    >>> to_unit_box(np.array([[0.0, 5.0]]), np.array([0.0, 0.0]), np.array([1.0, 10.0])).tolist()
+    [[-1.0, 0.0]]
     """
     x = np.asarray(x, dtype=np.float64)
     return (2.0 * x - (lower + upper)) / (upper - lower)

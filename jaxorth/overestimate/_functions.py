@@ -58,6 +58,14 @@ def stopping_distance(x: np.ndarray) -> np.ndarray:
     of Highways and Streets*, 2011, eq. 3-2; its design values are ``t = 2.5 s``,
     ``a = 3.4 m/s^2``). Increasing in ``V`` and ``t``, decreasing in ``a``.
     ``x[:, 0] = V``, ``x[:, 1] = t``, ``x[:, 2] = a``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import stopping_distance
+    >>> d = stopping_distance(np.array([[50.0, 2.5, 3.4], [100.0, 2.5, 3.4]]))  # faster: longer
+    >>> bool(d[1] > d[0])
+    True
     """
     v, t, a = x[:, 0], x[:, 1], x[:, 2]
     return 0.278 * v * t + 0.039 * v**2 / a

@@ -299,6 +299,14 @@ def majoring_points(
         Bad arguments (before any call of ``f``); ``f`` returning a wrong shape or
         non-finite values; ``f(top) < f(anchor)`` on a sampled cell (``f`` is not
         monotone in the orientation ``directions``; the message names the cell).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import majoring_points
+    >>> mp = majoring_points(lambda x: x[:, 0], [0.0], [1.0], delta=0.25, max_depth=4)
+    >>> len(mp.points)  # f(u) - f(l) <= 1/4 on each cell: 4 cells of width 1/4
+    4
     """
     if not callable(f):
         raise ValueError(f"f must be callable (x of shape (B, d) -> (B,)), got {f!r}")
@@ -443,6 +451,14 @@ def prune_implied(
     -------
     (m,) numpy bool array
         ``True`` for the points to keep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import prune_implied
+    >>> # (0.5, 0.5) is implied by (0, 1): f <= 1 on [0, 1] already
+    >>> prune_implied(np.array([[0.0], [0.5]]), np.array([1.0, 0.5])).tolist()
+    [True, False]
     """
     pts = np.asarray(points)
     if pts.ndim != 2 or pts.dtype.kind not in "iuf":

@@ -35,6 +35,13 @@ def activation_scale(
     -------
     Float[Array, ""]
         Positive scalar (1 when ``h`` is all zero).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import activation_scale
+    >>> round(float(activation_scale(jnp.array([0.5, -1.4, 0.2]), 4)), 6)  # max|h| / 7
+    0.2
     """
     lim = n_levels(bits)
     if not 0 < percentile <= 100:

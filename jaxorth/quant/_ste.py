@@ -59,6 +59,12 @@ def check_bits(bits: int, name: str = "bits", maximum: int = 24) -> int:
 
     One bit cannot be a symmetric uniform quantizer with a zero level; use
     :func:`ste_sign` for binary weights.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import check_bits
+    >>> check_bits(4)
+    4
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= maximum:
         raise ValueError(
@@ -69,7 +75,14 @@ def check_bits(bits: int, name: str = "bits", maximum: int = 24) -> int:
 
 
 def n_levels(bits: int) -> int:
-    """Largest code ``L = 2^{bits-1} - 1`` of the symmetric ``bits``-bit quantizer."""
+    """Largest code ``L = 2^{bits-1} - 1`` of the symmetric ``bits``-bit quantizer.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import n_levels
+    >>> n_levels(4)  # 2^(k-1) - 1 positive levels
+    7
+    """
     return 2 ** (check_bits(bits) - 1) - 1
 
 
@@ -118,6 +131,13 @@ def symmetric_scale(x: Float[Array, ...], bits: int) -> Float[Array, ""]:
     """Step ``delta = max|x| / (2^{bits-1} - 1)`` of the per-tensor symmetric quantizer.
 
     Returns 1 for an all-zero tensor (any step represents it exactly).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import symmetric_scale
+    >>> round(float(symmetric_scale(jnp.array([-0.7, 0.35]), 4)), 6)  # max|x| / 7
+    0.1
     """
     return max_scale(x, bits, "symmetric")
 
@@ -151,7 +171,15 @@ def mse_scale(
 def quantize_codes(
     x: Float[Array, ...], bits: int, delta: Float[Array, ""] | float, levels: str = "symmetric"
 ) -> Int[Array, ...]:
-    """Integer codes ``clip(round(x / delta), c_min, c_max)`` (``int32``, :func:`code_range`)."""
+    """Integer codes ``clip(round(x / delta), c_min, c_max)`` (``int32``, :func:`code_range`).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import quantize_codes
+    >>> quantize_codes(jnp.array([-0.7, 0.06, 0.35]), 4, 0.1).tolist()
+    [-7, 1, 4]
+    """
     lo, hi = code_range(bits, levels)
     return jnp.clip(jnp.round(x / delta), lo, hi).astype(jnp.int32)
 
@@ -166,6 +194,13 @@ def fake_quantize(
 
     ``delta`` defaults to :func:`max_scale` (``max|x| / 2^{k-1}`` for ``"full"``,
     ``max|x| / L`` for ``"symmetric"``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import fake_quantize
+    >>> [round(float(v), 4) for v in fake_quantize(jnp.array([-0.7, 0.06, 0.35]), 4, 0.1)]
+    [-0.7, 0.1, 0.4]
     """
     x = jnp.asarray(x)
     if delta is None:
@@ -217,6 +252,17 @@ def ste_sign(x: Float[Array, ...], clip: float | None = None) -> Float[Array, ..
     -------
     Float[Array, "..."]
         Same shape and dtype.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_sign
+    >>> x = jnp.array([-0.3, 0.0, 2.0])
+    >>> ste_sign(x).tolist()
+    [-1.0, 1.0, 1.0]
+    >>> jax.grad(lambda x: ste_sign(x).sum())(x).tolist()  # straight through
+    [1.0, 1.0, 1.0]
     """
     if clip is not None and not clip > 0:
         raise ValueError(f"clip must be positive or None, got {clip!r}")
@@ -263,6 +309,13 @@ def ste_ternary(
         Entries with ``|x| <= threshold`` map to 0; ``>= 0``.
     clip : float, optional
         Zero the gradient where ``|x| > clip``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_ternary
+    >>> ste_ternary(jnp.array([-0.9, 0.2, 0.7])).tolist()
+    [-1.0, 0.0, 1.0]
     """
     if not threshold >= 0:
         raise ValueError(f"threshold must be >= 0, got {threshold!r}")
@@ -274,6 +327,7 @@ def ste_ternary(
 # --- k-bit uniform --------------------------------------------------------------------
 
 
+#: The step choices of the k-bit quantizers: ``max|x| / L`` or the least-squared-error step.
 SCALES = ("max", "mse")
 
 
@@ -283,6 +337,13 @@ def quantizer_scale(
     """Step of the per-tensor quantizer by name.
 
     ``"max"``: :func:`max_scale`; ``"mse"``: :func:`mse_scale` (both for ``levels``).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import quantizer_scale
+    >>> round(float(quantizer_scale(jnp.array([-0.7, 0.35]), 4, "max")), 6)
+    0.1
     """
     if scale == "max":
         return max_scale(x, bits, levels)
@@ -333,6 +394,13 @@ def ste_quantize(
     -------
     Float[Array, "..."]
         Values in ``{c_min, ..., c_max} * delta``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import ste_quantize
+    >>> ste_quantize(jnp.array([-1.0, 0.1, 0.4, 1.0]), 2).tolist()  # levels -1, 0, 1 times max|x|
+    [-1.0, 0.0, 0.0, 1.0]
     """
     # an unknown ``scale`` is rejected by quantizer_scale when the forward pass traces
     return _ste_quantize(jnp.asarray(x), check_bits(bits), scale, check_levels(levels))
@@ -350,6 +418,15 @@ class KBitSTE:
     bits : int
         ``k >= 2`` (default 4, as in HadamRNN).
     levels : {"full", "symmetric"}
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import KBitSTE
+    >>> q = KBitSTE(2)
+    >>> q.bits, q(jnp.array([-1.0, 0.2, 0.8])).tolist()
+    (2, [-1.0, 0.0, 1.0])
+    """
         Code set (:func:`code_range`); ``"full"`` (default): the ``2^k`` codes
         ``[-2^{k-1}, 2^{k-1} - 1]`` with step ``max|w| / 2^{k-1}``, as the HadamRNN /
         QORNN authors' ``U`` and ``V`` (module docstring).

@@ -222,6 +222,15 @@ class HadamRNNCell(_SignedHadamardCell):
         ``(B, n)`` batches). The sequence model's scan uses :meth:`state_layout`
         instead, whose two factors are fixed by ``n``.
     rngs : nnx.Rngs
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell
+    >>> W = HadamRNNCell(8, rngs=nnx.Rngs(0)).matrix()  # diag(sign u) H_8 / sqrt(8)
+    >>> bool(jnp.allclose(jnp.abs(W), 8**-0.5)), bool(jnp.allclose(W @ W.T, jnp.eye(8), atol=1e-6))
+    (True, True)
     """
 
     def __init__(
@@ -253,6 +262,15 @@ class BlockHadamRNNCell(_SignedHadamardCell):
         ``m``, a power of 2 dividing ``n``.
     clip, init, radix, rngs
         As in :class:`HadamRNNCell`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import BlockHadamRNNCell
+    >>> W = BlockHadamRNNCell(8, 2, rngs=nnx.Rngs(0)).matrix()  # four 2 x 2 Hadamard blocks
+    >>> float((W != 0).mean()), bool(jnp.allclose(W @ W.T, jnp.eye(8), atol=1e-6))
+    (0.25, True)
     """
 
     def __init__(

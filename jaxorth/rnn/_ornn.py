@@ -34,6 +34,15 @@ def henaff_skew_init(key: jax.Array, n: int) -> np.ndarray:
     orthogonal with eigenvalues spread on the unit circle. Returned as the free
     parameter ``A0`` with ``skew(A0) = A0``, in the default float dtype (float64 with
     ``jax_enable_x64``).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.rnn import henaff_skew_init
+    >>> a = henaff_skew_init(jax.random.key(0), 4)
+    >>> bool(np.allclose(a, -a.T)), bool((a[0, 2:] == 0).all())  # skew, 2 x 2 blocks
+    (True, True)
     """
     angles = np.asarray(jax.random.uniform(key, (n // 2,), minval=-math.pi, maxval=math.pi))
     a = np.zeros((n, n), dtype=angles.dtype)
@@ -57,6 +66,15 @@ class ORNNCell(nnx.Module):
         Gaussian.
     rngs : nnx.Rngs
         Randomness for the initialisation.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import ORNNCell
+    >>> W = ORNNCell(8, rngs=nnx.Rngs(0)).matrix()  # expm of a skew matrix
+    >>> bool(jnp.allclose(W @ W.T, jnp.eye(8), atol=1e-5))
+    True
     """
 
     def __init__(

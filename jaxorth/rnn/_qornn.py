@@ -74,6 +74,13 @@ def polar_factor(w: Float[Array, "*batch n n"]) -> Float[Array, "*batch n n"]:
     """Nearest orthogonal matrix in Frobenius norm: ``U V^T`` from the SVD ``W = U S V^T``.
 
     The projection onto O(n) (Higham, "Functions of Matrices", SIAM 2008, Thm. 8.4).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.rnn import polar_factor
+    >>> polar_factor(jnp.diag(jnp.array([2.0, -3.0]))).round(4).tolist()
+    [[1.0, 0.0], [0.0, -1.0]]
     """
     u, _, vt = jnp.linalg.svd(w, full_matrices=False)
     return u @ vt
@@ -139,6 +146,14 @@ class QORNNCell(nnx.Module):
         Integer codes of ``W_q``: ``[-2^{k-1}, 2^{k-1} - 1]`` (default, the authors'
         code) or ``[-(2^{k-1} - 1), 2^{k-1} - 1]`` (:func:`jaxorth.quant.code_range`).
     rngs : nnx.Rngs
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import QORNNCell
+    >>> cell = QORNNCell(16, bits=8, rngs=nnx.Rngs(0))
+    >>> bool(cell.orthogonality_error() <= cell.error_bound())  # ||W_q^T W_q - I||_2 <= 2e + e^2
+    True
     """
 
     def __init__(

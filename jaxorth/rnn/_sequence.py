@@ -95,7 +95,15 @@ def vector_layout(step: Recurrence) -> StateLayout:
 
 
 def cell_layout(cell: RecurrentCell) -> StateLayout:
-    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout."""
+    """``cell.state_layout()`` when the cell defines one, else the ``(B, n)`` layout.
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import ORNNCell, cell_layout
+    >>> cell_layout(ORNNCell(4, rngs=nnx.Rngs(0))).batch_axis  # the plain (B, n) layout
+    0
+    """
     make = getattr(cell, "state_layout", None)
     return make() if callable(make) else vector_layout(cell.recurrence())
 
@@ -155,6 +163,15 @@ class SequenceModel(nnx.Module):
         With ``embedding_dim``: the token whose embedding row is held at zero (no
         gradient), as ``torch.nn.Embedding(padding_idx=...)``; a padding step then only
         adds ``b``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell, SequenceModel
+    >>> model = SequenceModel(HadamRNNCell(16, rngs=nnx.Rngs(0)), 3, 5, rngs=nnx.Rngs(1))
+    >>> model(jnp.ones((2, 7, 3))).shape  # (batch, time, outputs)
+    (2, 7, 5)
     """
 
     def __init__(

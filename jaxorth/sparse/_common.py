@@ -272,6 +272,14 @@ def lstsq_on_support(
     -------
     Float[Array, "n"]
         The solution, zero off the support.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.sparse import lstsq_on_support
+    >>> A = jnp.eye(3)
+    >>> lstsq_on_support(A, jnp.array([1.0, 2.0, 3.0]), jnp.array([0, 2])).tolist()
+    [1.0, 0.0, 3.0]
     """
     s_shape = jnp.shape(support)
     if len(s_shape) != 1:

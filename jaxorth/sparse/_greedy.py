@@ -95,6 +95,16 @@ def omp(A: Float[Array, "m n"], y: Float[Array, " m"], k: int) -> SparseResult:
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> sorted(sparse.omp(A, A @ x, k=2).support.tolist())
+    [3, 17]
     """
     A, y, k, _ = validate_problem(A, y, k, "omp")
     return _greedy(A, y, k, "omp")

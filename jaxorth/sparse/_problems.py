@@ -53,6 +53,15 @@ def gaussian_matrix(
     Returns
     -------
     Float[Array, "m n"]
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.sparse import gaussian_matrix
+    >>> A = gaussian_matrix(jax.random.key(0), 4, 6)
+    >>> bool(jnp.allclose(jnp.linalg.norm(A, axis=0), 1.0))  # unit-norm columns
+    True
     """
     m = _static_int(m, "m", "gaussian_matrix")
     n = _static_int(n, "n", "gaussian_matrix")
@@ -92,6 +101,14 @@ def deconvolution_matrix(
     Returns
     -------
     Float[Array, "m n"]
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.sparse import deconvolution_matrix
+    >>> A = deconvolution_matrix(50)
+    >>> A.shape, round(float(A[:, 10] @ A[:, 11]), 3)  # unit columns, neighbours correlated
+    ((50, 50), 0.973)
     """
     n = _static_int(n, "n", "deconvolution_matrix")
     m = n if m is None else _static_int(m, "m", "deconvolution_matrix")
@@ -136,6 +153,15 @@ def sparse_problem(
     -------
     SparseProblem
         ``y: (m,)``, ``x: (n,)``, ``support: (k,)`` sorted.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.sparse import gaussian_matrix, sparse_problem
+    >>> A = gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> problem = sparse_problem(jax.random.key(1), A, 3)
+    >>> int((problem.x != 0).sum()), bool(jax.numpy.allclose(A @ problem.x, problem.y, atol=1e-5))
+    (3, True)
     """
     shape = jnp.shape(A)
     if len(shape) != 2:
@@ -184,6 +210,13 @@ def exact_recovery(
     Returns
     -------
     numpy.ndarray of bool, shape ``...``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.sparse import exact_recovery
+    >>> exact_recovery(np.array([[3, 1], [0, 2]]), np.array([[1, 3], [0, 1]])).tolist()
+    [True, False]
     """
     s = np.sort(np.asarray(supports), axis=-1)
     t = np.sort(np.asarray(true_supports), axis=-1)
@@ -199,6 +232,13 @@ def relative_error(x_hat: Float[ArrayLike, "... n"], x: Float[ArrayLike, "... n"
 
     The noisy-observation measure of Mohamed et al. 2024 (Sec. 5); ``nan`` where
     ``x = 0`` and ``x_hat = 0``, ``inf`` where only ``x = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.sparse import relative_error
+    >>> relative_error(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]])).round(4).tolist()
+    [0.7071]
     """
     a = np.asarray(x_hat, np.float64)
     b = np.asarray(x, np.float64)

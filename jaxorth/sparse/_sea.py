@@ -121,6 +121,17 @@ def sea(
     Validation of shapes and ``k`` happens in this (non-jitted) wrapper; NaN/inf in the
     inputs are reported only when they are concrete (not under ``jit``/``vmap``).
     The function is ``vmap``-able over ``A``, ``y`` and ``x0``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.sea(A, A @ x, k=2, n_iter=50)
+    >>> sorted(result.support.tolist())
+    [3, 17]
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "sea", n_iter=n_iter, x0=x0, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, x0, step, False)

@@ -20,6 +20,7 @@ from hydra.core.config_store import ConfigStore
 from jaxorth.config import store_schema
 from jaxorth.studies._protocol import Study
 
+#: Every registered study, by its ``experiment=`` name.
 STUDIES: dict[str, Study] = {}
 
 

@@ -29,6 +29,15 @@ def make_optimizer(
     ``lr * gamma ** (s // decay_every)``. ``decay_every`` counts optimizer steps here; the
     studies convert ``optim.decay_unit=epoch`` to steps (steps per epoch times
     ``optim.decay_every``). ``gamma`` and ``decay_every`` are read by ``"step"`` only.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.train import make_optimizer
+    >>> tx = make_optimizer("sgd", lr=0.1, momentum=0.0)
+    >>> updates, _ = tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))
+    >>> [round(float(u), 6) for u in updates]
+    [-0.1, -0.1]
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"optim.lr must be a positive number, got {lr}")
