@@ -86,6 +86,8 @@ def n_levels(bits: int) -> int:
     return 2 ** (check_bits(bits) - 1) - 1
 
 
+#: The code sets of the k-bit quantizers: the 2^k codes [-2^(k-1), 2^(k-1) - 1] or the
+#: symmetric 2^k - 1 codes [-(2^(k-1) - 1), 2^(k-1) - 1] (:func:`code_range`).
 LEVELS = ("full", "symmetric")
 
 
@@ -418,18 +420,17 @@ class KBitSTE:
     bits : int
         ``k >= 2`` (default 4, as in HadamRNN).
     levels : {"full", "symmetric"}
+        Code set (:func:`code_range`); ``"full"`` (default): the ``2^k`` codes
+        ``[-2^{k-1}, 2^{k-1} - 1]`` with step ``max|w| / 2^{k-1}``, as the HadamRNN /
+        QORNN authors' ``U`` and ``V`` (module docstring).
 
     Examples
     --------
     >>> import jax.numpy as jnp
     >>> from jaxorth.quant import KBitSTE
-    >>> q = KBitSTE(2)
+    >>> q = KBitSTE(2)  # codes -2, -1, 0, 1 times max|w| / 2
     >>> q.bits, q(jnp.array([-1.0, 0.2, 0.8])).tolist()
-    (2, [-1.0, 0.0, 1.0])
-    """
-        Code set (:func:`code_range`); ``"full"`` (default): the ``2^k`` codes
-        ``[-2^{k-1}, 2^{k-1} - 1]`` with step ``max|w| / 2^{k-1}``, as the HadamRNN /
-        QORNN authors' ``U`` and ``V`` (module docstring).
+    (2, [-1.0, 0.0, 0.5])
     """
 
     bits: int = 4
