@@ -40,6 +40,7 @@ def test_mkdocs_build_strict(tmp_path):
         assert not missing, (package, missing)
     assert "Examples" in (site / "api" / "orthconv" / "index.html").read_text()
     assert (site / "notebooks" / "hessian_spectra" / "index.html").exists()
+    assert (site / "notebooks" / "orthconv_spectra" / "index.html").exists()
     reproductions = (site / "reproductions" / "index.html").read_text()
     assert reproductions.count("<tr>") >= 10  # a header and one row per seed paper
     studies = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
