@@ -222,8 +222,8 @@ def run_experiment(
 QUIET_LOGGERS = ("jax", "jaxlib", "absl", "orbax", "etils", "matplotlib", "PIL", "wandb")
 
 
-def quiet_third_party_loggers(level: int | None = None) -> None:
-    """Set the loggers in :data:`QUIET_LOGGERS` to ``level`` (default WARNING).
+def quiet_third_party_loggers() -> None:
+    """Set the loggers in :data:`QUIET_LOGGERS` to WARNING.
 
     Their warnings and errors still show; jaxorth's own loggers (``jaxorth.*``) keep the
     level Hydra gives them.
@@ -231,7 +231,7 @@ def quiet_third_party_loggers(level: int | None = None) -> None:
     import logging
 
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING if level is None else level)
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _hydra_entry(cfg: DictConfig) -> None:
