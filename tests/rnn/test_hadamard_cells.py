@@ -140,3 +140,15 @@ def test_clip_zeroes_the_sign_gradient_outside_the_clip_range(make):
     free = nnx.grad(lambda c: jnp.sum(c.recurrence()(jnp.asarray(h)) * g_out))(make(None)).u[...]
     np.testing.assert_allclose(free, np.sum(hh * g_out, axis=0), rtol=1e-5, atol=1e-5)
     assert np.abs(np.asarray(free)[~inside]).max() > 1e-3
+
+
+def test_uniform_init_is_the_authors_xavier_range():
+    # init="uniform": u ~ U(-a, a), a = sqrt(6 / (n + 1)) (Xavier-uniform of a (1, n)
+    # tensor): random signs, and entries small enough that sign flips start early
+    n = 512
+    u = np.asarray(HadamRNNCell(n, init="uniform", rngs=nnx.Rngs(0)).u[...])
+    bound = np.sqrt(6.0 / (n + 1))
+    assert np.abs(u).max() <= bound and np.abs(u).max() > 0.9 * bound
+    assert 0.4 < (u > 0).mean() < 0.6
+    with pytest.raises(ValueError, match="'random', 'uniform', 'ones'"):
+        HadamRNNCell(8, init="xavier", rngs=nnx.Rngs(0))

@@ -177,13 +177,30 @@ def test_qornn_projunn_optimizer_keeps_recurrent_weight_orthogonal():
     assert rnn_optimizer(OmegaConf.structured(QORNNConfig()), plain) is plain
 
 
-def test_qornn_recurrent_lr_scale_scales_only_the_recurrent_update():
+@pytest.mark.parametrize(
+    "name, param", [("qornn", "w"), ("hadamrnn", "u"), ("block_hadamrnn", "u"), ("ornn", "a")]
+)
+def test_recurrent_lr_scale_scales_only_the_recurrent_update(name, param):
     # with Adam the step is proportional to the lr: recurrent_lr_scale=s multiplies the
-    # first update of cell.w by s exactly and leaves every other parameter's update as is
+    # first update of the recurrent parameter (QORNN's W, the Hadamard sign vector u,
+    # ORNN's skew A) by s exactly and leaves every other parameter's update as is
+    from jaxorth.studies.rnn_models import (
+        BlockHadamRNNConfig,
+        HadamRNNConfig,
+        ORNNConfig,
+    )
+
+    schema = {
+        "qornn": QORNNConfig,
+        "hadamrnn": HadamRNNConfig,
+        "block_hadamrnn": BlockHadamRNNConfig,
+        "ornn": ORNNConfig,
+    }[name]
     x, y = copy_task_batch(jax.random.key(1), 4, 3, 4, 2)
+    extra = {"block": 4} if name == "block_hadamrnn" else {}
 
     def first_update(**kw):
-        cfg = OmegaConf.structured(QORNNConfig(hidden=8, **kw))
+        cfg = OmegaConf.structured(schema(hidden=8, **extra, **kw))
         model = build_rnn(cfg, 6, 5, seed=0)
         tx = rnn_optimizer(cfg, optax.adam(1e-3))
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -200,12 +217,22 @@ def test_qornn_recurrent_lr_scale_scales_only_the_recurrent_update():
 
     ref, scaled = first_update(), first_update(recurrent_lr_scale=0.1)
     np.testing.assert_allclose(
-        np.asarray(scaled["cell"]["w"][...]), 0.1 * np.asarray(ref["cell"]["w"][...]), rtol=1e-5
+        np.asarray(scaled["cell"][param][...]),
+        0.1 * np.asarray(ref["cell"][param][...]),
+        rtol=1e-5,
     )
     np.testing.assert_array_equal(np.asarray(scaled["u"][...]), np.asarray(ref["u"][...]))
-    assert float(np.abs(np.asarray(ref["cell"]["w"][...])).max()) > 1e-4
-    with pytest.raises(ValueError, match="model.recurrent_lr_scale must be > 0"):
-        rnn_optimizer(OmegaConf.structured(QORNNConfig(recurrent_lr_scale=0.0)), optax.sgd(1.0))
+    np.testing.assert_array_equal(np.asarray(scaled["v"][...]), np.asarray(ref["v"][...]))
+    assert float(np.abs(np.asarray(ref["cell"][param][...])).max()) > 1e-4
+    if name in ("hadamrnn", "block_hadamrnn"):  # 0 keeps the signs of W fixed
+        frozen = first_update(recurrent_lr_scale=0.0)
+        assert not np.asarray(frozen["cell"][param][...]).any()
+        match = "model.recurrent_lr_scale must be >= 0"
+        bad = -1.0
+    else:
+        match, bad = "model.recurrent_lr_scale must be > 0", 0.0
+    with pytest.raises(ValueError, match=match):
+        rnn_optimizer(OmegaConf.structured(schema(recurrent_lr_scale=bad)), optax.sgd(1.0))
 
 
 @pytest.mark.parametrize("name", ["qornn", "hadamrnn"])
