@@ -29,7 +29,7 @@ from . import sparse as sparse
 
 
 def load_run(run_dir: str | _os.PathLike[str], *, model: bool = True) -> _Any:
-    """Load a finished run directory: its config, summary, metrics and trained model.
+    r"""Load a finished run directory: its config, summary, metrics and trained model.
 
     A thin wrapper of :func:`jaxorth.train.load_run` (the experiment framework is
     imported on the first call, not by ``import jaxorth``)::
@@ -52,6 +52,22 @@ def load_run(run_dir: str | _os.PathLike[str], *, model: bool = True) -> _Any:
     jaxorth.train.LoadedRun
         ``config`` (``config.yaml``), ``summary`` (``summary.json``), ``metrics`` and
         ``steps`` (per key, from ``metrics.jsonl``), ``model`` and its checkpoint ``step``.
+
+    Examples
+    --------
+    >>> import json
+    >>> from jaxorth import load_run
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as run_dir:  # the files a run writes, by hand
+    ...     _ = Path(run_dir, "config.yaml").write_text("experiment:\n  name: copy_task\nseed: 0\n")
+    ...     _ = Path(run_dir, "summary.json").write_text(json.dumps({"test_ce": 0.5}))
+    ...     lines = [{"step": 10, "eval/ce": 0.9}, {"step": 20, "eval/ce": 0.5}]
+    ...     text = "".join(json.dumps(line) + "\n" for line in lines)
+    ...     _ = Path(run_dir, "metrics.jsonl").write_text(text)
+    ...     run = load_run(run_dir, model=False)
+    >>> run.config.experiment.name, run.summary["test_ce"], run.series("eval/ce")[1].tolist()
+    ('copy_task', 0.5, [0.9, 0.5])
     """
     from jaxorth.train.load import load_run as _load_run
 

@@ -197,6 +197,13 @@ def subplots(
     """``plt.subplots`` on the Agg backend in the project's style (``(fig, axes)``).
 
     ``figsize`` defaults to 5 x 3.8 inches per panel.
+
+    Examples
+    --------
+    >>> from jaxorth.report import subplots
+    >>> fig, axes = subplots(1, 2)  # 5 x 3.8 inches per panel
+    >>> fig.get_size_inches().tolist(), axes.shape
+    ([10.0, 3.8], (2,))
     """
     plt = _pyplot()
     if figsize is None:
@@ -205,7 +212,19 @@ def subplots(
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Save ``fig`` as a PNG at ``path`` (``.png`` added if missing) and close it."""
+    """Save ``fig`` as a PNG at ``path`` (``.png`` added if missing) and close it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.report import save_figure, subplots
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     fig, ax = subplots()
+    ...     path = save_figure(fig, Path(run_dir, "loss"))  # ".png" added
+    ...     path.name, path.read_bytes()[1:4]
+    ('loss.png', b'PNG')
+    """
     plt = _pyplot()
     path = Path(path)
     if path.suffix != ".png":
@@ -222,6 +241,15 @@ def log_scale_if_wide(
 
     Returns whether the scale was switched. Values ``<= 0`` or non-finite are ignored
     (they cannot be drawn on a log axis; a symlog axis would hide the spread).
+
+    Examples
+    --------
+    >>> from jaxorth.report import log_scale_if_wide, subplots
+    >>> fig, ax = subplots()
+    >>> log_scale_if_wide(ax, [0.01, 0.5, 3.0]), ax.get_yscale()  # 2.5 decades
+    (True, 'log')
+    >>> log_scale_if_wide(ax, [1.0, 10.0], axis="x"), ax.get_xscale()  # one decade only
+    (False, 'linear')
     """
     if axis not in ("x", "y"):
         raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
@@ -240,6 +268,15 @@ class Curve:
     ``"hist"`` (``y`` holds the samples, ``x`` the bin count or edges). ``color``: a
     colour or an index into :data:`COLORS` (default: the next in the cycle). ``size``:
     marker area of a scatter (default 12).
+
+    Examples
+    --------
+    >>> from jaxorth.report import Curve, Panel, panels_figure
+    >>> curve = Curve([1, 2, 3], [3.0, 2.0, 1.0], label="loss", fmt="o-")
+    >>> fig = panels_figure([Panel(curves=[curve])])
+    >>> line = fig.axes[0].get_lines()[0]
+    >>> line.get_ydata().tolist(), line.get_label(), line.get_marker()
+    ([3.0, 2.0, 1.0], 'loss', 'o')
     """
 
     x: Sequence[float] | Any
@@ -254,7 +291,17 @@ class Curve:
 
 @dataclasses.dataclass(frozen=True)
 class HLine:
-    """A horizontal reference line (a theoretical value, a baseline)."""
+    """A horizontal reference line (a theoretical value, a baseline).
+
+    Examples
+    --------
+    >>> from jaxorth.report import Curve, HLine, Panel, panels_figure
+    >>> panel = Panel(curves=[Curve([1, 2], [0.5, 0.2])], hlines=[HLine(1 / 6, label="baseline")])
+    >>> ax = panels_figure([panel]).axes[0]
+    >>> line = ax.get_lines()[-1]
+    >>> line.get_label(), round(float(line.get_ydata()[0]), 4)
+    ('baseline', 0.1667)
+    """
 
     y: float
     label: str | None = None
@@ -270,6 +317,15 @@ class Heatmap:
     ``z``: values of shape ``(ny, nx)`` on a regular grid; ``extent``: ``(x0, x1, y0,
     y1)``. ``norm``: ``"linear"``, ``"log"`` (positive values) or ``"centered"``
     (diverging colours around 0, for signed errors). ``label``: the colour bar's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.report import Heatmap, Panel, panels_figure
+    >>> z = np.arange(6.0).reshape(2, 3) + 1  # (ny, nx)
+    >>> fig = panels_figure([Panel(heatmap=Heatmap(z, (0, 3, 0, 2), label="error", norm="log"))])
+    >>> len(fig.axes), fig.axes[0].images[0].get_array().shape  # the axes and its colour bar
+    (2, (2, 3))
     """
 
     z: Any
@@ -288,6 +344,14 @@ class Panel:
     or ``"auto"`` (log when the positive values span two decades). ``xticks``: optional
     ``(positions, labels)``. ``ylim``: optional ``(bottom, top)``. ``legend_columns``:
     number of legend columns.
+
+    Examples
+    --------
+    >>> from jaxorth.report import Curve, Panel, panels_figure
+    >>> panel = Panel(curves=[Curve([1, 10, 100], [1.0, 0.1, 0.01])], title="rate", xscale="log")
+    >>> ax = panels_figure([panel]).axes[0]
+    >>> ax.get_title(), ax.get_xscale(), ax.get_yscale()  # "auto": log over two decades
+    ('rate', 'log', 'log')
     """
 
     curves: Sequence[Curve] = ()
@@ -407,7 +471,16 @@ def _flat(values: Any) -> list[float]:
 def panels_figure(
     panels: Sequence[Panel], ncols: int | None = None, *, figsize: tuple[float, float] | None = None
 ) -> Any:
-    """A figure with one axes per :class:`Panel` (``ncols`` per row, default all in one)."""
+    """A figure with one axes per :class:`Panel` (``ncols`` per row, default all in one).
+
+    Examples
+    --------
+    >>> from jaxorth.report import Curve, Panel, panels_figure
+    >>> panels = [Panel(curves=[Curve([0, 1], [0, k])], title=f"k={k}") for k in (1, 2, 3)]
+    >>> fig = panels_figure(panels, ncols=2)  # two rows of two axes, one left empty
+    >>> [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    ['k=1', 'k=2', 'k=3']
+    """
     if not panels:
         raise ValueError("panels_figure needs at least one Panel")
     ncols = len(panels) if ncols is None else max(1, min(int(ncols), len(panels)))

@@ -61,6 +61,17 @@ class FitResult(NamedTuple):
         Index of the kept restart.
     history : numpy array, shape (restarts, steps)
         The training loss of every restart at every step (before the step's update).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import fit_relu_mlp
+    >>> x = jnp.linspace(0.0, 1.0, 32)[:, None]
+    >>> fit = fit_relu_mlp(jax.random.key(0), x, jnp.abs(x[:, 0] - 0.5), widths=(1, 4, 1),
+    ...                    restarts=2, steps=20, schedule="constant")
+    >>> fit.losses.shape, fit.history.shape, fit.best == int(fit.losses.argmin())
+    ((2,), (2, 20), True)
     """
 
     params: list[tuple[Array, Array]]
@@ -170,6 +181,17 @@ def fit_relu_mlp(
     Returns
     -------
     FitResult
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import fit_relu_mlp
+    >>> x = jnp.linspace(0.0, 1.0, 32)[:, None]
+    >>> fit = fit_relu_mlp(jax.random.key(0), x, jnp.abs(x[:, 0] - 0.5), widths=(1, 4, 1),
+    ...                    restarts=2, steps=20, schedule="constant")
+    >>> [W.shape for W, _ in fit.params], bool(fit.loss < fit.history[fit.best, 0])
+    ([(4, 1), (1, 4)], True)
     """
     widths = tuple(positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
     if len(widths) < 2:
@@ -242,6 +264,16 @@ class ReluNetwork:
     parameters are its leaves), two networks of the same architecture share one
     compiled program in the error estimators of this package (``lp_distance(target,
     net, ...)``), which a closure would not.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import ReluNetwork
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> net = ReluNetwork([layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))])  # |x|
+    >>> net(jnp.array([[-2.0], [3.0]])).tolist(), len(jax.tree_util.tree_leaves(net))
+    ([2.0, 3.0], 4)
     """
 
     params: list[tuple[Array, Array]]
@@ -254,7 +286,17 @@ jax.tree_util.register_dataclass(ReluNetwork, data_fields=["params"], meta_field
 
 
 def as_function(params: identifiability.Params) -> ReluNetwork:
-    """The scalar network of ``params`` as a :class:`ReluNetwork` (checked first)."""
+    """The scalar network of ``params`` as a :class:`ReluNetwork` (checked first).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import as_function
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> net = as_function([layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))])  # relu(x) + relu(-x)
+    >>> net(jnp.array([[-2.0], [3.0]])).tolist()
+    [2.0, 3.0]
+    """
     dims = identifiability.check_params(params)
     if dims[-1] != 1:
         raise ValueError(f"params must end with one output (a scalar network), got {dims[-1]}")
@@ -275,6 +317,15 @@ class SlopeFit(NamedTuple):
         ``n - 2`` degrees of freedom; ``nan`` with fewer than 3 points).
     n : int
         Points used (those with finite, positive ``x`` and ``y``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import loglog_slope
+    >>> W = np.array([10.0, 100.0, 1000.0])
+    >>> fit = loglog_slope(W, 3 * W**-0.5)  # an exact power law: log y = log 3 - 0.5 log W
+    >>> round(fit.slope, 4), round(fit.intercept, 4), fit.n, round(fit.stderr, 6)
+    (-0.5, 1.0986, 3, 0.0)
     """
 
     slope: float

@@ -60,6 +60,16 @@ class ErrorEstimate(NamedTuple):
     ``value``: the estimate; ``stderr``: its standard error (Monte Carlo only, else
     ``nan``); ``p``: the exponent (``inf`` for the sup norm); ``method``: ``"grid"``,
     ``"monte_carlo"`` or ``"sup_search"``; ``n_points``: evaluations of the function.
+
+    Examples
+    --------
+    >>> import math
+    >>> from jaxorth.approximation import lp_norm
+    >>> estimate = lp_norm(lambda x: x[:, 0], d=1, p=2.0, points=1000)  # ||x||_2 = 1/sqrt(3)
+    >>> round(float(estimate.value), 4), estimate.method, estimate.n_points
+    (0.5774, 'grid', 1000)
+    >>> math.isnan(estimate.stderr)  # a standard error for Monte Carlo only
+    True
     """
 
     value: float
@@ -386,6 +396,14 @@ def sup_norm(
     Every ``|fn(x)|`` seen is a value of ``|fn|``, so the estimate can only err on the low
     side; for ``fn`` of Lebesgue-null peaks (a jump exactly at one point) it estimates
     the ess sup from above only in the limit of that peak's measure.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.approximation import sup_norm
+    >>> estimate = sup_norm(lambda x: x[:, 0] * (1 - x[:, 0]), d=1, key=jax.random.key(0))
+    >>> round(float(estimate.value), 4), estimate.method  # the maximum 1/4 at x = 1/2
+    (0.25, 'sup_search')
     """
     _check_fn(fn)
     d = positive_int(d, "d")
@@ -445,7 +463,15 @@ jax.tree_util.register_dataclass(_Difference, data_fields=["f", "g"], meta_field
 
 
 def lp_distance(f: _Fn, g: _Fn, **options: Any) -> ErrorEstimate:
-    """:func:`lp_norm` of ``x -> f(x) - g(x)``; ``options`` as for :func:`lp_norm`."""
+    """:func:`lp_norm` of ``x -> f(x) - g(x)``; ``options`` as for :func:`lp_norm`.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import lp_distance
+    >>> estimate = lp_distance(lambda x: x[:, 0], lambda x: x[:, 0] ** 2, d=1, p=2.0, points=1000)
+    >>> round(float(estimate.value), 4), round((1 / 30) ** 0.5, 4)  # ||x - x^2||_2 = 1/sqrt(30)
+    (0.1826, 0.1826)
+    """
     _check_fn(f, "f")
     _check_fn(g, "g")
     return lp_norm(_Difference(f, g), **options)
@@ -469,6 +495,16 @@ def lp_errors(
     ``options``: ``method``, ``points`` and ``chunk`` go to :func:`lp_norm` for finite
     ``p``; ``points``, ``starts``, ``steps``, ``radius`` and ``chunk`` to :func:`sup_norm`
     for ``p = inf``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import lp_errors
+    >>> errors = lp_errors(lambda x: x[:, 0], lambda x: jnp.zeros(x.shape[0]), d=1,
+    ...                    ps=(1.0, 2.0), key=jax.random.key(0), points=1000)
+    >>> {p: round(float(e.value), 4) for p, e in errors.items()}  # 1/2, 1/sqrt(3)
+    {1.0: 0.5, 2.0: 0.5774}
     """
     _check_fn(f, "f")
     _check_fn(g, "g")

@@ -77,6 +77,13 @@ class MLPSize(NamedTuple):
         Number of affine layers (hidden layers + 1).
     U : int
         Number of hidden (non-linear) units ``d_1 + ... + d_{L-1}``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import mlp_size
+    >>> size = mlp_size([2, 3, 1])  # W = 3 (2 + 1) + 1 (3 + 1)
+    >>> size.W, size.L, size.U
+    (13, 2, 3)
     """
 
     W: int
@@ -217,6 +224,16 @@ def pseudo_dimension_bound(widths: Sequence[int], *, breakpoints: int = 1) -> fl
     -------
     float
         The bound (a real number; the pseudo-dimension is an integer below it).
+
+    Examples
+    --------
+    >>> import math
+    >>> from jaxorth.approximation import pseudo_dimension_bound
+    >>> # widths (1, 4, 1): k = (4, 1), R = 1 * 4 + 2 * 1, W_1 = 8, W = W_2 = 13, L = 2
+    >>> R, W, L_bar = 6, 13, (8 + 13) / 13
+    >>> by_hand = 2 + L_bar * W * math.log2(4 * math.e * R * math.log2(2 * math.e * R))
+    >>> math.isclose(pseudo_dimension_bound([1, 4, 1]), by_hand), round(by_hand, 2)
+    (True, 177.51)
     """
     w = _widths(widths)
     p = positive_int(breakpoints, "breakpoints")
@@ -236,6 +253,12 @@ def fat_shattering_bound(widths: Sequence[int], gamma: float, *, breakpoints: in
     ``fat_gamma(G) <= Pdim(G)`` for every ``gamma > 0`` (a set gamma-shattered is
     pseudo-shattered by the same witnesses), so this is :func:`pseudo_dimension_bound`,
     whatever ``gamma``; it is the form in which Achour et al. use it.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import fat_shattering_bound, pseudo_dimension_bound
+    >>> fat_shattering_bound([1, 4, 1], 0.1) == pseudo_dimension_bound([1, 4, 1])  # any gamma
+    True
     """
     positive_number(gamma, "gamma")
     return pseudo_dimension_bound(widths, breakpoints=breakpoints)
@@ -277,6 +300,13 @@ def holder_log_packing(
         Smoothness ``alpha > 0`` and input dimension ``d >= 1``.
     constant : float
         Multiplicative constant ``> 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import holder_log_packing
+    >>> np.round(holder_log_packing(np.array([0.1, 0.01]), alpha=2.0, d=2), 6).tolist()  # 1 / eps
+    [10.0, 100.0]
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -315,6 +345,16 @@ def monotone_log_packing(
         Exponent of the norm, in ``[1, inf]``.
     constant : float
         Multiplicative constant ``> 0``.
+
+    Examples
+    --------
+    >>> from jaxorth.approximation import monotone_log_packing
+    >>> round(float(monotone_log_packing(0.1, d=1, p=2.0)), 6)  # d = 1: 1 / eps
+    10.0
+    >>> round(float(monotone_log_packing(0.1, d=2, p=4.0)), 6)  # eps^-max(d, p (d - 1))
+    10000.0
+    >>> float(monotone_log_packing(0.1, d=2, p=float("inf")))  # not totally bounded
+    inf
     """
     d = _dimension(d)
     p = _exponent_p(p)
@@ -517,6 +557,18 @@ def general_lower_bound(
     float
         The lower bound; a certified one once the constants are confirmed (until
         then, trust its behaviour in ``W``, ``L``, ``p``, not its absolute value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import general_lower_bound
+    >>> grid = np.logspace(-1, -8, 71)
+    >>> def log_packing(eps):  # a class of log packing number 1 / eps
+    ...     return 1.0 / eps
+    >>> small, large = (general_lower_bound(log_packing, fat, p=2.0, eps_grid=grid)
+    ...                 for fat in (10.0, 1000.0))
+    >>> bool(small in grid), bool(0 < large < small)  # richer networks: a lower bound
+    (True, True)
     """
     if not callable(log_packing):
         raise ValueError(f"log_packing must be a callable eps -> log M(eps), got {log_packing!r}")
@@ -587,6 +639,14 @@ def holder_lower_bound(
     ``(W L log W)^(-alpha/d)`` up to log factors. ``p = inf`` returns the ``p = 1``
     bound (valid: the sup norm dominates ``L^1``; the entropy order does not depend on
     ``p``). ``options`` go to :func:`general_lower_bound` (``eps_grid``, constants).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import holder_lower_bound
+    >>> bound = holder_lower_bound(np.array([100.0, 1000.0]), 2, alpha=1.0, d=2, p=2.0)
+    >>> bound.shape, bool(0 < bound[1] < bound[0])  # decays with the number of parameters W
+    ((2,), True)
     """
     alpha = positive_number(alpha, "alpha")
     d = _dimension(d)
@@ -619,6 +679,16 @@ def monotone_lower_bound(
     ``(W L log W)^(-monotone_exponent(d, p))`` up to log factors. ``p = inf``: ``1/2``
     for every size, exactly: a ReLU network is continuous and every continuous ``g``
     has ``sup |1[x_1 >= 1/2] - g| >= 1/2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.approximation import monotone_lower_bound
+    >>> float(monotone_lower_bound(100.0, 2, d=2, p=float("inf")))  # a jump: 1/2 at every size
+    0.5
+    >>> bound = monotone_lower_bound(np.array([100.0, 1000.0]), 2, d=2, p=2.0)
+    >>> bool(0 < bound[1] < bound[0])
+    True
     """
     d = _dimension(d)
     p = _exponent_p(p)

@@ -185,6 +185,17 @@ class HolderInstance:
         The signs ``sigma_i`` (``+-1``), C order over the grid of cells (data field).
     d, cells_per_side, alpha, constant
         The construction's parameters (static metadata).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import holder_instance
+    >>> f = holder_instance(jax.random.key(0), d=1, cells_per_side=4)  # alpha = 1, C = 1
+    >>> f.n_cells, f.signs.shape, f.holder_constant
+    (4, (4,), 1.0)
+    >>> abs(float(f(jnp.array([[0.125]]))[0]))  # at a cell centre: sup |f| = C h^alpha / 2
+    0.125
     """
 
     signs: Any
@@ -365,6 +376,14 @@ class Packing(NamedTuple):
     """A packing of a function class: ``exp(log_size)`` members, pairwise ``>= separation``.
 
     ``log_size`` is the natural logarithm of the number of members (nats).
+
+    Examples
+    --------
+    >>> import math
+    >>> from jaxorth.approximation import holder_packing
+    >>> packing = holder_packing(d=1, cells_per_side=4, alpha=1.0, constant=1.0, p=float("inf"))
+    >>> round(packing.log_size / math.log(2), 6), packing.separation  # 2^4 members, C h^alpha apart
+    (4.0, 0.25)
     """
 
     log_size: float
@@ -390,6 +409,17 @@ def holder_packing(
     network class; the Hölder ball's ``log`` packing number is of order
     ``eps^(-d/alpha)`` (Kolmogorov–Tikhomirov), which this construction attains up to
     constants (``eps ~ h^alpha``, ``log_size ~ h^-d``).
+
+    Examples
+    --------
+    >>> import math
+    >>> from jaxorth.approximation import holder_instance_norm, holder_packing
+    >>> packing = holder_packing(d=1, cells_per_side=16, alpha=1.0, constant=1.0, p=2.0)
+    >>> round(packing.log_size / math.log(2), 6)  # Varshamov-Gilbert: 2^(N/8) members, N = 16
+    2.0
+    >>> norm = holder_instance_norm(d=1, cells_per_side=16, alpha=1.0, constant=1.0, p=2.0)
+    >>> math.isclose(packing.separation, 2 * (1 / 8) ** (1 / 2) * norm)
+    True
     """
     d, m, alpha, constant = _holder_args(d, cells_per_side, alpha, constant)
     p = _check_p(p)
@@ -437,6 +467,17 @@ class MonotoneInstance:
         Weights ``w_k`` (data field).
     d, temperature
         Static metadata.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import monotone_instance
+    >>> f = monotone_instance(jax.random.key(0), d=1, corners=3)
+    >>> f.corners.shape, round(float(f.weights.sum()), 4)  # weights sum to 1
+    ((3, 1), 1.0)
+    >>> round(float(f(jnp.ones((1, 1)))[0]), 4)  # every orthant holds (1, ..., 1)
+    1.0
     """
 
     corners: Any
@@ -549,6 +590,15 @@ class SmoothTarget:
       Gamma(p/2 + 1)))^d``, ``sup = 1`` at the centre.
     - ``"polynomial"``: ``mean_j x_j^2``; mean ``1/3``, ``||f||_2^2 = 1/(5d) + (d-1)/(9d)``,
       ``sup = 1`` at ``(1, ..., 1)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.approximation import smooth_target
+    >>> f = smooth_target("polynomial", d=2)  # mean_j x_j^2
+    >>> f(jnp.array([[1.0, 1.0], [0.0, 1.0]])).tolist(), jax.tree_util.tree_leaves(f)
+    ([1.0, 0.5], [])
     """
 
     name: str

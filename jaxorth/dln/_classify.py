@@ -108,6 +108,16 @@ def classify_code(
     -------
     Int[ArrayLike, ""]
         ``0`` not critical, ``1`` global minimum, ``2`` strict saddle, ``3`` non-strict.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> W = dln.critical_point(jax.random.key(1), X, Y, [3, 2, 2], [1])  # S = {2}: a saddle
+    >>> code = int(jax.jit(dln.classify_code)(W, X, Y))  # one compiled program
+    >>> code, dln.CLASSES[code]
+    (2, 'strict_saddle')
     """
     check_shapes(weights, X, Y)
     rtol = _default_rtol(X.dtype) if rtol is None else float(rtol)
@@ -170,6 +180,15 @@ class HessianTest(NamedTuple):
         ``rel_min > -zero_tol``: positive semi-definite up to rounding.
     scale : Float[ArrayLike, "..."]
         ``s``, per point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> eigenvalues = np.array([[-1.0, 2.0], [0.0, 3.0]])  # of two points
+    >>> test = dln.hessian_test(eigenvalues, np.eye(2), np.eye(2))
+    >>> test.rel_min.tolist(), test.scale.tolist()  # lambda_min / max(|lambda|_max, ||S_yx||_2)
+    ([-0.5, 0.0], [2.0, 3.0])
     """
 
     rel_min: ArrayLike
@@ -207,6 +226,14 @@ def hessian_test(
     Returns
     -------
     HessianTest
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> test = dln.hessian_test(np.array([[-1.0, 2.0], [0.0, 3.0]]), np.eye(2), np.eye(2))
+    >>> test.strict.tolist(), test.nonnegative.tolist()  # a strict saddle, then a PSD Hessian
+    ([True, False], [False, True])
     """
     if not 0 < zero_tol < strict_tol:
         raise ValueError(f"need 0 < zero_tol < strict_tol, got {zero_tol}, {strict_tol}")

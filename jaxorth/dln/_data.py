@@ -35,6 +35,14 @@ class DataSpectrum(NamedTuple):
         ``l_1 > ... > l_{d_y}`` (descending).
     eigenvectors : Float[ArrayLike, "d_y d_y"]
         ``U``, columns matching ``eigenvalues``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> s = dln.spectrum(np.eye(2), np.diag([2.0, 1.0]))  # S_xx = I, S_yx = diag(2, 1)
+    >>> np.round(s.sigma, 4).tolist(), np.round(s.eigenvalues, 4).tolist()  # S_yx S_xx^-1 S_xy
+    ([[4.0, 0.0], [0.0, 1.0]], [4.0, 1.0])
     """
 
     sigma_xx: ArrayLike

@@ -38,6 +38,17 @@ class FlowResult(NamedTuple):
         ``max_h ||C_h(t) - C_h(0)||_F`` with ``C_h = W_{h+1}^T W_{h+1} - W_h W_h^T``.
     weights : list of Float[ArrayLike, "d_h d_{h-1}"]
         Final weights.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.ones((1, 1)), 2 * jnp.ones((1, 1))  # L(w) = (w - 2)^2
+    >>> result = dln.gradient_descent([jnp.ones((1, 1))], X, Y, lr=0.25, steps=2)
+    >>> result.ts.tolist(), result.losses.tolist()  # w = 1, 1.5, 1.75
+    ([0.0, 0.25, 0.5], [1.0, 0.25, 0.0625])
+    >>> result.weights[0].tolist()
+    [[1.75]]
     """
 
     ts: ArrayLike
@@ -106,6 +117,17 @@ def gradient_flow(
     Returns
     -------
     FlowResult
+
+    Examples
+    --------
+    >>> import diffrax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.ones((1, 1)), 2 * jnp.ones((1, 1))  # dw/dt = -2 (w - 2): L(t) = exp(-4 t)
+    >>> ts = jnp.array([0.0, 0.5])
+    >>> result = dln.gradient_flow([jnp.ones((1, 1))], X, Y, ts, solver=diffrax.Heun())
+    >>> round(float(result.losses[-1]), 4), round(float(jnp.exp(-2.0)), 4)
+    (0.1353, 0.1353)
     """
     check_shapes(weights, X, Y)
     ts = jnp.asarray(ts, X.dtype)
@@ -159,6 +181,15 @@ def gradient_descent(
     -------
     FlowResult
         ``ts = lr * step``, so curves are comparable with :func:`gradient_flow`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.ones((1, 1)), 2 * jnp.ones((1, 1))  # L(w) = (w - 2)^2, w <- w - 2 lr (w - 2)
+    >>> result = dln.gradient_descent([jnp.ones((1, 1))], X, Y, lr=0.25, steps=2)
+    >>> result.losses.tolist()
+    [1.0, 0.25, 0.0625]
     """
     check_shapes(weights, X, Y)
     lr = positive_number(lr, "lr")
@@ -216,6 +247,14 @@ def escape_time(
     the smallest finite loss (pass the next critical value ``tr(S_yy) - l_1`` to time the
     first escape); linear interpolation between samples. Returns ``nan`` if never
     reached. Host function (numpy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> ts, losses = np.arange(4.0), np.array([4.0, 3.0, 1.0, 0.0])
+    >>> dln.escape_time(ts, losses)  # half-way down (2.0) at t = 1.5
+    1.5
     """
     ts, losses = np.asarray(ts, np.float64), np.asarray(losses, np.float64)
     floor = float(np.nanmin(losses[np.isfinite(losses)])) if floor is None else float(floor)
@@ -285,6 +324,15 @@ def plateau_miss(
     Returns
     -------
     numpy.ndarray of shape (r,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> losses = np.array([5.0, 3.0, 1.02, 0.5, 0.0])  # passes 0.02 above v_1 = 1
+    >>> plateaus, eigenvalues = np.array([5.0, 1.0, 0.0]), np.array([4.0, 1.0])
+    >>> dln.plateau_miss(losses, plateaus, eigenvalues).round(4).tolist()
+    [0.0, 0.02, 0.0]
     """
     L = np.asarray(losses, np.float64)
     v = np.asarray(plateaus, np.float64)
@@ -310,6 +358,16 @@ def escape_scaling(
     (``dt / dlog(1/eps)``, predicted ``1 / (4 s)``), and the exponent ``p`` of
     ``t ~ eps^{-p}`` (slope of ``log t`` against ``log(1/eps)``, predicted ``H - 2``)
     for ``H >= 3``. Host function (numpy); ``nan`` unless at least two finite times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth import dln
+    >>> eps = np.array([1e-2, 1e-3, 1e-4])
+    >>> round(dln.escape_scaling(2, eps, np.log(1 / eps) / 4), 4)  # H = 2: slope 1 / (4 s), s = 1
+    0.25
+    >>> round(dln.escape_scaling(3, eps, 1 / eps), 4)  # H = 3: t ~ eps^-(H - 2)
+    1.0
     """
     depth = int_at_least(depth, "depth", 2)
     eps = np.asarray(scales, np.float64).ravel()

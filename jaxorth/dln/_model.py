@@ -121,6 +121,19 @@ def gradient(weights: Weights, X: ArrayLike, Y: ArrayLike) -> list[ArrayLike]:
 
     With ``P = W_H ... W_1``, ``S_xx = X X^T``, ``S_yx = Y X^T``. Computed with prefix and
     suffix products (``O(H)`` matrix products).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import dln
+    >>> X, Y = jnp.eye(2), 2 * jnp.eye(2)
+    >>> W = [jnp.eye(2), jnp.eye(2)]
+    >>> autodiff = jax.grad(dln.loss)(W, X, Y)
+    >>> all(bool(jnp.allclose(g, a)) for g, a in zip(dln.gradient(W, X, Y), autodiff))
+    True
+    >>> dln.gradient(W, X, Y)[0].tolist()  # 2 (P S_xx - S_yx) = 2 (I - 2 I)
+    [[-2.0, 0.0], [0.0, -2.0]]
     """
     check_shapes(weights, X, Y)
     xp = _xp(*weights, X, Y)

@@ -37,6 +37,15 @@ def random_critical_points(
         Stacked ``[W_1, ..., W_H]``, ready for ``jax.vmap``.
     meta : list of dict
         Per case: ``S``, ``ranks``, ``cut``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth import dln
+    >>> X, Y = dln.make_data(jax.random.key(0), 3, 2, 20, eigenvalues=[4.0, 1.0])
+    >>> weights, meta = dln.random_critical_points(jax.random.key(1), X, Y, [3, 2, 2], 4)
+    >>> [w.shape for w in weights], len(meta), sorted(meta[0])  # stacked for jax.vmap
+    ([(4, 2, 3), (4, 2, 2)], 4, ['S', 'cut', 'ranks'])
     """
     widths = tuple(int(d) for d in widths)
     H = len(widths) - 1

@@ -180,6 +180,17 @@ class EigResult(NamedTuple):
     residuals : Float[Array, "k"]
         Residual norms ``||H y - theta y||`` (cheap Lanczos bound
         ``beta_m |e_m^T s|``): small means converged.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> D = jnp.arange(1.0, 7.0)
+    >>> result = hessian.eigsh(lambda v: D * v, jnp.ones(6), 2)  # the two largest of diag(1..6)
+    >>> [round(float(v), 3) for v in result.eigenvalues], result.eigenvectors.shape
+    ([6.0, 5.0], (2, 6))
+    >>> bool(result.residuals.max() < 1e-3)
+    True
     """
 
     eigenvalues: Array
@@ -351,6 +362,18 @@ class Density(NamedTuple):
         Gauss quadrature nodes (Ritz values) per probe.
     weights : Float[Array, "probes m"]
         Quadrature weights per probe (each row sums to 1).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # Hessian diag(1, 2, 3, 4)
+    ...     return 0.5 * (jnp.arange(1.0, 5.0) * w**2).sum()
+    >>> d = hessian.density(loss, jnp.zeros(4), key=jax.random.key(0), num_matvecs=4,
+    ...                     num_probes=2, grid=50)
+    >>> d.grid.shape, d.density.shape, d.nodes.shape, d.weights.shape
+    ((50,), (50,), (2, 4), (2, 4))
     """
 
     grid: Array
@@ -394,6 +417,23 @@ def density(
     Returns
     -------
     Density
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # Hessian diag(1, 2, 3, 4)
+    ...     return 0.5 * (jnp.arange(1.0, 5.0) * w**2).sum()
+    >>> d = hessian.density(loss, jnp.zeros(4), key=jax.random.key(0), num_matvecs=4,
+    ...                     num_probes=2, grid=50)
+    >>> # 4 Lanczos steps on 4 parameters: the Ritz values are the exact eigenvalues
+    >>> np.asarray(d.nodes, np.float64).round(3).tolist()
+    [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]]
+    >>> # a Rademacher probe v weighs each eigenvector e_i by (v . e_i)^2 / n = 1 / n
+    >>> np.asarray(d.weights, np.float64).round(3).tolist()
+    [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]
     """
     _check_scalar_loss(loss, params)
     n = _num_params(params)
@@ -479,6 +519,16 @@ class NegativeCurvature(NamedTuple):
         Unit-norm ``d`` with ``d^T H d = theta``, signed so that ``<grad, d> <= 0``.
     is_negative : Bool[Array, ""]
         ``theta < -tol * max|theta_i|``: the point is a strict saddle up to ``tol``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # a saddle at 0: Hessian diag(2, -2)
+    ...     return w[0] ** 2 - w[1] ** 2
+    >>> escape = hessian.negative_curvature_direction(loss, jnp.zeros(2))
+    >>> round(float(escape.eigenvalue), 3), bool(escape.is_negative)
+    (-2.0, True)
     """
 
     eigenvalue: Array
@@ -514,6 +564,18 @@ def negative_curvature_direction(
     Returns
     -------
     NegativeCurvature
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import hessian
+    >>> def loss(w):  # a saddle at 0: Hessian diag(2, -2), escape along +-e_2
+    ...     return w[0] ** 2 - w[1] ** 2
+    >>> escape = hessian.negative_curvature_direction(loss, jnp.zeros(2))
+    >>> [round(abs(float(v)), 4) for v in escape.direction]
+    [0.0, 1.0]
+    >>> round(float(loss(0.1 * escape.direction)), 4)  # the loss decreases along it
+    -0.01
     """
     _check_scalar_loss(loss, params)
     n = _num_params(params)

@@ -105,6 +105,21 @@ class ExtractionResult:
         How decisively the signs were resolved: the distance to {0, 1} of the worst-rounded
         entry of the best assignment (0 is ideal, near 0.5 ambiguous); ``nan`` for
         :func:`extract_first_layer`.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import extract_one_hidden_layer, parameter_distance
+    >>> W1 = np.array([[1.0, 0.5], [-0.5, 1.0], [0.3, -1.0]])
+    >>> b1, W2, b2 = np.array([0.1, -0.2, 0.05]), np.array([[1.0, -2.0, 0.5]]), np.array([0.3])
+    >>> def query(X):  # the black box: a 2-3-1 ReLU network, (B, 2) -> (B,)
+    ...     return np.maximum(X @ W1.T + b1, 0.0) @ W2[0] + b2[0]
+    >>> result = extract_one_hidden_layer(query, 2, key=jax.random.key(0))
+    >>> result.n_neurons, result.queries > 0, len(result.support)
+    (3, True, 3)
+    >>> bool(result.fit_residual < 1e-10), [W.shape for W, _ in result.params]
+    (True, [(3, 2), (1, 3)])
     """
 
     params: list[tuple[np.ndarray, np.ndarray]]
@@ -478,6 +493,20 @@ def extract_one_hidden_layer(
 
     See Carlini, Jagielski, Mironov (CRYPTO 2020) and Rolnick, Kording (ICML 2020); the
     module docstring gives the algorithm.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import extract_one_hidden_layer, parameter_distance
+    >>> W1 = np.array([[1.0, 0.5], [-0.5, 1.0], [0.3, -1.0]])
+    >>> b1, W2, b2 = np.array([0.1, -0.2, 0.05]), np.array([[1.0, -2.0, 0.5]]), np.array([0.3])
+    >>> def query(X):  # the black box: a 2-3-1 ReLU network, (B, 2) -> (B,)
+    ...     return np.maximum(X @ W1.T + b1, 0.0) @ W2[0] + b2[0]
+    >>> result = extract_one_hidden_layer(query, 2, key=jax.random.key(0))
+    >>> teacher = [(W1, b1), (W2, b2)]
+    >>> result.n_neurons, bool(parameter_distance(teacher, result.params, relative=True) < 1e-9)
+    (3, True)
     """
     oracle, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support = _check_common(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
@@ -591,6 +620,23 @@ def extract_first_layer(
         ``params = [(W1, b1)]``: one row per recovered first-layer neuron,
         ``||(w_j, b_j)|| = 1``, orientation (sign) not resolved: the row equals ``+-``
         the teacher's normalised row. ``fit_residual`` and ``sign_margin`` are ``nan``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> widths = (3, 4, 3, 1)  # a teacher with two hidden layers, He-normal weights
+    >>> teacher = [(rng.normal(size=(o, i)) * np.sqrt(2 / i), 0.1 * rng.normal(size=o))
+    ...            for i, o in zip(widths[:-1], widths[1:])]
+    >>> def query(X):
+    ...     for W, b in teacher[:-1]:
+    ...         X = np.maximum(X @ W.T + b, 0.0)
+    ...     return X @ teacher[-1][0][0] + teacher[-1][1][0]
+    >>> from jaxorth.identifiability import extract_first_layer, hyperplane_distance
+    >>> result = extract_first_layer(query, 3, key=jax.random.key(0))
+    >>> result.n_neurons, bool(hyperplane_distance(result.params[0], teacher[0]) < 1e-9)
+    (4, True)
     """
     oracle, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support = _check_common(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support
@@ -862,6 +908,23 @@ def extract_two_hidden_layers(
 
     References: Rolnick and Kording (ICML 2020), section 4 (bending of deeper
     boundaries); Carlini, Jagielski and Mironov (CRYPTO 2020), sign recovery.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> widths = (3, 4, 3, 1)  # a teacher with two hidden layers, He-normal weights
+    >>> teacher = [(rng.normal(size=(o, i)) * np.sqrt(2 / i), 0.1 * rng.normal(size=o))
+    ...            for i, o in zip(widths[:-1], widths[1:])]
+    >>> def query(X):
+    ...     for W, b in teacher[:-1]:
+    ...         X = np.maximum(X @ W.T + b, 0.0)
+    ...     return X @ teacher[-1][0][0] + teacher[-1][1][0]
+    >>> from jaxorth.identifiability import extract_two_hidden_layers, parameter_distance
+    >>> result = extract_two_hidden_layers(query, 3, key=jax.random.key(0))
+    >>> result.n_neurons, bool(result.fit_residual < 1e-12)  # exact on this teacher
+    (7, True)
     """
     oracle, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support = _check_common(
         query, d_in, n_lines, radius, n_grid, max_depth, rtol, min_support

@@ -171,7 +171,19 @@ def n_hidden(widths: Sequence[int]) -> int:
 
 
 def check_inputs(x: Any, d_in: int, name: str = "x") -> None:
-    """``ValueError`` unless ``x`` is a 2-D real array ``(B, d_in)`` with finite entries."""
+    """``ValueError`` unless ``x`` is a 2-D real array ``(B, d_in)`` with finite entries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import check_inputs
+    >>> check_inputs(np.ones((4, 2)), 2)  # fine: returns None
+    >>> try:
+    ...     check_inputs(np.ones((4, 3)), 2)
+    ... except ValueError as error:
+    ...     print(error)
+    x has 3 columns but the network has d_0 = 2 inputs...
+    """
     shape = tuple(np.shape(x))
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D of shape (B, d_0={d_in}), got shape {shape}")
@@ -259,6 +271,18 @@ def random_params(
     hyperplane through the origin). Drawn with numpy from ``key`` (the same key gives the
     same network); ``dtype`` defaults to JAX's default float (float64 under
     ``jaxorth._precision.float64``, else float32).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import random_params
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> [(W.shape, b.shape) for W, b in params]
+    [((3, 2), (3,)), ((1, 3), (1,))]
+    >>> again = random_params(jax.random.key(0), [2, 3, 1])  # the same key, the same network
+    >>> all(np.array_equal(W, V) for (W, _), (V, _) in zip(params, again))
+    True
     """
     w = _check_widths(widths)
     if not isinstance(bias_std, int | float) or not np.isfinite(bias_std) or bias_std < 0:
@@ -360,6 +384,20 @@ def from_nnx(module: Any) -> list[tuple[Array, Array]]:
     ``nnx.Linear`` stores its kernel as ``(in, out)``: it is transposed. A missing bias
     (``use_bias=False``) becomes zeros. Anything else, or another activation, is a
     ``ValueError``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.identifiability import from_nnx, relu_mlp
+    >>> rngs = nnx.Rngs(0)
+    >>> model = nnx.Sequential(nnx.Linear(2, 3, rngs=rngs), nnx.relu, nnx.Linear(3, 1, rngs=rngs))
+    >>> params = from_nnx(model)
+    >>> [W.shape for W, _ in params]  # (out, in): nnx's (in, out) kernels transposed
+    [(3, 2), (1, 3)]
+    >>> x = jnp.ones((4, 2))
+    >>> bool(jnp.allclose(relu_mlp(params, x), model(x)))
+    True
     """
     if isinstance(module, nnx.Sequential):
         layers = list(module.layers)

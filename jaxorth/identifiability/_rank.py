@@ -40,6 +40,17 @@ class RankReport:
 
     Layers are numbered as in the paper: hidden layer ``l`` (``1 <= l <= L-1``) has its
     incoming weights in ``params[l-1]``; neurons and samples are numbered from 0.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.identifiability import jacobian_rank, random_params
+    >>> params = random_params(jax.random.key(0), [2, 5, 1])
+    >>> report = jacobian_rank(params, jax.random.normal(jax.random.key(1), (200, 2)))
+    >>> report.n_parameters, report.n_hidden, report.dead, report.necessary
+    (21, 5, (), True)
+    >>> print(str(report).splitlines()[0])
+    rank J = 16 of E - N_h = 16 (E = 21, N_h = 5; 200 samples, 200 outputs; ...)
     """
 
     rank: int  # numerical rank of J (singular values > tol)

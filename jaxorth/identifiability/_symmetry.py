@@ -256,6 +256,18 @@ def match_neurons(params_a: Params, params_b: Params) -> list[np.ndarray]:
     layer's match. Each layer's match is optimal given the previous ones; for deep
     networks this greedy sequence is not guaranteed to be a global optimum over all
     layers together. ``ValueError`` if the widths differ.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import apply_symmetry, canonical_form, match_neurons
+    >>> from jaxorth.identifiability import random_params, random_symmetry
+    >>> params = random_params(jax.random.key(0), [2, 3, 1])
+    >>> other, _ = random_symmetry(jax.random.key(1), params)  # permuted, rescaled
+    >>> aligned = apply_symmetry(canonical_form(other), match_neurons(params, other))
+    >>> all(np.allclose(a, b, atol=1e-5) for (a, _), (b, _) in zip(aligned, canonical_form(params)))
+    True
     """
     return _aligned(params_a, params_b)[2]
 
@@ -326,6 +338,16 @@ def hyperplane_distance(layer_a: Sequence[Any], layer_b: Sequence[Any]) -> float
     that an extraction of the first layer alone can see); rows are matched by the
     Hungarian algorithm. Returns the largest matched distance (``inf`` when the layers
     have different shapes: a neuron is missing or extra).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.identifiability import hyperplane_distance
+    >>> W, b = np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([0.5, -1.0])
+    >>> float(hyperplane_distance((W, b), (-3 * W[::-1], -3 * b[::-1])))  # same hyperplanes
+    0.0
+    >>> hyperplane_distance((W, b), (W[:1], b[:1]))  # a missing neuron
+    inf
     """
     (wa, ba), (wb, bb) = [
         (np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in (layer_a, layer_b)

@@ -113,6 +113,19 @@ def l2_pgd(
     Jit-able with ``logit_fn``, ``steps``, ``step_size`` and ``clip`` static (close over
     them); ``eps`` may be traced. One compiled loop (``lax.fori_loop``) of ``steps``
     gradient evaluations, plus one forward pass for the last iterate.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.lipschitz import l2_pgd
+    >>> def logits(x):  # f(x) = x: class 0 wins where x_0 > x_1
+    ...     return x.reshape(x.shape[0], -1)
+    >>> x = jnp.array([[[0.3, 0.0]]])  # (B, C, n), at distance 0.3 / sqrt(2) of the boundary
+    >>> adversarial = l2_pgd(logits, x, jnp.array([0]), eps=0.5)
+    >>> int(logits(adversarial).argmax()), bool(jnp.linalg.norm(adversarial - x) <= 0.5 + 1e-6)
+    (1, True)
+    >>> int(logits(l2_pgd(logits, x, jnp.array([0]), eps=0.1)).argmax())  # a ball too small
+    0
     """
     x, labels = jnp.asarray(x), jnp.asarray(labels)
     if not jnp.issubdtype(x.dtype, jnp.floating):

@@ -65,6 +65,15 @@ class LipschitzReport(NamedTuple):
     per_layer : tuple of (str, float)
         ``(name, sigma_max)`` of each layer, in the order applied (1.0 for the
         parameter-free 1-Lipschitz functions).
+
+    Examples
+    --------
+    >>> from jaxorth.lipschitz import lipschitz_report, maxmin
+    >>> report = lipschitz_report([("double", 2.0), maxmin, ("half", 0.5)])
+    >>> report.per_layer  # (name, sigma_max) per layer; MaxMin is 1-Lipschitz
+    (('double', 2.0), ('maxmin', 1.0), ('half', 0.5))
+    >>> report.bound  # 2 * 1 * 0.5
+    1.0
     """
 
     bound: float

@@ -63,6 +63,19 @@ class OrthCNN(nnx.Module):
     ValueError
         For a bad option, or (exact variant) a layer shape with no orthogonal
         convolution (message of :func:`~jaxorth.orthconv.check_orthogonal_conv`).
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> from jaxorth.lipschitz import OrthCNN
+    >>> model = OrthCNN("soft", (4, 8), 3, input_size=8, rngs=nnx.Rngs(0))
+    >>> [conv.kernel().shape for conv in model.convs], model.strides  # C = 1 -> 4 -> 8 -> 8
+    ([(4, 1, 3, 3), (8, 4, 3, 3), (8, 8, 3, 3)], (1, 2, 2))
+    >>> try:
+    ...     OrthCNN("exact", (4, 8), 3, input_size=10, rngs=nnx.Rngs(0))
+    ... except ValueError as error:
+    ...     print(error)
+    input_size must be a multiple of 4...
     """
 
     strides = (1, 2, 2)

@@ -226,6 +226,15 @@ class Topology:
     same sum, each as ``(tuple_a, tuple_b)``; empty when identifiable. ``n_colliding_sums``:
     how many product offsets are reached by two tuples or more. ``n_tuples``: ``prod
     |S_k|``; ``n_sums``: distinct offsets reached.
+
+    Examples
+    --------
+    >>> from jaxorth.multilinear import conv_chain_identifiable
+    >>> topology = conv_chain_identifiable([[0, 1], [0, 1]])
+    >>> topology.identifiable, topology.n_tuples, topology.n_sums, topology.n_colliding_sums
+    (False, 4, 3, 1)
+    >>> topology.collisions  # (1, 0) and (0, 1) both sum to 1
+    (((1, 0), (0, 1)),)
     """
 
     identifiable: bool

@@ -75,6 +75,16 @@ class Recovery:
     ``factors``: the best start's factors (numpy float64); ``residual``: its relative
     residual ``||conv_chain(factors) - X|| / ||X||``; ``residuals``: that of every start;
     ``iterations``: the damped Gauss-Newton steps run.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.multilinear import conv_chain, recover
+    >>> supports = [[0, 1], [0, 2]]
+    >>> result = recover(conv_chain([[1.0, 1.0], [1.0, 2.0]], supports), supports,
+    ...                  key=jax.random.key(0), starts=2, iterations=50)
+    >>> len(result.factors), len(result.residuals), bool(result.residual < 1e-8)
+    (2, 2, True)
     """
 
     factors: list[np.ndarray]
@@ -125,6 +135,17 @@ def recover(
     topology (:func:`~jaxorth.multilinear.conv_chain_identifiable`) a noiseless product
     gives the factors up to scale (:func:`scale_distance`) when a start reaches the
     global minimum.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.multilinear import conv_chain, recover, scale_distance
+    >>> h = [[1.0, 1.0], [1.0, 2.0]]  # (1 + z)(1 + 2 z^2): an identifiable topology
+    >>> supports = [[0, 1], [0, 2]]
+    >>> result = recover(conv_chain(h, supports), supports, key=jax.random.key(0), starts=2,
+    ...                  iterations=50)
+    >>> bool(scale_distance(result.factors, h) < 1e-6)  # the factors, up to scale
+    True
     """
     sup = check_supports(supports)
     starts = positive_int(starts, "starts")

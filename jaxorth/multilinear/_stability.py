@@ -47,6 +47,14 @@ class StabilityEstimate:
     ``sigma``); ``pair``: the factors ``(a, b)`` reaching it (numpy float64 lists);
     ``start_values``: the ratio reached from each random start; ``from_collision``:
     whether the best pair is a colliding pair of basis tensors.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.multilinear import stability_constant
+    >>> est = stability_constant([[0, 1], [0, 1]], key=jax.random.key(0), starts=1, steps=10)
+    >>> est.value, est.from_collision  # 0 + 1 = 1 + 0: a colliding pair of basis tensors
+    (0.0, True)
     """
 
     value: float
@@ -101,6 +109,16 @@ def stability_constant(
     ``steps`` Adam steps on the ratio, plus the colliding basis-tensor pairs of the
     topology; the smallest ratio wins. Positive (1 for a convolution chain) on an
     identifiable topology, 0 on a non-identifiable one.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.multilinear import stability_constant
+    >>> key = jax.random.key(0)
+    >>> stability_constant([[0, 1], [0, 1]], key=key, starts=1, steps=10).value  # not identifiable
+    0.0
+    >>> bool(stability_constant([[0, 1], [0, 2]], key=key, starts=1, steps=10).value > 0.1)
+    True
     """
     sup = check_supports(supports)
     starts = positive_int(starts, "starts")

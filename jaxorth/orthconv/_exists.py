@@ -26,6 +26,16 @@ class SquareOrthogonalConvWarning(UserWarning):
     (:class:`~jaxorth.orthconv.OrthConv`) or check the result. Silence it with
     ``check_orthogonal_conv(..., warn_square=False)`` or
     ``warnings.filterwarnings("ignore", category=SquareOrthogonalConvWarning)``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from jaxorth.orthconv import SquareOrthogonalConvWarning, check_orthogonal_conv
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     mode = check_orthogonal_conv(8, 2, 3, stride=2)  # M = C S^2 = 8: square
+    >>> mode, [w.category is SquareOrthogonalConvWarning for w in caught]
+    ('RO', [True])
     """
 
 

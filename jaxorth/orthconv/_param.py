@@ -89,6 +89,13 @@ class OrthConvPlan(NamedTuple):
         Taps per axis ``s`` of the reshaped matrix kernel (``1``, ``S`` or ``k``).
     matrix_first : bool
         ``True`` when ``W`` is applied before the BCOP factor (CO, stride 1).
+
+    Examples
+    --------
+    >>> from jaxorth.orthconv import orth_conv_plan
+    >>> plan = orth_conv_plan(4, 16, 3)  # M = 4 <= C = 16, stride 1: row-orthogonal
+    >>> plan.mode, plan.matrix_shape, plan.bcop_size  # W: 4 x 16, a BCOP factor of k = 3 taps
+    ('RO', (4, 16), 3)
     """
 
     out_channels: int
@@ -270,6 +277,19 @@ def bcop_kernel(q: Float[Array, "L n r"], ndim: int) -> Float[Array, "n n *s"]:
     -------
     Float[Array, "n n s_1 ... s_d"]
         ``s = 1 + L / d`` taps per axis; ``kernel[out, in, ...]``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import bcop_kernel, lorth
+    >>> q = jnp.array([[[1.0], [0.0]]])  # L = 1 factor with P = diag(1, 0), 1-D signals
+    >>> kernel = bcop_kernel(q, 1)
+    >>> kernel.shape  # (n, n, s), s = 1 + L / d = 2 taps
+    (2, 2, 2)
+    >>> kernel[:, :, 0].tolist(), kernel[:, :, 1].tolist()  # the taps [P, I - P]
+    ([[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 1.0]])
+    >>> float(lorth(kernel))  # an orthogonal convolution
+    0.0
     """
     if q.ndim != 3 or q.shape[0] % ndim:
         raise ValueError(

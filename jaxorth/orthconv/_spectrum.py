@@ -36,6 +36,15 @@ class OrthogonalityErrors(NamedTuple):
         The same residual in spectral norm: ``max_i |sigma_i^2 - 1|``.
     isometry_deviation : Float[Array, ""]
         ``max_i |sigma_i - 1|`` over the ``min(M, C S^d) N^d`` singular values.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.orthconv import orthogonality_errors
+    >>> identity = jnp.zeros((2, 2, 3, 3)).at[:, :, 1, 1].set(jnp.eye(2))
+    >>> errors = orthogonality_errors(identity, 4)  # the identity layer is orthogonal
+    >>> errors._fields, [float(e) for e in errors]
+    (('err_F', 'err_s', 'isometry_deviation'), [0.0, 0.0, 0.0])
     """
 
     err_F: Float[Array, ""]

@@ -67,7 +67,14 @@ Trainer = Callable[[nnx.Module, LossFn, tuple[np.ndarray, np.ndarray]], nnx.Modu
 
 
 class Route(enum.StrEnum):
-    """Where the per-cell lower bound of the surrogate comes from."""
+    """Where the per-cell lower bound of the surrogate comes from.
+
+    Examples
+    --------
+    >>> from jaxorth.overestimate import Route
+    >>> [route.value for route in Route], Route("ibp") is Route.ibp
+    (['monotone', 'ibp', 'crown'], True)
+    """
 
     monotone = "monotone"
     ibp = "ibp"
@@ -103,6 +110,20 @@ def overestimation_loss(under_weight: float = 10.0) -> LossFn:
 
     In the form :func:`jaxorth.train.fit` takes; the metrics are the mean under- and
     overestimation on the batch.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.overestimate import overestimation_loss
+    >>> class Identity(nnx.Module):
+    ...     def __call__(self, x):
+    ...         return x[:, 0]
+    >>> loss_fn = overestimation_loss(under_weight=10.0)
+    >>> x, y = jnp.array([[0.0], [1.0]]), jnp.array([1.0, 0.0])
+    >>> loss, metrics = loss_fn(Identity(), (x, y))  # under by 1, then over by 1
+    >>> float(loss), {name: float(v) for name, v in sorted(metrics.items())}  # (10 + 1) / 2
+    (5.5, {'over': 0.5, 'under': 0.5})
     """
     number_at_least(under_weight, "under_weight", 0.0, strict=True)
 
@@ -137,6 +158,19 @@ def fit_full_batch(
     ------
     FloatingPointError
         If the loss became non-finite (the model is left unchanged).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.overestimate import MLP, fit_full_batch, overestimation_loss
+    >>> x = jnp.linspace(-1.0, 1.0, 16)[:, None]
+    >>> data, loss_fn = (x, 2.0 * x[:, 0]), overestimation_loss()
+    >>> model = MLP(1, [8], rngs=nnx.Rngs(0))
+    >>> before = float(loss_fn(model, data)[0])
+    >>> model = fit_full_batch(model, loss_fn, data, steps=50, learning_rate=0.05)
+    >>> bool(float(loss_fn(model, data)[0]) < before / 4)
+    True
     """
     steps = positive_int(steps, "steps")
     number_at_least(learning_rate, "learning_rate", 0.0, strict=True)
@@ -189,6 +223,13 @@ class Certificate(NamedTuple):
         ``min_i (L_i + c - f(u_i))`` in float64: ``>= 0`` (checked).
     n : int
         Number of cells or points certified.
+
+    Examples
+    --------
+    >>> from jaxorth.overestimate import certify_bounds
+    >>> cert = certify_bounds([0.5, 1.0], [0.7, 0.9], rel_margin=0.0)  # bounds L_i, values f(u_i)
+    >>> cert.violations, cert.n, round(cert.max_violation, 4), round(cert.min_slack, 4)
+    (1, 2, 0.2, 0.0)
     """
 
     shift: float
@@ -261,6 +302,15 @@ def certify(
     If ``g`` is non-decreasing in the orientation the points were built with, then
     ``g + c >= f`` on the whole box (see the module docstring). For an unconstrained
     ``g`` use per-cell bounds and :func:`certify_bounds`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import certify
+    >>> x, y = np.array([[0.0], [0.5]]), np.array([0.6, 1.0])  # majoring points and values
+    >>> cert = certify(lambda z: z[:, 0], (x, y), rel_margin=0.0)  # g(x) = x, non-decreasing
+    >>> round(cert.shift, 4)  # max(0.6 - 0, 1.0 - 0.5)
+    0.6
     """
     if isinstance(points, MajoringPoints):
         x, y = points.points, points.values
@@ -327,6 +377,18 @@ class Overestimator:
         Output normalisation.
     seconds : dict[str, float]
         Wall-clock time of ``majoring``, ``training`` and ``certify``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flax import nnx
+    >>> from jaxorth.overestimate import MonotoneMLP, certified_surrogate, majoring_points
+    >>> f = lambda x: x[:, 0] ** 2  # noqa: E731
+    >>> points = majoring_points(f, [0.0], [1.0], delta=0.25, max_depth=4)
+    >>> g = certified_surrogate(MonotoneMLP(1, [4], directions=[1], rngs=nnx.Rngs(0)), points)
+    >>> x = np.linspace(0.0, 1.0, 101)[:, None]
+    >>> g.route, bool((g(x) >= f(x)).all())  # an overestimator even untrained
+    (<Route.monotone: 'monotone'>, True)
     """
 
     model: nnx.Module
@@ -449,6 +511,18 @@ def certified_surrogate(
     ``"crown"``: any model with ``layers()`` and ``activation``, e.g. an :class:`MLP`).
     The guarantee ``g >= f`` on the box does not depend on training, only its
     tightness does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flax import nnx
+    >>> from jaxorth.overestimate import MonotoneMLP, certified_surrogate, majoring_points
+    >>> f = lambda x: x[:, 0] ** 2  # noqa: E731
+    >>> points = majoring_points(f, [0.0], [1.0], delta=0.25, max_depth=4)
+    >>> g = certified_surrogate(MonotoneMLP(1, [4], directions=[1], rngs=nnx.Rngs(0)), points)
+    >>> x = np.linspace(0.0, 1.0, 101)[:, None]
+    >>> bool((g(x) >= f(x)).all()), g.certificate.n == len(points.f_top)  # every cell certified
+    (True, True)
     """
     route = Route(one_of(str(route), "route", [r.value for r in Route]))
     if route == Route.monotone:

@@ -31,6 +31,16 @@ class MonotoneFunction(NamedTuple):
         non-increasing.
     description : str
         The formula, for tables and plots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxorth.overestimate import FUNCTIONS, MonotoneFunction
+    >>> f = MonotoneFunction(lambda x: x[:, 0] - x[:, 1], (0.0, 0.0), (1.0, 1.0), (1, -1), "x - y")
+    >>> f.f(np.array([[1.0, 0.25]])).tolist(), f.directions
+    ([0.75], (1, -1))
+    >>> FUNCTIONS["steep_1d"].description
+    'tanh(40(x - 0.4))'
     """
 
     f: Callable[[np.ndarray], np.ndarray]

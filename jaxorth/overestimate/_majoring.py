@@ -76,6 +76,13 @@ class MajoringPoints(NamedTuple):
         tightness ``delta`` does not).
     evaluations : int
         Number of distinct points at which ``f`` was evaluated.
+
+    Examples
+    --------
+    >>> from jaxorth.overestimate import majoring_points
+    >>> mp = majoring_points(lambda x: x[:, 0], [0.0], [1.0], delta=0.25, max_depth=4)
+    >>> sorted(mp.f_top.tolist()), mp.depth.tolist(), mp.capped  # 4 cells of width 1/4
+    ([0.25, 0.5, 0.75, 1.0], [2, 2, 2, 2], 0)
     """
 
     cell_lower: np.ndarray

@@ -49,6 +49,15 @@ def apply_layers(
     and ``W_L`` of shape ``(1, in)``; the activation ``s`` follows every layer but the
     last. Computed in the dtype of the arrays (float64 arrays under
     :func:`jaxorth.float64` give a float64 evaluation).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.overestimate import apply_layers
+    >>> layer_1 = (jnp.array([[1.0], [-1.0]]), jnp.zeros(2))
+    >>> layers = [layer_1, (jnp.array([[1.0, 1.0]]), jnp.zeros(1))]
+    >>> apply_layers(layers, jnp.array([[-2.0], [3.0]]), "relu").tolist()  # relu(x) + relu(-x)
+    [2.0, 3.0]
     """
     act = ACTIVATIONS[one_of(activation, "activation", ACTIVATIONS)]
     h = x
@@ -207,6 +216,17 @@ class MLP(nnx.Module):
         Randomness of the initial parameters.
     param_dtype : dtype
         Dtype of the stored parameters (float32).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.overestimate import MLP
+    >>> model = MLP(2, [4], rngs=nnx.Rngs(0))  # 2 -> 4 -> 1, ReLU
+    >>> model(jnp.ones((3, 2))).shape, [W.shape for W, _ in model.layers()]
+    ((3,), [(4, 2), (1, 4)])
+    >>> float(model(jnp.zeros((1, 2)))[0])  # zero biases at initialisation
+    0.0
     """
 
     def __init__(

@@ -92,7 +92,19 @@ LEVELS = ("full", "symmetric")
 
 
 def check_levels(levels: str, name: str = "levels") -> str:
-    """Validate a code set name: ``"full"`` or ``"symmetric"``; returns it."""
+    """Validate a code set name: ``"full"`` or ``"symmetric"``; returns it.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import check_levels
+    >>> check_levels("full")
+    'full'
+    >>> try:
+    ...     check_levels("half")
+    ... except ValueError as error:
+    ...     print(error)
+    levels must be one of ...
+    """
     if levels not in LEVELS:
         raise ValueError(f"{name} must be one of {', '.join(LEVELS)}; got {levels!r}")
     return str(levels)
@@ -104,6 +116,12 @@ def code_range(bits: int, levels: str = "symmetric") -> tuple[int, int]:
     ``levels="full"``: ``(-2^{bits-1}, 2^{bits-1} - 1)``, all ``2^bits`` codes of a
     two's-complement integer (the HadamRNN / QORNN authors' code, module docstring);
     ``"symmetric"``: ``(-L, L)``, ``L = 2^{bits-1} - 1``, ``2^bits - 1`` codes.
+
+    Examples
+    --------
+    >>> from jaxorth.quant import code_range
+    >>> code_range(4), code_range(4, "full")  # 2^4 - 1 symmetric codes, or all 2^4
+    ((-7, 7), (-8, 7))
     """
     half = 2 ** (check_bits(bits) - 1)
     if check_levels(levels) == "full":
@@ -123,6 +141,14 @@ def max_scale(x: Float[Array, ...], bits: int, levels: str = "symmetric") -> Flo
     ``-max|x|`` is a level, ``+max|x|`` is clipped to ``(2^{k-1} - 1) delta``) and
     ``m = 2^{bits-1} - 1`` for ``"symmetric"`` (:func:`symmetric_scale`, nothing is
     clipped). Returns 1 for an all-zero tensor (any step represents it exactly).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import max_scale
+    >>> x = jnp.array([0.5, -1.4, 0.2])
+    >>> round(float(max_scale(x, 4)), 6), round(float(max_scale(x, 4, "full")), 6)  # 1.4/7, 1.4/8
+    (0.2, 0.175)
     """
     alpha = jnp.max(jnp.abs(x))
     delta = alpha / _max_code(bits, levels)
@@ -156,6 +182,17 @@ def mse_scale(
     uniform quantizer, Max 1960). For the ``~N(0, 1/n)`` entries of a random orthogonal
     ``128 x 128`` matrix at 4 bits this roughly halves the step. Not differentiated
     (it is a scale, held constant by the straight-through estimator).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.quant import max_scale, mse_scale
+    >>> round(float(mse_scale(jnp.ones(4), 4)), 4)  # equal entries: 1/7 represents them exactly
+    0.1429
+    >>> x = jax.random.normal(jax.random.key(0), (256,))  # Gaussian: clip the tails
+    >>> bool(mse_scale(x, 4) < max_scale(x, 4))
+    True
     """
     grid = positive_int(grid, "grid")
     x = jax.lax.stop_gradient(jnp.asarray(x))

@@ -36,6 +36,17 @@ def calibrate_hidden_scale(
     """Activation step ``delta_h`` from the full-precision hidden states on ``x``.
 
     See :func:`jaxorth.quant.activation_scale`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell, SequenceModel, calibrate_hidden_scale
+    >>> model = SequenceModel(HadamRNNCell(4, rngs=nnx.Rngs(0)), 1, 1, rngs=nnx.Rngs(1))
+    >>> x = jnp.ones((1, 3, 1))
+    >>> delta_h = calibrate_hidden_scale(model, x, act_bits=8)  # max |h_t| / 127
+    >>> bool(jnp.isclose(127 * delta_h, jnp.abs(model.hidden_states(x)).max()))
+    True
     """
     check_bits(act_bits, "act_bits")
     return activation_scale(model.hidden_states(x), act_bits, percentile)
@@ -65,6 +76,21 @@ def integer_hidden_states(
     -------
     Int[Array, "B T n"]
         Codes; the hidden states are ``delta_h * codes``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell, SequenceModel, calibrate_hidden_scale
+    >>> from jaxorth.rnn import integer_hidden_states
+    >>> model = SequenceModel(HadamRNNCell(4, rngs=nnx.Rngs(0)), 1, 1, rngs=nnx.Rngs(1))
+    >>> x = jnp.ones((1, 3, 1))
+    >>> delta_h = calibrate_hidden_scale(model, x, act_bits=8)
+    >>> codes = integer_hidden_states(model, x, 8, delta_h)
+    >>> codes.shape, codes.dtype, bool(jnp.abs(codes).max() <= 127)  # 8-bit codes in [-127, 127]
+    ((1, 3, 4), dtype('int32'), True)
+    >>> bool(jnp.abs(delta_h * codes - model.hidden_states(x)).max() < 3 * delta_h)  # rounding only
+    True
     """
     check_bits(act_bits, "act_bits")
     cell = model.cell
@@ -107,7 +133,21 @@ def quantized_outputs(
     act_bits: int,
     delta_h: Float[Array, ""] | float,
 ) -> Float[Array, "B T o"]:
-    """Outputs ``V relu(delta_h c_t) + c`` of the integer-only recurrence."""
+    """Outputs ``V relu(delta_h c_t) + c`` of the integer-only recurrence.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import HadamRNNCell, SequenceModel, calibrate_hidden_scale
+    >>> from jaxorth.rnn import quantized_outputs
+    >>> model = SequenceModel(HadamRNNCell(4, rngs=nnx.Rngs(0)), 1, 1, rngs=nnx.Rngs(1))
+    >>> x = jnp.ones((1, 3, 1))
+    >>> delta_h = calibrate_hidden_scale(model, x, act_bits=8)
+    >>> y = quantized_outputs(model, x, 8, delta_h)
+    >>> y.shape, bool(jnp.allclose(y, model(x), atol=0.1))  # close to the float outputs
+    ((1, 3, 1), True)
+    """
     codes = integer_hidden_states(model, x, act_bits, delta_h)
     h = jnp.asarray(delta_h, jnp.float32) * codes.astype(jnp.float32)
     return jax.nn.relu(h) @ model.output_matrix() + model.c[...][None, None, :]

@@ -97,6 +97,18 @@ def project_orthogonal() -> optax.GradientTransformation:
         tx = optax.chain(optax.adam(1e-3), optax.masked(project_orthogonal(), mask))
 
     Raises ValueError on a parameter that is not a square matrix.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from jaxorth.rnn import project_orthogonal
+    >>> tx = optax.chain(optax.sgd(0.1), project_orthogonal())
+    >>> w = jnp.eye(2)
+    >>> updates, _ = tx.update(jnp.array([[1.0, 2.0], [0.0, 1.0]]), tx.init(w), w)
+    >>> w = optax.apply_updates(w, updates)  # the SGD step, projected back onto O(2)
+    >>> bool(jnp.allclose(w.T @ w, jnp.eye(2), atol=1e-6))
+    True
     """
 
     def init_fn(params: Any) -> optax.EmptyState:

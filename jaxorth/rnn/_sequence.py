@@ -62,6 +62,18 @@ class StateLayout(NamedTuple):
     with them. ``batch_axis`` is the axis of the stored form that indexes the batch: the
     stored form of a ``(V, n)`` table of input rows is then gathered along it, which
     gives the drive of a batch of tokens directly in the layout (no per-step transpose).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.rnn import vector_layout
+    >>> swap = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> layout = vector_layout(lambda h: h @ swap.T)  # a StateLayout: the plain (B, n) one
+    >>> state = layout.to_state(jnp.array([[1.0, 2.0]]))
+    >>> layout.to_vectors(layout.step(state)).tolist()  # h W^T
+    [[2.0, 1.0]]
+    >>> layout.readout(state, jnp.ones((2, 1))).tolist()  # h @ v
+    [[3.0]]
     """
 
     to_state: Callable[[Array], Any]
@@ -86,7 +98,17 @@ def check_state_width(h: Any, hidden_size: int) -> None:
 
 
 def vector_layout(step: Recurrence) -> StateLayout:
-    """The plain ``(B, n)`` layout around a recurrence ``h -> h W^T``."""
+    """The plain ``(B, n)`` layout around a recurrence ``h -> h W^T``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.rnn import vector_layout
+    >>> layout = vector_layout(lambda h: 2.0 * h)  # W = 2 I
+    >>> h = jnp.array([[1.0, -1.0]])
+    >>> layout.step(layout.to_state(h)).tolist(), layout.batch_axis
+    ([[2.0, -2.0]], 0)
+    """
 
     def identity(h: Array) -> Array:
         return h
@@ -110,7 +132,16 @@ def cell_layout(cell: RecurrentCell) -> StateLayout:
 
 @runtime_checkable
 class RecurrentCell(Protocol):
-    """Interface of the recurrent cells used by :class:`SequenceModel`."""
+    """Interface of the recurrent cells used by :class:`SequenceModel`.
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> from jaxorth.rnn import ORNNCell, RecurrentCell
+    >>> cell = ORNNCell(4, rngs=nnx.Rngs(0))
+    >>> isinstance(cell, RecurrentCell), isinstance(object(), RecurrentCell)
+    (True, False)
+    """
 
     hidden_size: int
 

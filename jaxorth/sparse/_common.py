@@ -24,6 +24,19 @@ class SparseResult(NamedTuple):
         The k selected column indices, sorted increasingly.
     residual : Float[Array, ""]
         ``||A x - y||_2``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.omp(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
+    >>> [round(float(v), 3) for v in result.x[result.support]]  # zeros off the support
+    [1.0, -2.0]
     """
 
     x: Float[Array, " n"]

@@ -129,6 +129,17 @@ def ols(A: Float[Array, "m n"], y: Float[Array, " m"], k: int) -> SparseResult:
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.ols(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, _ = validate_problem(A, y, k, "ols")
     return _greedy(A, y, k, "ols")
@@ -231,6 +242,17 @@ def els(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.els(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     warm = x0 is not None
     A, y, k, x0, n_iter = prepare(A, y, k, "els", n_iter=n_iter, x0=x0)

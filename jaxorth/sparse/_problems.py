@@ -25,6 +25,16 @@ class SparseProblem(NamedTuple):
         The k-sparse ground truth.
     support : Int[Array, "k"]
         Its support, sorted.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.sparse import gaussian_matrix, sparse_problem
+    >>> A = gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> problem = sparse_problem(jax.random.key(1), A, 3)
+    >>> support = problem.support.tolist()
+    >>> len(support), support == sorted(support), bool((problem.x[problem.support] != 0).all())
+    (3, True, True)
     """
 
     y: Float[Array, " m"]

@@ -32,6 +32,17 @@ class SeaPath(NamedTuple):
         ``||A x^t - y||`` of the least squares ``x^t`` on ``S^t``.
     X : Float[Array, "n"]
         The exploratory vector after the last iteration.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> path = sparse.sea_path(A, A @ x, k=2, n_iter=50)
+    >>> path.supports.shape, path.residuals.shape, path.X.shape
+    ((50, 2), (50,), (40,))
     """
 
     supports: Int[Array, "T k"]
@@ -151,6 +162,18 @@ def sea_path(
     -------
     SeaPath
         ``supports: (n_iter, k)``, ``residuals: (n_iter,)``, final ``X: (n,)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> path = sparse.sea_path(A, A @ x, k=2, n_iter=50)
+    >>> best = int(path.residuals.argmin())  # sea returns the best support visited
+    >>> path.supports[best].tolist(), bool(path.residuals[best] < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "sea_path", n_iter=n_iter, x0=x0, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, x0, step, True)
@@ -172,6 +195,17 @@ def sea_omp(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.sea_omp(A, A @ x, k=2, n_iter=50)
+    >>> result.support.tolist(), bool(result.residual <= sparse.omp(A, A @ x, k=2).residual)
+    ([3, 17], True)
     """
     A, y, k, _, n_iter = prepare(A, y, k, "sea_omp", n_iter=n_iter, x0=None, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, omp(A, y, k).x, step, False)
@@ -194,6 +228,17 @@ def sea_els(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.sea_els(A, A @ x, k=2, n_iter=50)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, _, n_iter = prepare(A, y, k, "sea_els", n_iter=n_iter, x0=None, step=step, min_iter=1)
     return _sea(A, y, k, n_iter, els(A, y, k, els_iter).x, step, False)

@@ -84,6 +84,17 @@ def iht(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.iht(A, A @ x, k=2, step=1.0)  # unit-norm columns: step 1
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "iht", n_iter=n_iter, x0=x0, step=step)
     return _iht(A, y, k, n_iter, x0, step)
@@ -163,6 +174,17 @@ def niht(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.niht(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-3)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "niht", n_iter=n_iter, x0=x0, step=None)
     if not (0 < c < 1):
@@ -219,6 +241,17 @@ def htp(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.htp(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "htp", n_iter=n_iter, x0=x0, step=step)
     return _htp(A, y, k, n_iter, x0, step)
@@ -291,6 +324,17 @@ def cosamp(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.cosamp(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "cosamp", n_iter=n_iter, x0=x0, step=None)
     return _pursuit(A, y, k, n_iter, x0, "cosamp")
@@ -325,6 +369,17 @@ def sp(
     -------
     SparseResult
         ``x: (n,)``, ``support: (k,)`` sorted, ``residual``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth import sparse
+    >>> A = sparse.gaussian_matrix(jax.random.key(0), 20, 40)
+    >>> x = jnp.zeros(40).at[jnp.array([3, 17])].set(jnp.array([1.0, -2.0]))
+    >>> result = sparse.sp(A, A @ x, k=2)
+    >>> result.support.tolist(), bool(result.residual < 1e-4)
+    ([3, 17], True)
     """
     A, y, k, x0, n_iter = prepare(A, y, k, "sp", n_iter=n_iter, x0=x0, step=None)
     return _pursuit(A, y, k, n_iter, x0, "sp")

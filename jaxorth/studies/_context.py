@@ -26,6 +26,23 @@ class RunContext:
     on_output : callable, optional
         Called with the path of every file written through the context (the CLI
         records them in ``run.json``, so ``train.resume=false`` archives them).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.studies import RunContext
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     ctx = RunContext(Path(run_dir), echo=False)
+    ...     text = ctx.table([{"k": 1, "rate": 0.5}], name="results")
+    ...     _ = ctx.write_json("summary", {"rate": 0.5})
+    ...     files = sorted(p.name for p in ctx.run_dir.iterdir())
+    >>> files
+    ['results.csv', 'results.md', 'summary.json']
+    >>> print(text)
+    | k | rate |
+    |---|------|
+    | 1 | 0.5  |
     """
 
     run_dir: Path

@@ -17,7 +17,20 @@ __all__ = ["check_preset", "expected_time_line"]
 
 
 def check_preset(cfg: Any) -> None:
-    """Raise if ``preset=NAME`` has no file for ``cfg.experiment.name``."""
+    """Raise if ``preset=NAME`` has no file for ``cfg.experiment.name``.
+
+    Examples
+    --------
+    >>> from omegaconf import OmegaConf
+    >>> from jaxorth.studies import check_preset
+    >>> cfg = OmegaConf.create({"preset": {"name": "quick", "experiment": "copy_task"},
+    ...                         "experiment": {"name": "smnist"}})
+    >>> try:
+    ...     check_preset(cfg)
+    ... except ValueError as error:
+    ...     print(error)
+    preset=quick has no settings for experiment=smnist (no conf/preset/smnist/quick.yaml; ...)
+    """
     preset = cfg.get("preset")
     if preset is None or str(preset.name) == "none":
         return
@@ -44,6 +57,20 @@ def expected_time_line(cfg: Any) -> str | None:
     ``None`` without a preset. The figures are ``preset.cpu_ms_per_step[model]`` and
     ``preset.gpu_ms_per_step[model]`` (training steps only; evaluations add to them), for
     the preset's sizes: a run that overrides the model's size or the batch will differ.
+
+    Examples
+    --------
+    >>> from omegaconf import OmegaConf
+    >>> from jaxorth.studies import expected_time_line
+    >>> cfg = OmegaConf.create({
+    ...     "preset": {"name": "quick", "cpu_ms_per_step": {"hadamrnn": 20}, "gpu_ms_per_step": {}},
+    ...     "experiment": {"name": "copy_task"}, "model": {"name": "hadamrnn"},
+    ...     "train": {"steps": 6000}})
+    >>> print(expected_time_line(cfg))  # 6000 steps x 20 ms
+    preset=quick (experiment=copy_task, model=hadamrnn): 6000 training steps, expected
+    (at the preset's sizes) ~2 min on 2 CPU cores (20 ms/step measured)
+    >>> expected_time_line(OmegaConf.create({"experiment": {"name": "copy_task"}})) is None
+    True
     """
     preset = cfg.get("preset")
     if preset is None or str(preset.name) == "none":

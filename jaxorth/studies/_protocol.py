@@ -36,7 +36,20 @@ __all__ = ["Study", "StudyResult", "Table", "config_key", "run_study"]
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-    """One results table: rows (dicts; keys in first-seen order) and a title."""
+    """One results table: rows (dicts; keys in first-seen order) and a title.
+
+    Examples
+    --------
+    >>> from jaxorth.report import format_table
+    >>> from jaxorth.studies import Table
+    >>> table = Table([{"k": 1, "rate": 0.5}, {"k": 2, "rate": 0.25}], title="Rates")
+    >>> print(format_table(table.rows, title=table.title))  # what the framework writes
+    ### Rates
+    | k | rate |
+    |---|------|
+    | 1 | 0.5  |
+    | 2 | 0.25 |
+    """
 
     rows: Sequence[Mapping[str, Any]]
     title: str | None = None
@@ -55,6 +68,14 @@ class StudyResult:
         a sweep's ``sweep_summary.md``.
     arrays : dict[str, Any]
         Whatever ``report`` needs to draw its figures (curves, histories, spectra).
+
+    Examples
+    --------
+    >>> from jaxorth.studies import StudyResult, Table
+    >>> tables = {"rates": Table([{"k": 1, "rate": 0.5}])}
+    >>> result = StudyResult(tables=tables, summary={"rate": 0.5})
+    >>> list(result.tables), result.summary, result.arrays
+    (['rates'], {'rate': 0.5}, {})
     """
 
     tables: dict[str, Table] = dataclasses.field(default_factory=dict)
@@ -95,6 +116,30 @@ class Study:
         same one ``run`` trains, with the same initialization), which
         :func:`jaxorth.load_run` fills with the parameters of the last checkpoint.
         ``None`` for studies that train several models or none.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from omegaconf import OmegaConf
+    >>> from jaxorth.studies import Study, StudyResult, config_key
+    >>> @dataclasses.dataclass
+    ... class Schema:  # the study's defaults: experiment.name and experiment.n
+    ...     name: str = "tiny"
+    ...     n: int = 3
+    >>> def check(cfg):
+    ...     with config_key("experiment.n", cfg.experiment.n):
+    ...         if cfg.experiment.n < 1:
+    ...             raise ValueError("must be >= 1")
+    >>> def run(cfg, ctx):
+    ...     return StudyResult(summary={"total": sum(range(cfg.experiment.n))})
+    >>> study = Study("tiny", Schema, run, check=check)
+    >>> study.name, study.float64, study.build_model is None
+    ('tiny', False, True)
+    >>> try:  # the schema's default name must be the study's
+    ...     Study("other", Schema, run)
+    ... except ValueError as error:
+    ...     print(error)
+    schema Schema must have a field `name: str = 'other'`, got 'tiny'
     """
 
     name: str
@@ -117,7 +162,32 @@ class Study:
 
 
 def check_study(study: Study, cfg: DictConfig) -> None:
-    """Run ``study.check(cfg)`` (under float64 when the study asks for it)."""
+    """Run ``study.check(cfg)`` (under float64 when the study asks for it).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from omegaconf import OmegaConf
+    >>> from jaxorth.studies import Study, StudyResult, config_key
+    >>> @dataclasses.dataclass
+    ... class Schema:  # the study's defaults: experiment.name and experiment.n
+    ...     name: str = "tiny"
+    ...     n: int = 3
+    >>> def check(cfg):
+    ...     with config_key("experiment.n", cfg.experiment.n):
+    ...         if cfg.experiment.n < 1:
+    ...             raise ValueError("must be >= 1")
+    >>> def run(cfg, ctx):
+    ...     return StudyResult(summary={"total": sum(range(cfg.experiment.n))})
+    >>> study = Study("tiny", Schema, run, check=check)
+    >>> from jaxorth.studies import check_study
+    >>> check_study(study, OmegaConf.create({"experiment": {"name": "tiny", "n": 2}}))  # passes
+    >>> try:
+    ...     check_study(study, OmegaConf.create({"experiment": {"name": "tiny", "n": 0}}))
+    ... except ValueError as error:
+    ...     print(error)
+    experiment.n=0: must be >= 1
+    """
     precision = _float64() if study.float64 else contextlib.nullcontext()
     with precision:
         study.check(cfg)
@@ -130,6 +200,31 @@ def run_study(
 
     ``check=False`` skips the config checks (the caller ran :func:`check_study` before
     opening the run directory).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from omegaconf import OmegaConf
+    >>> from jaxorth.studies import Study, StudyResult, config_key
+    >>> @dataclasses.dataclass
+    ... class Schema:  # the study's defaults: experiment.name and experiment.n
+    ...     name: str = "tiny"
+    ...     n: int = 3
+    >>> def check(cfg):
+    ...     with config_key("experiment.n", cfg.experiment.n):
+    ...         if cfg.experiment.n < 1:
+    ...             raise ValueError("must be >= 1")
+    >>> def run(cfg, ctx):
+    ...     return StudyResult(summary={"total": sum(range(cfg.experiment.n))})
+    >>> study = Study("tiny", Schema, run, check=check)
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.studies import RunContext, run_study
+    >>> cfg = OmegaConf.create({"experiment": {"name": "tiny", "n": 4, "plot": False}})
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     summary = run_study(study, cfg, RunContext(Path(run_dir), echo=False))
+    >>> summary  # 0 + 1 + 2 + 3
+    {'total': 6}
     """
     precision = _float64() if study.float64 else contextlib.nullcontext()
     with precision:
@@ -158,6 +253,16 @@ def config_key(key: str, value: Any = dataclasses.MISSING) -> Iterator[None]:
             HadamRNNCell.check_args(...)
 
     and the user reads ``model.hidden=100: hidden_size must be a power of 2 ...``.
+
+    Examples
+    --------
+    >>> from jaxorth.studies import config_key
+    >>> try:
+    ...     with config_key("model.hidden", 100):
+    ...         raise ValueError("hidden_size must be a power of 2, got 100")
+    ... except ValueError as error:
+    ...     print(error)
+    model.hidden=100: hidden_size must be a power of 2, got 100
     """
     try:
         yield

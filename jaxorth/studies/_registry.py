@@ -25,7 +25,20 @@ STUDIES: dict[str, Study] = {}
 
 
 def register_study(study: Study) -> Study:
-    """Register ``study`` as the Hydra option ``experiment=study.name``; return it."""
+    """Register ``study`` as the Hydra option ``experiment=study.name``; return it.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from jaxorth.studies import STUDIES, register_study
+    >>> register_study(STUDIES["copy_task"]) is STUDIES["copy_task"]  # registered once, kept
+    True
+    >>> try:  # another study under a taken name
+    ...     register_study(dataclasses.replace(STUDIES["copy_task"]))
+    ... except ValueError as error:
+    ...     print(error)
+    study 'copy_task' is registered twice
+    """
     if not isinstance(study, Study):
         raise TypeError(f"register_study takes a Study, got {type(study).__name__}")
     if study.name in STUDIES and STUDIES[study.name] is not study:
@@ -41,5 +54,17 @@ def register_option(group: str, name: str, schema: type) -> None:
     The schema is stored as ``schema/group/name``; the option itself is the file
     ``conf/group/name.yaml``, whose defaults list attaches the schema with
     ``- /schema/group/name@_here_``.
+
+    Examples
+    --------
+    >>> from hydra.core.config_store import ConfigStore
+    >>> from jaxorth.studies import register_option
+    >>> "hadamrnn.yaml" in ConfigStore.instance().repo["schema"]["model"]  # model=hadamrnn
+    True
+    >>> try:
+    ...     register_option("model", "tiny", dict)
+    ... except TypeError as error:
+    ...     print(error)
+    option model=tiny must be a dataclass, got <class 'dict'>
     """
     store_schema(group, name, schema)

@@ -62,6 +62,20 @@ class CheckpointMismatchError(ValueError):
     differences : list of str
         One line per differing leaf (``params/kernel/value: checkpoint (5, 2) float32,
         model (7, 2) float32``, or a leaf present on one side only).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.train import CheckpointMismatchError, Checkpointer
+    >>> with tempfile.TemporaryDirectory() as root, Checkpointer(f"{root}/checkpoints") as ckpt:
+    ...     ckpt.save(5, {"w": jnp.zeros(2)})
+    ...     try:  # another model's tree: an error, nothing moved aside
+    ...         ckpt.restore_latest({"w": jnp.zeros(3)})
+    ...     except CheckpointMismatchError as error:
+    ...         found = error
+    >>> found.step, found.differences
+    (5, ['w: checkpoint (2,) float32, model (3,) float32'])
     """
 
     def __init__(self, step: int, directory: Path, differences: list[str]):
@@ -87,6 +101,14 @@ class SkippedCheckpoint(NamedTuple):
 
     ``step`` is its step, ``reason`` the exception type and the first line of its message,
     ``moved_to`` where its folder now is.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from jaxorth.train import SkippedCheckpoint
+    >>> skipped = SkippedCheckpoint(3, "ValueError: truncated file", Path("checkpoints_corrupt/3"))
+    >>> skipped.step, skipped.moved_to.name, skipped._fields
+    (3, '3', ('step', 'reason', 'moved_to'))
     """
 
     step: int
@@ -256,6 +278,17 @@ class Checkpointer:
     :meth:`restore_latest` is the resume entry point: it falls back past corrupt
     checkpoints (moved to ``<directory>_corrupt/``) and raises
     :class:`CheckpointMismatchError` for an intact checkpoint of another tree.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.train import Checkpointer
+    >>> with tempfile.TemporaryDirectory() as root, Checkpointer(f"{root}/checkpoints") as ckpt:
+    ...     ckpt.save(5, {"w": jnp.arange(2.0)})
+    ...     tree, step, skipped = ckpt.restore_latest({"w": jnp.zeros(2)})
+    >>> tree["w"].tolist(), step, skipped
+    ([0.0, 1.0], 5, [])
     """
 
     def __init__(self, directory: str | os.PathLike[str], max_to_keep: int = 2):

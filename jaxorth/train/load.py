@@ -28,7 +28,7 @@ __all__ = ["LoadedRun", "load_run", "metric_arrays", "restore_model"]
 
 @dataclasses.dataclass
 class LoadedRun:
-    """What :func:`load_run` returns.
+    r"""What :func:`load_run` returns.
 
     Attributes
     ----------
@@ -54,6 +54,24 @@ class LoadedRun:
         ``run.json``'s status: ``finished``, ``interrupted``, ``failed``, ``running``.
     note : str
         Why :attr:`model` is ``None``, when it is.
+
+    Examples
+    --------
+    >>> import json
+    >>> from jaxorth.train import load_run
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as run_dir:  # the files a run writes, by hand
+    ...     _ = Path(run_dir, "config.yaml").write_text("experiment:\n  name: copy_task\nseed: 0\n")
+    ...     _ = Path(run_dir, "summary.json").write_text(json.dumps({"test_ce": 0.5}))
+    ...     lines = [{"step": 10, "eval/ce": 0.9}, {"step": 20, "eval/ce": 0.5}]
+    ...     text = "".join(json.dumps(line) + "\n" for line in lines)
+    ...     _ = Path(run_dir, "metrics.jsonl").write_text(text)
+    ...     run = load_run(run_dir, model=False)
+    >>> run.steps["eval/ce"].tolist(), run.metrics["eval/ce"].tolist(), run.model is None
+    ([10, 20], [0.9, 0.5], True)
+    >>> run.note
+    'model=False: the model was not rebuilt'
     """
 
     path: Path
@@ -155,7 +173,7 @@ def load_run(
     model: bool = True,
     build_model: Callable[[Any], Any] | None = None,
 ) -> LoadedRun:
-    """Read a run directory: config, summary, metrics and the trained model.
+    r"""Read a run directory: config, summary, metrics and the trained model.
 
     Parameters
     ----------
@@ -180,6 +198,22 @@ def load_run(
     FileNotFoundError
         If ``run_dir`` is not a run directory (no ``config.yaml``), or the model is asked
         for and the run has no checkpoint.
+
+    Examples
+    --------
+    >>> import json
+    >>> from jaxorth.train import load_run
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as run_dir:  # the files a run writes, by hand
+    ...     _ = Path(run_dir, "config.yaml").write_text("experiment:\n  name: copy_task\nseed: 0\n")
+    ...     _ = Path(run_dir, "summary.json").write_text(json.dumps({"test_ce": 0.5}))
+    ...     lines = [{"step": 10, "eval/ce": 0.9}, {"step": 20, "eval/ce": 0.5}]
+    ...     text = "".join(json.dumps(line) + "\n" for line in lines)
+    ...     _ = Path(run_dir, "metrics.jsonl").write_text(text)
+    ...     run = load_run(run_dir, model=False)
+    >>> run.config.seed, run.summary, run.records[-1]
+    (0, {'test_ce': 0.5}, {'step': 20, 'eval/ce': 0.5})
     """
     from omegaconf import OmegaConf
 

@@ -68,7 +68,27 @@ EvalFn = Callable[[nnx.Module], Mapping[str, Any]]
 
 
 class NonFiniteError(RuntimeError):
-    """Raised when the training loss or gradients became NaN or infinite."""
+    """Raised when the training loss or gradients became NaN or infinite.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import LoopConfig, fit
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> config = LoopConfig(steps=30, log_every=10, progress=False)
+    >>> from jaxorth.train import NonFiniteError
+    >>> try:  # NaN targets: the loss is NaN from the first step
+    ...     fit(model, optax.sgd(0.5), loss_fn, lambda step: (x, jnp.nan * x), config)
+    ... except NonFiniteError as error:
+    ...     print(type(error).__name__, isinstance(error, RuntimeError))
+    NonFiniteError True
+    """
 
 
 class Interrupted(RuntimeError):
@@ -83,6 +103,14 @@ class Interrupted(RuntimeError):
     checkpoint_dir : Path or None
         The folder holding the checkpoint of ``step`` (``run_dir/checkpoints``), or None
         when :func:`fit` had no run directory.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from jaxorth.train import Interrupted
+    >>> print(Interrupted(120, "SIGTERM", Path("run/checkpoints")))
+    interrupted by SIGTERM at step 120; checkpoint saved in run/checkpoints; run the same
+    command to resume
     """
 
     def __init__(self, step: int, signal_name: str, checkpoint_dir: Path | None):
@@ -141,7 +169,20 @@ class _StopOnSignal:
 
 @dataclasses.dataclass(frozen=True)
 class LoopConfig:
-    """Settings of :func:`fit` (mirrors ``cfg.train``)."""
+    """Settings of :func:`fit` (mirrors ``cfg.train``).
+
+    Examples
+    --------
+    >>> from jaxorth.train import LoopConfig
+    >>> config = LoopConfig(steps=100)
+    >>> config.log_every, config.checkpoint_every, config.resume  # defaults
+    (50, 0, True)
+    >>> try:
+    ...     LoopConfig(steps=0)
+    ... except ValueError as error:
+    ...     print(error)
+    train.steps must be >= 1, got 0
+    """
 
     steps: int = 1000
     log_every: int = 50
@@ -162,7 +203,24 @@ class LoopConfig:
 
 @dataclasses.dataclass
 class FitResult:
-    """What :func:`fit` returns: the trained model and the last metrics."""
+    """What :func:`fit` returns: the trained model and the last metrics.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import LoopConfig, fit
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> config = LoopConfig(steps=30, log_every=10, progress=False)
+    >>> result = fit(model, optax.sgd(0.5), loss_fn, lambda step: (x, 3 * x), config)
+    >>> result.step, result.steps_run, result.resumed_from, sorted(result.train_metrics)
+    (30, 30, None, ['loss'])
+    """
 
     model: nnx.Module
     step: int
@@ -257,6 +315,22 @@ def fit(
         completed step, which is checkpointed when ``run_dir`` is given.
     CheckpointMismatchError
         If ``run_dir`` holds an intact checkpoint of another model or optimizer.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import LoopConfig, fit
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> config = LoopConfig(steps=30, log_every=10, progress=False)
+    >>> result = fit(model, optax.sgd(0.5), loss_fn, lambda step: (x, 3 * x), config)
+    >>> result.model is model, round(float(model.kernel[...][0, 0]), 2)  # trained in place
+    (True, 3.0)
     """
     tracker = tracker or NullTracker()
     if config.checkpoint_every and run_dir is None:

@@ -29,6 +29,18 @@ def set_cpu_devices(n: int) -> None:
     in its own thread; a sequential program (the scan of an RNN) otherwise keeps one
     core busy. Must run before JAX executes anything in the process; a later call that
     asks for the count already in place is a no-op, another count is an error.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from jaxorth.train import set_cpu_devices
+    >>> n = len(jax.devices("cpu"))
+    >>> set_cpu_devices(n)  # the count already in place: nothing to do
+    >>> try:
+    ...     set_cpu_devices(n + 1)
+    ... except ValueError as error:
+    ...     print(error)
+    train.cpu_devices=...: JAX already runs in this process with ... CPU device(s), ...
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"train.cpu_devices must be a positive integer, got {n!r}")
@@ -55,6 +67,16 @@ def sharded_batch_mean(
     sizes, the result is the full-batch value. Each device runs ``fn`` as written, so a
     ``lax.scan`` inside it has no collective per step (GSPMD sharding of the same
     program puts one in every time step of an RNN).
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxorth.train import sharded_batch_mean
+    >>> mesh = jax.sharding.Mesh(jax.devices()[:1], ("data",))
+    >>> mean_sq = sharded_batch_mean(lambda w, x: (w * x**2).mean(), mesh, n_replicated=1)
+    >>> float(mean_sq(jnp.float32(2.0), jnp.arange(4.0)))  # 2 * mean(0, 1, 4, 9)
+    7.0
     """
 
     def local(*args: Any) -> Any:

@@ -41,6 +41,21 @@ class TrainState(NamedTuple):
         The number of steps taken (int32 scalar).
     first_bad : jax.Array
         The first step whose loss or gradient was not finite, or -1 (int32 scalar).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import init_train_state, make_train_step
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> graphdef, state = init_train_state(model, optax.sgd(0.5))
+    >>> int(state.step), int(state.first_bad), state._fields
+    (0, -1, ('params', 'opt_state', 'rest', 'step', 'first_bad'))
     """
 
     params: Any
@@ -64,7 +79,25 @@ StepFn = Callable[[TrainState, Any], tuple[TrainState, dict[str, jax.Array]]]
 def init_train_state(
     model: nnx.Module, tx: optax.GradientTransformation
 ) -> tuple[nnx.GraphDef, TrainState]:
-    """Split ``model`` into its graph and a fresh :class:`TrainState` at step 0."""
+    """Split ``model`` into its graph and a fresh :class:`TrainState` at step 0.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import init_train_state, make_train_step
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> graphdef, state = init_train_state(model, optax.sgd(0.5))
+    >>> import jax
+    >>> params = nnx.state(model, nnx.Param)  # the model's parameters, a fresh optimizer
+    >>> int(state.step), jax.tree.structure(state.params) == jax.tree.structure(params)
+    (0, True)
+    """
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     state = TrainState(
         params=params,
@@ -110,6 +143,24 @@ def make_train_step(
     callable
         The step; ``metrics`` holds ``"loss"`` and the loss function's metrics. The
         input state's buffers (all but ``rest``) are donated.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> from flax import nnx
+    >>> from jaxorth.train import init_train_state, make_train_step
+    >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None]
+    >>> def loss_fn(model, batch):  # the mean squared error to y = 3 x
+    ...     inputs, targets = batch
+    ...     return ((model(inputs) - targets) ** 2).mean(), {}
+    >>> model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    >>> graphdef, state = init_train_state(model, optax.sgd(0.5))
+    >>> step = make_train_step(graphdef, optax.sgd(0.5), loss_fn)
+    >>> state, first = step(state, (x, 3 * x))
+    >>> state, second = step(state, (x, 3 * x))
+    >>> int(state.step), bool(second["loss"] < first["loss"])
+    (2, True)
     """
 
     def local_value_and_grad(params: Any, rest: Any, batch: Any) -> Any:

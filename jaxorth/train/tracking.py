@@ -29,6 +29,12 @@ class Tracker(Protocol):
     ``truncate_after(step, prefix)`` forgets what was logged after ``step`` (only the
     records with a key starting with ``prefix`` when it is not empty); :func:`fit` calls
     it when it resumes from the checkpoint of ``step``, so no step is logged twice.
+
+    Examples
+    --------
+    >>> from jaxorth.train import JsonlTracker, NullTracker, Tracker
+    >>> isinstance(NullTracker(), Tracker), isinstance(object(), Tracker)  # a Protocol
+    (True, False)
     """
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None: ...
@@ -166,7 +172,17 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 class NullTracker:
-    """Discards everything."""
+    """Discards everything.
+
+    Examples
+    --------
+    >>> from jaxorth.train import NullTracker, Tracker
+    >>> tracker = NullTracker()
+    >>> tracker.log({"loss": 1.0}, step=0), tracker.summary({"loss": 1.0}), tracker.finish()
+    (None, None, None)
+    >>> isinstance(tracker, Tracker)
+    True
+    """
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         del metrics, step
@@ -191,6 +207,21 @@ class JsonlTracker:
     Lines are flushed at once, so a killed run keeps every metric logged before the kill.
     On resume, lines with ``step`` beyond the resumed step are dropped by
     :meth:`truncate_after` so the file has no duplicated steps.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from jaxorth.train import JsonlTracker
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     tracker = JsonlTracker(run_dir)
+    ...     tracker.log({"loss": 1.0}, step=10)
+    ...     tracker.log({"loss": 0.5}, step=20)
+    ...     tracker.truncate_after(10)  # resumed from step 10: later lines dropped
+    ...     tracker.finish()
+    ...     lines = Path(run_dir, "metrics.jsonl").read_text().splitlines()
+    >>> lines
+    ['{"step": 10, "loss": 1.0}']
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], filename: str = "metrics.jsonl"):
@@ -264,6 +295,20 @@ class WandbTracker:
         Passed to ``wandb.init``; ``name=None``: the name of ``run_dir``.
     jsonl : bool
         Also write ``metrics.jsonl`` (the run's own record, read on resume).
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> from jaxorth.train import WandbTracker
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     tracker = WandbTracker(run_dir, {"lr": 0.1}, mode="disabled")  # W&B stores nothing
+    ...     tracker.log({"loss": 1.0}, step=1)
+    ...     records = tracker.records()  # the run's own JSONL copy
+    ...     tracker.finish()
+    ...     files = sorted(os.listdir(run_dir))
+    >>> files, records
+    (['metrics.jsonl'], [{'step': 1, 'loss': 1.0}])
     """
 
     def __init__(
@@ -393,7 +438,19 @@ def make_tracker(
     config: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> Tracker:
-    """Build a tracker by name: ``"null"``, ``"jsonl"`` or ``"wandb"``."""
+    """Build a tracker by name: ``"null"``, ``"jsonl"`` or ``"wandb"``.
+
+    Examples
+    --------
+    >>> from jaxorth.train import NullTracker, make_tracker
+    >>> isinstance(make_tracker("null", "unused"), NullTracker)
+    True
+    >>> try:
+    ...     make_tracker("tensorboard", "unused")
+    ... except ValueError as error:
+    ...     print(error)
+    tracking.backend must be one of null, jsonl, wandb; got 'tensorboard'
+    """
     if backend == "null":
         return NullTracker()
     if backend == "jsonl":
@@ -409,6 +466,18 @@ class HistoryTracker:
     On resume (:meth:`truncate_after`) the history is reloaded from the inner tracker
     when it keeps records (``metrics.jsonl``: :meth:`JsonlTracker.records`), so series
     drawn from it cover the whole run and not only the steps since the resume.
+
+    Examples
+    --------
+    >>> from jaxorth.train import HistoryTracker, NullTracker
+    >>> tracker = HistoryTracker(NullTracker())
+    >>> tracker.log({"loss": 1.0}, step=10)
+    >>> tracker.log({"loss": 0.5}, step=20)
+    >>> tracker.series("loss")
+    ([10, 20], [1.0, 0.5])
+    >>> tracker.truncate_after(10)  # a run resumed from the checkpoint of step 10
+    >>> tracker.history
+    [{'step': 10, 'loss': 1.0}]
     """
 
     def __init__(self, inner: Tracker):
@@ -457,6 +526,14 @@ class PrefixTracker:
     For a run that trains several models into one tracker (one ``fit`` per model):
     ``truncate_after`` on resume drops only this model's records, ``finish`` leaves the
     inner tracker open for the next model.
+
+    Examples
+    --------
+    >>> from jaxorth.train import HistoryTracker, NullTracker, PrefixTracker
+    >>> inner = HistoryTracker(NullTracker())
+    >>> PrefixTracker(inner, "student").log({"loss": 1.0}, step=5)
+    >>> inner.history
+    [{'step': 5, 'student/loss': 1.0}]
     """
 
     def __init__(self, inner: Tracker, prefix: str):

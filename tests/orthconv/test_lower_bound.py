@@ -91,3 +91,15 @@ def test_minimise_lorth_reaches_the_bound(x64):
     np.testing.assert_allclose(np.asarray(losses[:, -1]), 6.0, atol=1e-8)
     assert np.all(np.asarray(losses) >= 6.0 - 1e-9)
     np.testing.assert_allclose([dense_lorth(k, 2, 2) for k in np.asarray(final)], 6.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("optimizer", [optax.adam(0.05), optax.sgd(0.1)])
+def test_minimise_lorth_with_an_optimizer_without_line_search(optimizer):
+    # regression: the value and gradient were read from the optimizer's state, which only
+    # L-BFGS keeps (experiment.optimizer=adam raised "Value or gradient not found")
+    kernels = jnp.full((2, 1, 1, 1, 1), 1.1).at[1].set(0.9)  # L_orth = (k^2 - 1)^2
+    final, losses = minimise_lorth(kernels, 1, 30, optimizer)
+    assert losses.shape == (2, 31)
+    np.testing.assert_allclose(np.asarray(losses[:, 0]), [0.21**2, 0.19**2], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(final).ravel(), 1.0, atol=0.02)
+    assert np.all(np.asarray(losses[:, -1]) < np.asarray(losses[:, 0]) / 10)
