@@ -11,6 +11,7 @@ from jaxtyping import Array, Float
 from ._common import (
     SparseResult,
     finish,
+    ls_coefficients,
     ls_on_support,
     masked_ls,
     prepare,
@@ -175,15 +176,23 @@ def niht(
 @functools.partial(jax.jit, static_argnames=("k", "n_iter"))
 def _htp(A, y, k, n_iter, x0, step):
     step = 1.0 if step is None else step
+    n = A.shape[1]
     s0 = top_k_support(jnp.where(jnp.any(x0 != 0), x0, A.T @ y), k)
-    x0, _ = ls_on_support(A, y, s0)
+
+    def solve(s):
+        # least squares on s; its residual y - A x = y - A_S c reuses the gathered columns
+        As = jnp.take(A, s, axis=1)
+        coef, _ = ls_coefficients(As, y)
+        return jnp.zeros(n, A.dtype).at[s].set(coef), y - As @ coef
 
     def body(_, carry):
-        x, _ = carry
-        s = top_k_support(x + step * (A.T @ (y - A @ x)), k)
-        return ls_on_support(A, y, s)[0], s
+        x, _, r = carry
+        s = top_k_support(x + step * (A.T @ r), k)
+        x, r = solve(s)
+        return x, s, r
 
-    x, s = jax.lax.fori_loop(0, n_iter, body, (x0, s0))
+    x0, r0 = solve(s0)
+    x, s, _ = jax.lax.fori_loop(0, n_iter, body, (x0, s0, r0))
     return finish(A, y, x, s)
 
 

@@ -232,7 +232,7 @@ class HadamRNNConfig:
     levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
-    radix: int = 16
+    radix: int = 64
 
 
 @register_rnn("hadamrnn", HadamRNNConfig)
@@ -258,7 +258,7 @@ class BlockHadamRNNConfig:
     levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
-    radix: int = 16
+    radix: int = 64
 
 
 @register_rnn("block_hadamrnn", BlockHadamRNNConfig)
