@@ -11,7 +11,6 @@ from jaxtyping import Array, Float, Int
 
 from ._common import (
     SparseResult,
-    after,
     finish,
     ls_coefficients,
     prepare,
@@ -55,15 +54,13 @@ def _sea(A, y, k, n_iter, X0, step, keep_path, from_zero=False):
 
     From ``X^0 = 0`` the iterates do not depend on the step (``X^t = step Z^t``), so the
     loop runs with a power-of-two step and skips the eigenvalue problem of the default
-    step ``1 / ||A||_2^2`` (a batched LAPACK ``syevd`` that can cost as much as the whole
-    loop); the path's ``X`` is rescaled to the default step at the end.
+    step ``1 / ||A||_2^2``; the path's ``X`` is rescaled to the default step at the end.
     """
     n = A.shape[1]
     if from_zero:
         run_step = _power_of_two_step(A)
     elif step is None:
-        # the eigensolver waits for X0 (OMP / ELS's LAPACK calls): see `after`
-        run_step = 1.0 / spectral_norm_sq(after(A, X0))
+        run_step = 1.0 / spectral_norm_sq(A)
     else:
         run_step = step
     # Zero columns rank last: X^0 = 0 ties every |X_j| and a zero column would otherwise
@@ -86,8 +83,8 @@ def _sea(A, y, k, n_iter, X0, step, keep_path, from_zero=False):
     init = (X0, top_k_support(X0, k, live), jnp.array(jnp.inf, A.dtype))
     (X, best_s, _), path = jax.lax.scan(body, init, None, length=n_iter)
     if keep_path:
-        if from_zero:  # the X of the default step 1 / ||A||_2^2 (after the loop's LAPACK calls)
-            X = X * ((1.0 / spectral_norm_sq(after(A, X))) / run_step)
+        if from_zero:  # the X of the default step 1 / ||A||_2^2
+            X = X * ((1.0 / spectral_norm_sq(A)) / run_step)
         return SeaPath(supports=path[0], residuals=path[1], X=X)
     # the best iterate's coefficients: the same least squares on the same columns
     best_c, _ = ls_coefficients(jnp.take(A, best_s, axis=1), y)

@@ -8,6 +8,7 @@ import pytest
 from jaxorth import sparse
 from jaxorth.sparse._common import ls_on_support
 from jaxorth.sparse._greedy import _swap_scores, gs_append, ls_from_basis
+from jaxorth.sparse._thresholding import spectral_norm_sq
 
 FAST_OPTS = {
     "sea": {"n_iter": 60},
@@ -258,6 +259,41 @@ def _np_htp(A, y, k, n_iter):
         supports.append(np.sort(S))
         x = _np_ls(A, y, S)
     return x, supports
+
+
+def _spectral_cases():
+    rng = np.random.default_rng(14)
+    top = np.zeros((3, 3))  # largest diagonal entry (3) off the top eigenvector (4: [0, 1, 1])
+    top[0, 0], top[1:, 1:] = np.sqrt(3.0), 1.0
+    return {
+        "gaussian": rng.standard_normal((12, 30)),
+        "orthonormal rows (all singular values 1)": np.linalg.qr(rng.standard_normal((20, 8)))[0].T,
+        "top eigenvector off the largest diagonal": top,
+        "clustered top": np.diag([1.0, 1.0 - 1e-9, 1.0 - 1e-6, 0.5])
+        @ np.linalg.qr(rng.standard_normal((6, 4)))[0].T,
+        "rank one": np.outer(rng.standard_normal(5), rng.standard_normal(9)),
+        "zero": np.zeros((4, 6)),
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_spectral_norm_sq_matches_numpy_float64(x64, dtype):
+    """Repeated squaring of the Gram matrix: ||A||_2^2 to a few ulps, also on the cases
+    where a plain power method stalls (degenerate or clustered top singular values, a
+    start vector orthogonal to the top eigenvector). Each case is zero-padded to 12 x 30
+    (same singular values), wide and transposed (the A A^T and A^T A branches), one
+    vmapped call per shape."""
+    cases = _spectral_cases()
+    stack = np.zeros((len(cases), 12, 30))
+    for i, M in enumerate(cases.values()):
+        stack[i, : M.shape[0], : M.shape[1]] = M
+    ref = np.array([np.linalg.norm(M, 2) ** 2 for M in cases.values()])
+    rtol = 1e-13 if dtype == "float64" else 1e-6
+    f = jax.jit(jax.vmap(spectral_norm_sq))
+    for batch in (stack, np.swapaxes(stack, 1, 2)):
+        got = np.asarray(f(jnp.asarray(batch, dtype)), np.float64)
+        for name, g, r in zip(cases, got, ref):
+            np.testing.assert_allclose(g, r, rtol=rtol, atol=0, err_msg=name)
 
 
 def test_htp_matches_numpy_reference_float64(x64):
