@@ -23,12 +23,26 @@ def _tiny(dtype) -> float:
     return float(jnp.finfo(dtype).eps)
 
 
-def _greedy_core(A: Array, y: Array, k: int, rule: str) -> Array:
-    """Forward selection of k columns; returns the support (in selection order).
+def gs_append(Q: Array, t: Array | int, a: Array) -> Array:
+    """Append column ``a`` to the orthonormal basis ``Q`` in slot ``t`` (the QR append update).
 
-    A growing orthonormal basis ``Q`` of the selected columns is kept (classical
-    Gram-Schmidt, applied twice for stability); unfilled columns of ``Q`` are zero so
-    that the projection ``Q Q^T`` only acts on the selected span.
+    Classical Gram-Schmidt applied twice ("twice is enough": orthogonality to working
+    precision while the columns stay numerically independent), O(m k) instead of a
+    fresh O(m k^2) factorisation. Columns of ``Q`` from slot ``t`` on must be zero; a
+    column already in the span (``a - Q Q^T a = 0``) leaves a zero slot.
+    """
+    v = a - Q @ (Q.T @ a)
+    v = v - Q @ (Q.T @ v)
+    nv = jnp.linalg.norm(v)
+    return Q.at[:, t].set(jnp.where(nv > 0, v / jnp.where(nv > 0, nv, 1.0), 0.0))
+
+
+def _greedy_core(A: Array, y: Array, k: int, rule: str) -> tuple[Array, Array]:
+    """Forward selection of k columns: the support (in selection order) and its basis Q.
+
+    A growing orthonormal basis ``Q`` of the selected columns is kept (:func:`gs_append`,
+    the O(m k) append update of a QR, no fresh factorisation per step); unfilled columns
+    of ``Q`` are zero so that the projection ``Q Q^T`` only acts on the selected span.
     """
     m, n = A.shape
     eps = _tiny(A.dtype)
@@ -44,12 +58,8 @@ def _greedy_core(A: Array, y: Array, k: int, rule: str) -> Array:
             score = jnp.where(ok, corr**2 / jnp.where(ok, b2, 1.0), 0.0)
         score = jnp.where(selected, -jnp.inf, score)
         j = jnp.argmax(score)
-        a = A[:, j]
-        v = a - Q @ (Q.T @ a)
-        v = v - Q @ (Q.T @ v)
-        nv = jnp.linalg.norm(v)
-        q = jnp.where(nv > 0, v / jnp.where(nv > 0, nv, 1.0), 0.0)
-        Q = Q.at[:, t].set(q)
+        Q = gs_append(Q, t, A[:, j])
+        q = Q[:, t]
         r = r - q * (q @ r)
         if rule == "ols":
             B = B - jnp.outer(q, q @ B)
@@ -64,14 +74,31 @@ def _greedy_core(A: Array, y: Array, k: int, rule: str) -> Array:
         jnp.zeros(k, jnp.int32),
         jnp.zeros(n, bool),
     )
-    return jax.lax.fori_loop(0, k, body, init)[4]
+    Q, _, _, _, support, _ = jax.lax.fori_loop(0, k, body, init)
+    return support, Q
+
+
+def ls_from_basis(A: Array, y: Array, support: Array, Q: Array) -> Array:
+    """Least squares on ``support`` from its orthonormal basis ``Q`` (built by :func:`gs_append`).
+
+    ``A_S = Q R`` with ``R = Q^T A_S`` upper triangular (Gram-Schmidt in support
+    order), so ``x_S = R^{-1} Q^T y``: one triangular solve, no new QR. A column that
+    added no direction (``R_tt = 0``: a zero column, picked only once the residual is
+    exactly 0) gets the coefficient 0.
+    """
+    As = jnp.take(A, support, axis=1)
+    R = jnp.triu(Q.T @ As)
+    d = jnp.diagonal(R)
+    ok = d != 0
+    R = R + jnp.diag(jnp.where(ok, 0.0, 1.0).astype(A.dtype))
+    coef = jax.scipy.linalg.solve_triangular(R, jnp.where(ok, Q.T @ y, 0.0), lower=False)
+    return jnp.zeros(A.shape[1], A.dtype).at[support].set(coef)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "rule"))
 def _greedy(A, y, k, rule):
-    support = _greedy_core(A, y, k, rule)
-    x, _ = ls_on_support(A, y, support)
-    return finish(A, y, x, support)
+    support, Q = _greedy_core(A, y, k, rule)
+    return finish(A, y, ls_from_basis(A, y, support, Q), support)
 
 
 def omp(A: Float[Array, "m n"], y: Float[Array, " m"], k: int) -> SparseResult:
@@ -203,7 +230,7 @@ def _els_core(A, y, support, n_iter):
 
 @functools.partial(jax.jit, static_argnames=("k", "n_iter", "warm"))
 def _els(A, y, k, n_iter, x0, warm):
-    support = top_k_support(x0, k) if warm else _greedy_core(A, y, k, "omp")
+    support = top_k_support(x0, k) if warm else _greedy_core(A, y, k, "omp")[0]
     if k < A.shape[1]:
         support = _els_core(A, y, support, n_iter)
     x, _ = ls_on_support(A, y, support)

@@ -11,7 +11,6 @@ from jaxtyping import Array, Float, Int
 
 from ._common import (
     SparseResult,
-    after,
     finish,
     ls_coefficients,
     prepare,
@@ -50,12 +49,31 @@ class SeaPath(NamedTuple):
     X: Float[Array, " n"]
 
 
-@functools.partial(jax.jit, static_argnames=("k", "n_iter", "keep_path"))
-def _sea(A, y, k, n_iter, X0, step, keep_path):
-    if step is None:
-        # the eigensolver waits for X0 (OMP / ELS's LAPACK calls): see `after`
-        step = 1.0 / spectral_norm_sq(after(A, X0))
+def _power_of_two_step(A: Array) -> Array:
+    """``2^-e`` with ``2^(e-1) <= ||A||_F^2 < 2^e``: a step ``<= 1 / ||A||_F^2 <= 1 / ||A||_2^2``.
+
+    Scaling by a power of two is exact in binary floating point, so from ``X^0 = 0`` the
+    iterates with this step are those of any other power-of-two step, bit for bit.
+    """
+    _, e = jnp.frexp(jnp.sum(A * A))
+    return jnp.ldexp(jnp.ones((), A.dtype), -e)
+
+
+@functools.partial(jax.jit, static_argnames=("k", "n_iter", "keep_path", "from_zero"))
+def _sea(A, y, k, n_iter, X0, step, keep_path, from_zero=False):
+    """SEA's loop. ``from_zero``: ``X0 = 0`` and no step given (the step-free case).
+
+    From ``X^0 = 0`` the iterates do not depend on the step (``X^t = step Z^t``), so the
+    loop runs with a power-of-two step and skips the eigenvalue problem of the default
+    step ``1 / ||A||_2^2``; the path's ``X`` is rescaled to the default step at the end.
+    """
     n = A.shape[1]
+    if from_zero:
+        run_step = _power_of_two_step(A)
+    elif step is None:
+        run_step = 1.0 / spectral_norm_sq(A)
+    else:
+        run_step = step
     # Zero columns rank last: X^0 = 0 ties every |X_j| and a zero column would otherwise
     # enter the first support, making the least squares on it singular (NaN / inf). They
     # can never help (A x does not depend on their coefficients), and SEA's update never
@@ -63,24 +81,24 @@ def _sea(A, y, k, n_iter, X0, step, keep_path):
     live = jnp.any(A != 0, axis=0)
 
     def body(carry, _):
-        X, best_c, best_s, best_res = carry
+        X, best_s, best_res = carry
         s = top_k_support(X, k, live)
         As = jnp.take(A, s, axis=1)
         coef, res = ls_coefficients(As, y)
         better = res < best_res
-        best = (
-            jnp.where(better, coef, best_c),
-            jnp.where(better, s, best_s),
-            jnp.where(better, res, best_res),
-        )
-        X = X - step * (A.T @ (As @ coef - y))  # STE update: gradient at the sparse x^t
+        best = (jnp.where(better, s, best_s), jnp.where(better, res, best_res))
+        X = X - run_step * (A.T @ (As @ coef - y))  # STE update: gradient at the sparse x^t
         out = (jnp.sort(s), res) if keep_path else None
         return (X, *best), out
 
-    init = (X0, jnp.zeros(k, A.dtype), jnp.zeros(k, jnp.int32), jnp.array(jnp.inf, A.dtype))
-    (X, best_c, best_s, _), path = jax.lax.scan(body, init, None, length=n_iter)
+    init = (X0, top_k_support(X0, k, live), jnp.array(jnp.inf, A.dtype))
+    (X, best_s, _), path = jax.lax.scan(body, init, None, length=n_iter)
     if keep_path:
+        if from_zero:  # the X of the default step 1 / ||A||_2^2
+            X = X * ((1.0 / spectral_norm_sq(A)) / run_step)
         return SeaPath(supports=path[0], residuals=path[1], X=X)
+    # the best iterate's coefficients: the same least squares on the same columns
+    best_c, _ = ls_coefficients(jnp.take(A, best_s, axis=1), y)
     return finish(A, y, jnp.zeros(n, A.dtype).at[best_s].set(best_c), best_s)
 
 
@@ -120,7 +138,10 @@ def sea(
     x0 : Float[Array, "n"], optional
         Initial exploratory vector ``X^0`` (warm start, e.g. OMP's solution).
     step : float, optional
-        Step ``eta``, default ``1 / ||A||_2^2``.
+        Step ``eta``, default ``1 / ||A||_2^2``. Without ``x0`` the iterates do not
+        depend on the step, and the default then runs with the power of two
+        ``2^-e <= 1 / ||A||_F^2`` instead: the same iterates (bit for bit those of
+        ``step=1``) without the eigenvalue problem of ``||A||_2``.
 
     Returns
     -------
@@ -133,6 +154,12 @@ def sea(
     inputs are reported only when they are concrete (not under ``jit``/``vmap``).
     The function is ``vmap``-able over ``A``, ``y`` and ``x0``.
 
+    Every iteration solves its least squares afresh (one Householder QR) rather than
+    updating the previous factorisation: SEA's support seldom changes by a single
+    index (Gaussian 64 x 256, k = 12: about 30% of the iterations keep the support, 8%
+    swap one index, 62% two or more), and under ``vmap`` a fallback to a fresh solve is
+    computed for every problem of the batch whenever one needs it.
+
     Examples
     --------
     >>> import jax
@@ -144,8 +171,9 @@ def sea(
     >>> sorted(result.support.tolist())
     [3, 17]
     """
+    from_zero = x0 is None and step is None
     A, y, k, x0, n_iter = prepare(A, y, k, "sea", n_iter=n_iter, x0=x0, step=step, min_iter=1)
-    return _sea(A, y, k, n_iter, x0, step, False)
+    return _sea(A, y, k, n_iter, x0, step, False, from_zero)
 
 
 def sea_path(
@@ -161,7 +189,9 @@ def sea_path(
     Returns
     -------
     SeaPath
-        ``supports: (n_iter, k)``, ``residuals: (n_iter,)``, final ``X: (n,)``.
+        ``supports: (n_iter, k)``, ``residuals: (n_iter,)``, final ``X: (n,)``. Without
+        ``x0`` and ``step``, the iterates are those of :func:`sea` (a power-of-two step)
+        and ``X`` is rescaled to the default step ``1 / ||A||_2^2``.
 
     Examples
     --------
@@ -175,8 +205,9 @@ def sea_path(
     >>> path.supports[best].tolist(), bool(path.residuals[best] < 1e-4)
     ([3, 17], True)
     """
+    from_zero = x0 is None and step is None
     A, y, k, x0, n_iter = prepare(A, y, k, "sea_path", n_iter=n_iter, x0=x0, step=step, min_iter=1)
-    return _sea(A, y, k, n_iter, x0, step, True)
+    return _sea(A, y, k, n_iter, x0, step, True, from_zero)
 
 
 def sea_omp(

@@ -11,6 +11,7 @@ from jaxtyping import Array, Float
 from ._common import (
     SparseResult,
     finish,
+    ls_coefficients,
     ls_on_support,
     masked_ls,
     prepare,
@@ -31,12 +32,41 @@ def _mask(support: Array, n: int) -> Array:
 def spectral_norm_sq(A: Float[Array, "m n"]) -> Float[Array, ""]:
     """``||A||_2^2``, the Lipschitz constant of ``x -> A^T (A x - y)``.
 
-    Largest eigenvalue of the smaller Gram matrix (``A A^T`` or ``A^T A``), which is much
-    cheaper than a batched SVD on CPU.
+    The largest eigenvalue of the smaller Gram matrix ``G`` (``A A^T`` or ``A^T A``, p x
+    p) by the power method on ``G^(2^j)`` (repeated squaring, each normalised to unit
+    trace): ``P_j = G^(2^j) / tr`` tends to the projector onto the top eigenspace, the
+    squarings stop when ``tr(P_j^2)`` (the sum of the squared eigenvalue weights) no
+    longer changes to working precision, and the value is the Rayleigh quotient of the
+    largest column of ``P_j``. A handful of batched p x p matmuls (8 to 14 for Gaussian
+    64 x 256, at most ``nmant + 8``), accurate to a few ulps like LAPACK's ``syevd``,
+    which it replaces: batched over ``vmap`` on a loaded 2-core machine, ``eigvalsh``
+    of 200 64 x 64 matrices took 0.4 to 3 s (OpenBLAS threads), longer than SEA's or
+    IHT's whole loop.
     """
     m, n = A.shape
-    gram = A @ A.T if m <= n else A.T @ A
-    return jnp.linalg.eigvalsh(gram)[-1]
+    G = A @ A.T if m <= n else A.T @ A
+    eps = jnp.finfo(G.dtype).eps
+    max_iter = jnp.finfo(G.dtype).nmant + 8
+
+    def unit_trace(P):
+        t = jnp.trace(P)
+        return P / jnp.where(t > 0, t, 1.0), t
+
+    def cond(state):
+        _, prev, cur, it = state
+        return (it < max_iter) & (jnp.abs(cur - prev) > eps * cur)
+
+    def body(state):
+        P, _, cur, it = state
+        P, t = unit_trace(P @ P)  # t = tr(P_j^2) of the previous P_j
+        return P, cur, t, it + 1
+
+    P0, _ = unit_trace(G)
+    one = jnp.ones((), G.dtype)
+    P, _, _, _ = jax.lax.while_loop(cond, body, (P0, -one, one, 0))
+    v = P[:, jnp.argmax(jnp.diagonal(P))]
+    vv = v @ v
+    return jnp.where(vv > 0, (v @ (G @ v)) / jnp.where(vv > 0, vv, 1.0), 0.0)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "n_iter"))
@@ -197,15 +227,23 @@ def niht(
 @functools.partial(jax.jit, static_argnames=("k", "n_iter"))
 def _htp(A, y, k, n_iter, x0, step):
     step = 1.0 if step is None else step
+    n = A.shape[1]
     s0 = top_k_support(jnp.where(jnp.any(x0 != 0), x0, A.T @ y), k)
-    x0, _ = ls_on_support(A, y, s0)
+
+    def solve(s):
+        # least squares on s; its residual y - A x = y - A_S c reuses the gathered columns
+        As = jnp.take(A, s, axis=1)
+        coef, _ = ls_coefficients(As, y)
+        return jnp.zeros(n, A.dtype).at[s].set(coef), y - As @ coef
 
     def body(_, carry):
-        x, _ = carry
-        s = top_k_support(x + step * (A.T @ (y - A @ x)), k)
-        return ls_on_support(A, y, s)[0], s
+        x, _, r = carry
+        s = top_k_support(x + step * (A.T @ r), k)
+        x, r = solve(s)
+        return x, s, r
 
-    x, s = jax.lax.fori_loop(0, n_iter, body, (x0, s0))
+    x0, r0 = solve(s0)
+    x, s, _ = jax.lax.fori_loop(0, n_iter, body, (x0, s0, r0))
     return finish(A, y, x, s)
 
 

@@ -301,7 +301,7 @@ class HadamRNNConfig:
     levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
-    radix: int = 16
+    radix: int = 64
     recurrent_lr_scale: float = 1.0
 
 
@@ -328,7 +328,7 @@ class BlockHadamRNNConfig:
     levels: QuantLevels = QuantLevels.full
     clip: float | None = None
     init: HadamInit = HadamInit.random
-    radix: int = 16
+    radix: int = 64
     recurrent_lr_scale: float = 1.0
 
 

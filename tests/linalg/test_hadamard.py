@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxorth.linalg import block_fwht, fwht, is_power_of_two, sylvester_hadamard
+from jaxorth.linalg._hadamard import _FASTEST, _factor_sizes
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 16, 64])
@@ -30,12 +31,57 @@ def test_fwht_equals_dense_product_float64(x64, maybe_jit, n, radix, batch):
     np.testing.assert_allclose(normed, x @ scipy.linalg.hadamard(n) / np.sqrt(n), atol=1e-12)
 
 
-@pytest.mark.parametrize("radix", [2, 8])
+@pytest.mark.parametrize("radix", [2, 8, 64])
 def test_fwht_exact_on_integers(radix):
     c = np.random.default_rng(0).integers(-1000, 1000, size=(4, 64)).astype(np.int32)
     got = np.asarray(fwht(jnp.asarray(c), radix=radix))
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, c.astype(np.int64) @ scipy.linalg.hadamard(64))
+
+
+def _np_fwht(x):
+    """Butterfly FWHT in float64 numpy (``x H_n``), independent of the library's code."""
+    y = np.array(x, np.float64)
+    n, h = y.shape[-1], 1
+    while h < n:
+        z = y.reshape(*y.shape[:-1], n // (2 * h), 2, h)
+        y = np.stack([z[..., 0, :] + z[..., 1, :], z[..., 0, :] - z[..., 1, :]], axis=-2)
+        y = y.reshape(*x.shape)
+        h *= 2
+    return y
+
+
+@pytest.mark.parametrize("n", [64, 128, 256, 512, 1024, 2048, 4096])
+def test_fwht_fastest_splits_equal_the_dense_product_float64(x64, n):
+    """The measured fastest split of every size (radix 64), forward, normalised and vjp."""
+    rng = np.random.default_rng(n)
+    x, g = rng.standard_normal((2, 3, n))
+    if n <= 1024:  # the numpy reference itself against scipy's dense H_n
+        np.testing.assert_allclose(_np_fwht(x), x @ scipy.linalg.hadamard(n), atol=1e-12)
+    ref = _np_fwht(x)
+
+    @jax.jit
+    def run(v, w):
+        y, vjp = jax.vjp(lambda u: fwht(u, normalize=True, radix=64), v)
+        return fwht(v, radix=64), y, vjp(w)[0]
+
+    plain, normed, grad = (np.asarray(a) for a in run(jnp.asarray(x), jnp.asarray(g)))
+    tol = 1e-13 * np.sqrt(n) * np.abs(ref).max()
+    np.testing.assert_allclose(plain, ref, atol=tol)
+    np.testing.assert_allclose(normed, ref / np.sqrt(n), atol=tol / np.sqrt(n))
+    np.testing.assert_allclose(grad, _np_fwht(g) / np.sqrt(n), atol=tol / np.sqrt(n))
+
+
+def test_factor_sizes_multiply_to_n_under_the_radix():
+    for k in range(1, 15):
+        n = 2**k
+        for radix in (4, 8, 16, 32, 64, 128):
+            sizes = _factor_sizes(n, radix)
+            assert np.prod(sizes) == n and max(sizes) <= radix, (n, radix, sizes)
+            if n in _FASTEST and max(_FASTEST[n]) <= radix:
+                assert sizes == _FASTEST[n]
+    assert _factor_sizes(1024, 64) == (32, 32)  # two passes, not (16, 8, 8)
+    assert _factor_sizes(1024, 16) == (16, 8, 8)  # radix 16: the balanced split
 
 
 def test_fwht_float32_close_to_float64():
@@ -70,12 +116,13 @@ def _all_eqns(jaxpr):
                 yield from _all_eqns(getattr(inner, "jaxpr", inner))
 
 
-def test_fwht_never_builds_an_n_by_n_matrix():
-    n, radix = 256, 16
+@pytest.mark.parametrize(("n", "radix", "n_dots"), [(256, 16, 2), (1024, 64, 2), (4096, 64, 3)])
+def test_fwht_never_builds_an_n_by_n_matrix(n, radix, n_dots):
+    # 256 = 16 x 16, 1024 = 32 x 32, 4096 = 16 x 16 x 16: one small product per factor
     jaxpr = jax.make_jaxpr(lambda v: fwht(v, radix=radix))(jnp.ones((4, n)))
     eqns = list(_all_eqns(jaxpr.jaxpr))
     dots = [e for e in eqns if e.primitive.name == "dot_general"]
-    assert len(dots) == 2  # 256 = 16 x 16: two small factor products
+    assert len(dots) == n_dots
     for eqn in eqns:
         for var in (*eqn.invars, *eqn.outvars):
             shape = getattr(getattr(var, "aval", None), "shape", ())
