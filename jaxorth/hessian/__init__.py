@@ -3,8 +3,9 @@
 - :func:`hvp`, :func:`hvp_fn`: Hessian-vector products, forward over reverse.
 - :func:`dense`, :func:`dense_batched`: the dense Hessian (at one point or a stack of
   points), for small models only.
-- :func:`eigenvalues`, :func:`eigsh`: extreme eigenpairs by Lanczos with full
-  reorthogonalisation (matfree).
+- :func:`eigenvalues`, :func:`eigsh`: extreme eigenpairs to a residual tolerance by
+  thick-restart Lanczos with full reorthogonalisation (Wu & Simon 2000), with the
+  residuals, a convergence flag and the number of products in :class:`EigResult`.
 - :func:`density`: spectral density by stochastic Lanczos quadrature (Ghorbani et al. 2019).
 - :func:`trace`: Hutchinson trace estimate.
 - :func:`negative_curvature_direction`: an escape direction at a strict saddle.
