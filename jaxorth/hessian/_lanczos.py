@@ -97,7 +97,7 @@ class _State(NamedTuple):
 
 
 def ritz(T: Array, size: Array | int) -> tuple[Array, Array]:
-    """Eigenpairs of the leading ``size x size`` block of ``T``, descending, size static.
+    """Eigenpairs of the leading ``size x size`` block of ``T``, descending (``size`` traced).
 
     The rows and columns past ``size`` are replaced by a diagonal below every
     eigenvalue of the block (its Gershgorin lower bound minus its norm): the first
@@ -148,8 +148,8 @@ def thick_restart(
 ) -> LanczosOut:
     """The ``k`` largest Ritz pairs of ``x -> mv(x)`` by thick-restart Lanczos.
 
-    ``basis_size`` (``m``) rows are allocated once; ``keep`` (``l``, ``k <= l < m``)
-    Ritz vectors survive a restart; the loop runs at most ``max_matvecs`` products
+    ``basis_size`` (``m``) rows are allocated once; ``keep`` (``l < m``, and ``l >= k``
+    unless ``k = m``) Ritz vectors survive a restart; the loop runs at most ``max_matvecs`` products
     and stops once the ``k`` residual estimates are ``<= tol * max|theta|``.
     Traceable: one ``lax.while_loop`` over the cycles around one over the steps;
     ``tol`` and ``max_matvecs`` may be traced (one compiled program serves them all).
