@@ -245,6 +245,7 @@ def main():
             f"eigenvalues {(th + tz) / te:.2f}; eigenvalues / matfree-60 {te / tm:.2f}"
         ),
     )
+    print("every warm run, s:", {name: [round(x, 2) for x in v.times] for name, v in t.items()})
     print(
         f"float64 reference: {ref_mv} HVPs, max res / theta_1 {ref_res:.1e}, "
         f"{ref_time:.1f} s (first call)"

@@ -97,7 +97,7 @@ class _State(NamedTuple):
 
 
 def ritz(T: Array, size: Array | int) -> tuple[Array, Array]:
-    """Eigenpairs of the leading ``size x size`` block of ``T``, descending, size static.
+    """Eigenpairs of the leading ``size x size`` block of ``T``, descending (``size`` traced).
 
     The rows and columns past ``size`` are replaced by a diagonal below every
     eigenvalue of the block (its Gershgorin lower bound minus its norm): the first
@@ -148,8 +148,8 @@ def thick_restart(
 ) -> LanczosOut:
     """The ``k`` largest Ritz pairs of ``x -> mv(x)`` by thick-restart Lanczos.
 
-    ``basis_size`` (``m``) rows are allocated once; ``keep`` (``l``, ``k <= l < m``)
-    Ritz vectors survive a restart; the loop runs at most ``max_matvecs`` products
+    ``basis_size`` (``m``) rows are allocated once; ``keep`` (``l < m``, and ``l >= k``
+    unless ``k = m``) Ritz vectors survive a restart; the loop runs at most ``max_matvecs`` products
     and stops once the ``k`` residual estimates are ``<= tol * max|theta|``.
     Traceable: one ``lax.while_loop`` over the cycles around one over the steps;
     ``tol`` and ``max_matvecs`` may be traced (one compiled program serves them all).
@@ -186,7 +186,6 @@ def thick_restart(
         # bounds select that XLA fuses into a rewrite of the whole basis every step)
         V = jax.lax.dynamic_update_index_in_dim(s.V, v, j, 0)
         w = mv(v)
-        wnorm = jnp.linalg.norm(w)
         alpha = jnp.vdot(v, w)
         jp = jnp.maximum(j - 1, 0)
         c = jnp.where(j > 0, s.T[jp, j], 0)
@@ -194,6 +193,8 @@ def thick_restart(
         mask = rows <= j
         h, w2 = _project_out(V, w1, mask)
         n1, n2 = jnp.linalg.norm(w1), jnp.linalg.norm(w2)
+        # ||A v_j|| by Pythagoras (w1 is orthogonal to v_j and v_{j-1}): one read less
+        wnorm = jnp.sqrt(alpha**2 + c**2 + n1**2)
 
         def second_pass():
             """The rare branch: a second pass, and a fresh direction after a breakdown."""
@@ -206,21 +207,23 @@ def thick_restart(
             u = _pseudo_random(n, s.matvecs, dtype)
             u = _project_out(V, _project_out(V, u, mask)[1], mask)[1]
             coupling = jnp.where(broke, 0, beta).astype(dtype)
-            return h2, jnp.where(broke, u, w3), coupling, broke
+            unorm = jnp.linalg.norm(u)
+            # the norm of the next direction; 1 when it is zero (no room left: the
+            # basis spans the whole space, the loop ends at this step)
+            rnorm = jnp.where(broke, jnp.where(unorm > 0, unorm, 1), beta).astype(dtype)
+            return h2, jnp.where(broke, u, w3), coupling, rnorm, broke
 
         def one_pass():
-            return jnp.zeros_like(h), w2, n2, jnp.bool_(False)
+            return jnp.zeros_like(h), w2, n2, n2, jnp.bool_(False)
 
         # one pass is enough unless it removed too much (DGKS), the step follows a
         # restart, or the new direction is at rounding level
         again = s.force | (n2 < _ETA * n1) | (n2 <= 10 * eps * wnorm)
-        h2, r, coupling, broke = jax.lax.cond(again, second_pass, one_pass)
+        h2, r, coupling, rnorm, broke = jax.lax.cond(again, second_pass, one_pass)
         # the column of T: what the local step and the passes removed (the couplings to
         # the kept Ritz vectors after a restart are recomputed here by the passes)
         col = (h + h2).at[jp].add(c).at[j].add(alpha)
         T = s.T.at[:, j].set(col).at[j, :].set(col)
-        rnorm = jnp.linalg.norm(r)
-        rnorm = jnp.where(rnorm > 0, rnorm, 1)
         nxt = jnp.minimum(j + 1, m - 1)
         inside = j + 1 < m
         T = T.at[j, nxt].set(jnp.where(inside, coupling, T[j, nxt]))
